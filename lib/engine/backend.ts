@@ -12,8 +12,13 @@
  * ```ts
  * import { initBackend } from "./backend.ts";
  * const report = await initBackend();
- * console.log(report.summary); // e.g. "wasm (SIMD, 1 thread) — best available"
+ * console.log(report.summary); // e.g. "wasm (SIMD, 1 thread), matmul openblas-ffi (2 threads), tfjs 4.22.0: best available"
  * ```
+ *
+ * On the wasm backend it also installs the project's kernel overrides
+ * (`kernels/install.ts`): matmuls through native OpenBLAS when it loads (else
+ * explicit transposes in front of the stock kernel) and the missing
+ * `UnsortedSegmentSum` (embedding gradient), so every user gets them.
  *
  * @module
  */
@@ -24,6 +29,7 @@ import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { requestedBackend } from "../env.ts";
 import { PROJECT_ROOT } from "../env.ts";
 import { join } from "../path.ts";
+import { type EngineKernelStatus, installEngineKernels } from "./kernels/install.ts";
 
 /** Backends in order of preference. */
 export const BACKEND_ORDER = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -46,6 +52,10 @@ export interface BackendReport {
   reason: string;
   /** Backends tried before this one, with the reason each was skipped. */
   skipped: { name: BackendName; why: string }[];
+  /** The matmul path: `"openblas-ffi (2 threads)"`, `"wasm (explicit transpose)"`, or the backend's own. */
+  matmul: string;
+  /** The wasm kernel overrides installed (null on other backends). */
+  kernels: EngineKernelStatus | null;
   /** One-line description for notebooks and logs. */
   summary: string;
 }
@@ -131,9 +141,11 @@ function makeReport(
   } else if (tfjsName === "tensorflow") {
     threads = navigator.hardwareConcurrency ?? 1;
   }
+  const kernels = tfjsName === "wasm" ? installEngineKernels() : null;
+  const matmul = kernels ? kernels.matmul : `${tfjsName} built-in`;
   const detail = tfjsName === "wasm"
     ? ` (${simd ? "SIMD" : "no SIMD"}, ${threads} thread${threads === 1 ? "" : "s"})`
     : ` (${threads} thread${threads === 1 ? "" : "s"})`;
-  const summary = `${name}${detail}, tfjs ${tf.version.tfjs}: ${reason}`;
-  return { name, tfjsName, version: tf.version.tfjs, threads, simd, reason, skipped, summary };
+  const summary = `${name}${detail}, matmul ${matmul}, tfjs ${tf.version.tfjs}: ${reason}`;
+  return { name, tfjsName, version: tf.version.tfjs, threads, simd, reason, skipped, matmul, kernels, summary };
 }

@@ -67,7 +67,10 @@ export type MseLoss =
 export interface SaeTrainConfig {
   /** Learning rate: one value, or one per instance (length `n_inst`). */
   lr: number | number[];
-  /** ℓ1 coefficient λ: one value, or one per instance. */
+  /**
+   * Sparsity coefficient λ, one value or one per instance: the ℓ1 coefficient of `standard` SAEs,
+   * the L0 coefficient of `jumprelu` (SAELens `l0_coefficient`); `topk`/`batchtopk` ignore it.
+   */
   l1_coefficient: number | number[];
   /** Tokens (samples) per step. */
   batch_size: number;
@@ -105,6 +108,25 @@ export interface SaeTrainConfig {
   dead_feature_threshold: number;
   /** Coefficient of the auxiliary-k loss over dead latents (TopK family); 0 disables it. */
   aux_k_coefficient: number;
+  /** Dead latents used by the auxiliary-k loss (SAELens: ⌊d_in/2⌋); `null` means ⌊d_in/2⌋. */
+  aux_k: number | null;
+  /**
+   * Shape of the ℓ1 cool-down weight `c` of a revived latent, with `n` = its cool-down counter:
+   * `"linear"`: c = 1 − n/ghost_grads_cooldown (the study's evident intent, the spec's reading);
+   * `"step"`: c = 1 if n = 0 else 0, which is what the study's code computes: it stores
+   * `1 − n/1000` into an integer (int64) tensor, which truncates every value in (0, 1) to 0.
+   */
+  l1_cooldown_shape: "linear" | "step";
+  /** SAELens `l1_warm_up_steps`: λ ramps linearly from 0 (step 0) to its value at this step; 0 disables. */
+  l1_warm_up_steps: number;
+  /** BatchTopK: rate of the exponential moving average of the smallest kept activation (SAELens 0.01). */
+  topk_threshold_lr: number;
+  /**
+   * The loss is Σ_instances mean_batch(…) / this divisor; `null` divides by `n_inst`, as the study does
+   * ("mean over instances × batch"). A 125-instance grid made of 5-instance configurations can pass 5
+   * to keep each instance's gradient scale exactly as in the study's 5-instance runs.
+   */
+  loss_instance_divisor: number | null;
   /** Seed for initialisation and any training randomness. */
   seed: number;
 }
@@ -170,7 +192,148 @@ export function defaultSaeTrainConfig(overrides: Partial<SaeTrainConfig> = {}): 
     dead_feature_window: 400,
     dead_feature_threshold: 1e-6,
     aux_k_coefficient: 0,
+    aux_k: null,
+    l1_cooldown_shape: "linear",
+    l1_warm_up_steps: 0,
+    topk_threshold_lr: 0.01,
+    loss_instance_divisor: null,
     seed: 0,
     ...overrides,
   };
+}
+
+/** The error a bad SAE or training configuration throws; the message names the field. */
+export class SaeConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SaeConfigError";
+  }
+}
+
+function positiveInt(v: number, what: string): void {
+  if (!Number.isSafeInteger(v) || v < 1) throw new SaeConfigError(`${what}: expected an integer ≥ 1, got ${v}`);
+}
+
+/**
+ * Checks an {@link SaeConfig}; throws {@link SaeConfigError} naming the bad field.
+ *
+ * @example
+ * ```ts
+ * import { defaultSaeConfig, validateSaeConfig } from "./config.ts";
+ * validateSaeConfig(defaultSaeConfig({ d_in: 2, d_sae: 4 }));
+ * ```
+ */
+export function validateSaeConfig(cfg: SaeConfig): void {
+  positiveInt(cfg.d_in, "SaeConfig.d_in");
+  positiveInt(cfg.d_sae, "SaeConfig.d_sae");
+  positiveInt(cfg.n_inst, "SaeConfig.n_inst");
+  const archs: SaeArchitecture[] = ["standard", "topk", "batchtopk", "jumprelu"];
+  if (!archs.includes(cfg.architecture)) {
+    throw new SaeConfigError(`SaeConfig.architecture: expected one of ${archs.join(", ")}, got "${cfg.architecture}"`);
+  }
+  if (cfg.architecture === "topk" || cfg.architecture === "batchtopk") {
+    if (!(cfg.k > 0) || (cfg.architecture === "topk" && !Number.isInteger(cfg.k)) || cfg.k > cfg.d_sae) {
+      throw new SaeConfigError(
+        `SaeConfig.k: expected ${
+          cfg.architecture === "topk" ? "an integer" : "a number"
+        } in (0, d_sae = ${cfg.d_sae}], got ${cfg.k}`,
+      );
+    }
+  }
+  if (cfg.architecture === "jumprelu") {
+    if (!(cfg.jumprelu_init_threshold > 0)) {
+      throw new SaeConfigError(`SaeConfig.jumprelu_init_threshold: expected > 0, got ${cfg.jumprelu_init_threshold}`);
+    }
+    if (!(cfg.jumprelu_bandwidth > 0)) {
+      throw new SaeConfigError(`SaeConfig.jumprelu_bandwidth: expected > 0, got ${cfg.jumprelu_bandwidth}`);
+    }
+  }
+  if (cfg.normalize_activations !== "none") {
+    throw new SaeConfigError(
+      `SaeConfig.normalize_activations: only "none" is supported, got "${cfg.normalize_activations}"`,
+    );
+  }
+}
+
+/**
+ * Expands a per-instance setting (one number, or an array of length `n_inst`) to an array, checking
+ * every value is finite.
+ *
+ * @example
+ * ```ts
+ * import { perInstance } from "./config.ts";
+ * perInstance(3e-4, 3, "lr"); // [3e-4, 3e-4, 3e-4]
+ * ```
+ */
+export function perInstance(value: number | readonly number[], n_inst: number, what: string): number[] {
+  const out = typeof value === "number" ? new Array<number>(n_inst).fill(value) : [...value];
+  if (out.length !== n_inst) {
+    throw new SaeConfigError(`${what}: expected one value or ${n_inst} (n_inst), got an array of ${out.length}`);
+  }
+  out.forEach((v, i) => {
+    if (!Number.isFinite(v) || v < 0) throw new SaeConfigError(`${what}[${i}]: expected a finite number ≥ 0, got ${v}`);
+  });
+  return out;
+}
+
+/**
+ * Checks an {@link SaeTrainConfig} against the SAE it trains; throws {@link SaeConfigError} naming the field.
+ *
+ * @example
+ * ```ts
+ * import { defaultSaeConfig, defaultSaeTrainConfig, validateSaeTrainConfig } from "./config.ts";
+ * validateSaeTrainConfig(defaultSaeTrainConfig({ lr: [1e-3, 3e-4] }), defaultSaeConfig({ n_inst: 2 }));
+ * ```
+ */
+export function validateSaeTrainConfig(t: SaeTrainConfig, cfg: SaeConfig): void {
+  perInstance(t.lr, cfg.n_inst, "SaeTrainConfig.lr");
+  perInstance(t.l1_coefficient, cfg.n_inst, "SaeTrainConfig.l1_coefficient");
+  positiveInt(t.batch_size, "SaeTrainConfig.batch_size");
+  positiveInt(t.total_steps, "SaeTrainConfig.total_steps");
+  const unit = (v: number, what: string, open = false) => {
+    if (!(v >= 0 && (open ? v < 1 : v <= 1))) {
+      throw new SaeConfigError(`SaeTrainConfig.${what}: expected a number in [0, 1${open ? ")" : "]"}, got ${v}`);
+    }
+  };
+  unit(t.adam_beta1, "adam_beta1", true);
+  unit(t.adam_beta2, "adam_beta2", true);
+  unit(t.lr_warm_up_fraction, "lr_warm_up_fraction");
+  unit(t.lr_decay_fraction, "lr_decay_fraction");
+  unit(t.topk_threshold_lr, "topk_threshold_lr");
+  if (!(t.adam_epsilon > 0)) {
+    throw new SaeConfigError(`SaeTrainConfig.adam_epsilon: expected > 0, got ${t.adam_epsilon}`);
+  }
+  if (t.mse_loss !== "l2_normalized" && t.mse_loss !== "sum") {
+    throw new SaeConfigError(`SaeTrainConfig.mse_loss: expected "l2_normalized" or "sum", got "${t.mse_loss}"`);
+  }
+  if (!["geometric_median", "mean", "zeros"].includes(t.b_dec_init_method)) {
+    throw new SaeConfigError(
+      `SaeTrainConfig.b_dec_init_method: expected "geometric_median", "mean" or "zeros", got "${t.b_dec_init_method}"`,
+    );
+  }
+  if (t.l1_cooldown_shape !== "linear" && t.l1_cooldown_shape !== "step") {
+    throw new SaeConfigError(
+      `SaeTrainConfig.l1_cooldown_shape: expected "linear" or "step", got "${t.l1_cooldown_shape}"`,
+    );
+  }
+  for (const f of ["ghost_grads_cooldown", "dead_feature_window", "l1_warm_up_steps", "b_dec_init_samples"] as const) {
+    if (!Number.isSafeInteger(t[f]) || t[f] < 0) {
+      throw new SaeConfigError(`SaeTrainConfig.${f}: expected an integer ≥ 0, got ${t[f]}`);
+    }
+  }
+  if (!(t.dead_feature_threshold >= 0)) {
+    throw new SaeConfigError(`SaeTrainConfig.dead_feature_threshold: expected ≥ 0, got ${t.dead_feature_threshold}`);
+  }
+  if (!(t.aux_k_coefficient >= 0)) {
+    throw new SaeConfigError(`SaeTrainConfig.aux_k_coefficient: expected ≥ 0, got ${t.aux_k_coefficient}`);
+  }
+  if (t.aux_k !== null) positiveInt(t.aux_k, "SaeTrainConfig.aux_k");
+  if (t.loss_instance_divisor !== null && !(t.loss_instance_divisor > 0)) {
+    throw new SaeConfigError(
+      `SaeTrainConfig.loss_instance_divisor: expected > 0 or null, got ${t.loss_instance_divisor}`,
+    );
+  }
+  if (!Number.isFinite(t.seed)) {
+    throw new SaeConfigError(`SaeTrainConfig.seed: expected a finite number, got ${t.seed}`);
+  }
 }

@@ -1,0 +1,139 @@
+/**
+ * Installs the project's kernel overrides into tfjs's global kernel registry,
+ * for the wasm backend: `BatchMatMul` and `_FusedMatMul` (native BLAS, or
+ * explicit transposes), `Sum` and `Mean` over leading axes (bias gradients)
+ * and `UnsortedSegmentSum` (the embedding gradient); and,
+ * for every backend, a `BatchMatMul` gradient that reduces broadcast batch
+ * dimensions (`matmul_grad.ts`).
+ *
+ * `initBackend()` calls {@link installEngineKernels} so every user of the
+ * library gets them; calling it again is harmless. The stock kernels are kept
+ * and {@link uninstallEngineKernels} restores them (the tests use this to
+ * compare against the unpatched kernels).
+ *
+ * @example
+ * ```ts
+ * import { installEngineKernels } from "./install.ts";
+ * const status = installEngineKernels();
+ * console.log(status.matmul); // "openblas-ffi (2 threads)" or "wasm (explicit transpose)"
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-wasm";
+import { type BlasStatus, blasStatus, loadBlas } from "../blas_ffi.ts";
+import { type KernelFn, makeBatchMatMul, makeFusedMatMul } from "./matmul.ts";
+import { batchMatMulGradConfig } from "./matmul_grad.ts";
+import { makeLeadingReduce } from "./reduce.ts";
+import { unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
+
+/** What {@link installEngineKernels} installed. */
+export interface EngineKernelStatus {
+  /** The matmul path: `"openblas-ffi (N threads)"` or `"wasm (explicit transpose)"`. */
+  matmul: string;
+  /** The wasm `UnsortedSegmentSum` (embedding gradient) implementation. */
+  segmentSum: string;
+  /** The native BLAS status (why it is or is not used). */
+  blas: BlasStatus;
+  /** Kernel names overridden for the wasm backend. */
+  kernels: string[];
+  /** Gradients replaced (for every backend). */
+  gradients: string[];
+}
+
+/** Options of {@link installEngineKernels}. */
+export interface InstallOptions {
+  /** Use the native BLAS when it loads (default true; `SAE_BLAS=off` also disables it). */
+  blas: boolean;
+}
+
+const BACKEND = "wasm";
+const stock = new Map<string, tf.KernelConfig | null>();
+let stockGrad: tf.GradConfig | null | undefined;
+let current: EngineKernelStatus | null = null;
+let currentUsesBlas: boolean | null = null;
+
+function replace(name: string, make: (orig: tf.KernelConfig | null) => tf.KernelConfig): void {
+  if (!stock.has(name)) stock.set(name, tf.getKernel(name, BACKEND) ?? null);
+  const orig = stock.get(name) ?? null;
+  if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
+  tf.registerKernel(make(orig));
+}
+
+function stockFn(name: string, orig: tf.KernelConfig | null): KernelFn {
+  if (orig === null) throw new Error(`the wasm backend has no stock "${name}" kernel to wrap`);
+  return orig.kernelFunc;
+}
+
+/**
+ * Registers the overrides (idempotent; re-installs when `options.blas`
+ * changes). Works before or after `tf.setBackend("wasm")`.
+ *
+ * @example
+ * ```ts
+ * import { installEngineKernels } from "./install.ts";
+ * installEngineKernels({ blas: false }); // force the pure-wasm path
+ * ```
+ */
+export function installEngineKernels(options: Partial<InstallOptions> = {}): EngineKernelStatus {
+  const useBlas = options.blas ?? true;
+  if (current !== null && currentUsesBlas === useBlas) return current;
+  const blas = useBlas ? loadBlas() : null;
+  for (const name of ["BatchMatMul", "_FusedMatMul"]) {
+    replace(name, (orig) => ({
+      kernelName: name,
+      backendName: BACKEND,
+      setupFunc: orig?.setupFunc,
+      disposeFunc: orig?.disposeFunc,
+      kernelFunc: name === "BatchMatMul"
+        ? makeBatchMatMul(stockFn(name, orig), blas)
+        : makeFusedMatMul(stockFn("BatchMatMul", stock.get("BatchMatMul") ?? null), blas),
+    }));
+  }
+  for (const name of ["Sum", "Mean"]) {
+    replace(name, (orig) => ({
+      kernelName: name,
+      backendName: BACKEND,
+      setupFunc: orig?.setupFunc,
+      disposeFunc: orig?.disposeFunc,
+      kernelFunc: makeLeadingReduce(stockFn(name, orig), blas, name === "Mean"),
+    }));
+  }
+  replace("UnsortedSegmentSum", () => ({
+    kernelName: "UnsortedSegmentSum",
+    backendName: BACKEND,
+    kernelFunc: unsortedSegmentSumWasm as unknown as KernelFn,
+  }));
+  if (stockGrad === undefined) stockGrad = tf.getGradient("BatchMatMul") ?? null;
+  tf.registerGradient(batchMatMulGradConfig);
+  const bs = blasStatus();
+  current = {
+    matmul: blas
+      ? `openblas-ffi (${blas.threads} thread${blas.threads === 1 ? "" : "s"})`
+      : "wasm (explicit transpose)",
+    segmentSum: "js on the wasm heap",
+    blas: useBlas ? bs : { ...bs, available: false, reason: "disabled by installEngineKernels({ blas: false })" },
+    kernels: ["BatchMatMul", "_FusedMatMul", "Sum", "Mean", "UnsortedSegmentSum"],
+    gradients: ["BatchMatMul"],
+  };
+  currentUsesBlas = useBlas;
+  return current;
+}
+
+/** Restores the stock wasm kernels and matmul gradient (and removes `UnsortedSegmentSum`). */
+export function uninstallEngineKernels(): void {
+  if (stockGrad) tf.registerGradient(stockGrad);
+  for (const [name, orig] of stock) {
+    if (tf.getKernel(name, BACKEND) !== undefined) tf.unregisterKernel(name, BACKEND);
+    if (orig !== null) tf.registerKernel(orig);
+  }
+  current = null;
+  currentUsesBlas = null;
+}
+
+/** The installed status, or null when the overrides are not installed. */
+export function engineKernelStatus(): EngineKernelStatus | null {
+  return current;
+}

@@ -1,0 +1,25 @@
+/**
+ * The engine in one import: backend choice (with the kernel overrides), the
+ * seeded RNG, the native BLAS loader and the kernel installer.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, Rng } from "./mod.ts";
+ * const report = await initBackend();
+ * console.log(report.summary, new Rng(0, "demo").uniform());
+ * ```
+ *
+ * @module
+ */
+
+export * from "./backend.ts";
+export * from "./rng.ts";
+export { type Blas, type BlasStatus, blasStatus, loadBlas } from "./blas_ffi.ts";
+export {
+  type EngineKernelStatus,
+  engineKernelStatus,
+  installEngineKernels,
+  type InstallOptions,
+  uninstallEngineKernels,
+} from "./kernels/install.ts";
+export { fusedAdam, FusedAdamOptimizer } from "./kernels/adam.ts";

@@ -1,0 +1,21 @@
+/**
+ * File input/output for the project: safetensors, crash-safe writes, file
+ * manifests and resumable training checkpoints.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensors, saveCheckpoint, verifyManifest } from "./mod.ts";
+ * await verifyManifest("data/manifest.json");
+ * const { tensors } = await readSafetensors("data/lm/model.safetensors");
+ * await saveCheckpoint("out/run", { step: 0, tensors: Object.fromEntries(tensors), state: {} });
+ * ```
+ *
+ * @module
+ */
+
+export * from "./safetensors.ts";
+export * from "./half.ts";
+export * from "./strict_json.ts";
+export * from "./atomic.ts";
+export * from "./manifest.ts";
+export * from "./checkpoint.ts";

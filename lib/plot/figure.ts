@@ -1,0 +1,193 @@
+/**
+ * Assembles, styles, validates, serialises and summarises figures.
+ *
+ * @example
+ * ```ts
+ * import { figure } from "./figure.ts";
+ * import { lineTrace } from "./traces.ts";
+ * const fig = figure([lineTrace([1, 2, 3], [1, 4, 9], { name: "x²" })], {
+ *   title: { text: "squares" },
+ *   xaxis: { title: { text: "x" } },
+ *   yaxis: { title: { text: "x²" }, type: "log" },
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { DARK2 } from "./colors.ts";
+import { getAxis } from "./layout.ts";
+import type { Axis, Figure, Layout, Trace, XAxisId, YAxisId } from "./types.ts";
+
+/** Default figure size in px when the layout sets none. */
+export const DEFAULT_WIDTH = 760;
+/** See {@link DEFAULT_WIDTH}. */
+export const DEFAULT_HEIGHT = 460;
+
+/** The project's axis style: plain white panels, dark axis lines, outside ticks, light grid. */
+export const AXIS_STYLE: Readonly<Axis> = {
+  showline: true,
+  linecolor: "rgb(60,60,60)",
+  linewidth: 1,
+  ticks: "outside",
+  ticklen: 4,
+  showgrid: true,
+  gridcolor: "rgb(232,232,232)",
+  zeroline: false,
+  automargin: true,
+};
+
+/** Options of {@link figure}. */
+export interface FigureOptions {
+  /** Apply {@link AXIS_STYLE}, the default font/size, Dark2 as the colour cycle and legend in trace order (default true). */
+  style?: boolean;
+}
+
+/**
+ * Builds a figure from traces and a layout, filling in the project's style
+ * (explicit layout settings win) and validating axis references.
+ *
+ * @throws {Error} when a trace, annotation or shape refers to an axis the layout lacks
+ */
+export function figure(data: Trace[], layout: Layout = {}, opts: FigureOptions = {}): Figure {
+  const out: Layout = { ...layout };
+  if (opts.style ?? true) {
+    out.width ??= DEFAULT_WIDTH;
+    out.height ??= DEFAULT_HEIGHT;
+    out.font = {
+      family: "Liberation Sans, Arial, Helvetica, sans-serif",
+      size: 13,
+      color: "rgb(30,30,30)",
+      ...out.font,
+    };
+    out.paper_bgcolor ??= "white";
+    out.plot_bgcolor ??= "white";
+    out.margin ??= { l: 70, r: 30, t: out.title ? 60 : 30, b: 60 };
+    out.colorway ??= [...DARK2];
+    // plotly reverses the legend when a trace fills to its neighbour; keep the trace order instead
+    out.legend = { traceorder: "normal", ...out.legend };
+    for (const id of axisIds(out)) {
+      (out as Record<string, Axis>)[axisName(id)] = { ...AXIS_STYLE, ...getAxis(out, id) };
+    }
+  }
+  const fig: Figure = { data, layout: out };
+  validateFigure(fig);
+  return fig;
+}
+
+function axisName(id: XAxisId | YAxisId): string {
+  return `${id[0]}axis${id.slice(1)}`;
+}
+
+/** The ids of the axes the layout defines, plus the default x and y. */
+function axisIds(layout: Layout): (XAxisId | YAxisId)[] {
+  const ids = new Set<XAxisId | YAxisId>(["x", "y"]);
+  for (const key of Object.keys(layout)) {
+    const m = /^([xy])axis(\d*)$/.exec(key);
+    if (m) ids.add(`${m[1]}${m[2]}` as XAxisId | YAxisId);
+  }
+  return [...ids];
+}
+
+function refAxis(ref: string | undefined): string | null {
+  if (ref === undefined || ref === "paper" || ref === "pixel") return null;
+  return ref.replace(/ domain$/, "");
+}
+
+/**
+ * Checks that every axis referenced by a trace, annotation or shape exists in
+ * the layout, and that x/y lengths agree.
+ *
+ * @example
+ * ```ts
+ * import { validateFigure } from "./figure.ts";
+ * validateFigure({ data: [{ type: "scatter", x: [1], y: [2], xaxis: "x2" }], layout: {} }); // throws: no xaxis2
+ * ```
+ * @throws {Error} naming the trace/annotation/shape and the missing axis
+ */
+export function validateFigure(fig: Figure): void {
+  if (!Array.isArray(fig.data)) throw new Error(`figure.data must be an array of traces, got ${typeof fig.data}`);
+  const { layout } = fig;
+  const usesGrid = layout.grid !== undefined;
+  const has = (id: string) => id === "x" || id === "y" || usesGrid || getAxis(layout, id as XAxisId) !== undefined;
+  fig.data.forEach((t, i) => {
+    const who = `trace ${i}${t.name ? ` ("${t.name}")` : ""}`;
+    for (const id of [t.xaxis, t.yaxis]) {
+      if (id !== undefined && !has(id)) {
+        throw new Error(`${who} uses axis ${id}, but the layout has no ${axisName(id as XAxisId)}`);
+      }
+    }
+    if (t.type === "scatter" || t.type === "bar") {
+      if (t.x.length !== t.y.length) throw new Error(`${who}: x has ${t.x.length} values, y has ${t.y.length}`);
+    } else if (t.type === "heatmap") {
+      const w = t.z[0]?.length ?? 0;
+      t.z.forEach((row, r) => {
+        if (row.length !== w) throw new Error(`${who}: heatmap row ${r} has ${row.length} values, row 0 has ${w}`);
+      });
+    } else {
+      throw new Error(`${who}: unsupported trace type ${(t as { type: string }).type}`);
+    }
+  });
+  (layout.annotations ?? []).forEach((a, i) => {
+    for (const ref of [a.xref, a.yref, a.axref, a.ayref]) {
+      const id = refAxis(ref);
+      if (id !== null && !has(id)) {
+        throw new Error(`annotation ${i} ("${a.text}") refers to ${ref}, which the layout lacks`);
+      }
+    }
+  });
+  (layout.shapes ?? []).forEach((s, i) => {
+    for (const ref of [s.xref, s.yref]) {
+      const id = refAxis(ref);
+      if (id !== null && !has(id)) throw new Error(`shape ${i} (${s.type}) refers to ${ref}, which the layout lacks`);
+    }
+  });
+}
+
+/**
+ * Serialises a figure to JSON for plotly.js: typed arrays become plain arrays
+ * and non-finite numbers become `null` (gaps), so hand-built figures are safe too.
+ *
+ * @example
+ * ```ts
+ * import { figureToJson } from "./figure.ts";
+ * figureToJson({ data: [{ type: "scatter", x: [1, 2], y: [NaN, 2] }], layout: {} }); // y becomes [null, 2]
+ * ```
+ */
+export function figureToJson(fig: Figure, indent?: number): string {
+  return JSON.stringify(fig, (_key, value) => {
+    if (typeof value === "number") return Number.isFinite(value) ? value : null;
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+      return Array.from(value as unknown as ArrayLike<number>);
+    }
+    return value;
+  }, indent);
+}
+
+/**
+ * A one-line description: title, size, and trace counts by type.
+ *
+ * @example
+ * ```ts
+ * import { describeFigure } from "./figure.ts";
+ * describeFigure({ data: [], layout: { title: { text: "empty" } } }); // 'Figure "empty" (0 traces)'
+ * ```
+ */
+export function describeFigure(fig: Figure): string {
+  const counts = new Map<string, number>();
+  for (const t of fig.data) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
+  const kinds = [...counts].map(([k, n]) => `${n} ${k}`).join(", ");
+  const title = fig.layout.title?.text ? ` "${stripTags(fig.layout.title.text)}"` : "";
+  const size = fig.layout.width && fig.layout.height ? ` ${fig.layout.width}×${fig.layout.height}px` : "";
+  const n = fig.data.length;
+  return `Figure${title}${size} (${n} trace${n === 1 ? "" : "s"}${kinds ? `: ${kinds}` : ""})`;
+}
+
+function stripTags(s: string): string {
+  return s.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+}
+
+/** The export size of a figure: its layout size or the defaults. */
+export function figureSize(fig: Figure): { width: number; height: number } {
+  return { width: fig.layout.width ?? DEFAULT_WIDTH, height: fig.layout.height ?? DEFAULT_HEIGHT };
+}

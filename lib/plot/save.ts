@@ -1,0 +1,173 @@
+/**
+ * `save(fig, name, data)`: writes a figure as `NAME.svg`, `NAME.png` (scale 2),
+ * `NAME.html` (interactive; loads the shared `./plotly.min.js` copied once into
+ * the same folder, never inlined) and `NAME.data.json` (the numbers behind the
+ * figure — what checks and tests read). Every file is written atomically
+ * (temporary file + rename), so a crash never leaves half a figure.
+ *
+ * The folder is `figuresDir()` from lib/env.ts: `figures/` in the project, or
+ * `.quick/figures/` under `QUICK=1`, or `$SAE_OUT_DIR/figures/`.
+ *
+ * @example
+ * ```ts
+ * import { figure, lineTrace, save } from "./mod.ts";
+ * const x = [1, 2, 3], y = [1, 4, 9];
+ * const paths = await save(figure([lineTrace(x, y)]), "squares", { x, y });
+ * console.log(paths.png); // .../figures/squares.png
+ * ```
+ *
+ * @module
+ */
+
+import { figuresDir } from "../env.ts";
+import { join } from "../path.ts";
+import { encodeFigureData } from "./data_json.ts";
+import { exportFigure } from "./export.ts";
+import { figureSize, figureToJson, validateFigure } from "./figure.ts";
+import { plotlyJsPath } from "./plotly_js.ts";
+import type { Figure } from "./types.ts";
+
+/** Name of the shared plotly.js copy next to the figures. */
+export const PLOTLY_COPY = "plotly.min.js";
+
+/** Options of {@link save}. */
+export interface SaveOptions {
+  /** Output folder (default `figuresDir()`). */
+  dir?: string;
+  /** PNG pixel ratio (default 2). */
+  scale?: number;
+  /** Write NaN/±Infinity in the data as strings instead of failing (default false). */
+  allowNonFinite?: boolean;
+}
+
+/** What {@link save} wrote. */
+export interface SavedFigure {
+  name: string;
+  dir: string;
+  svg: string;
+  png: string;
+  html: string;
+  data: string;
+  /** The PNG bytes (reused by `saveAndShow` so the figure is rendered once). */
+  pngBytes: Uint8Array;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/**
+ * Writes the four files of a figure and returns their paths.
+ *
+ * @throws {Error} for a bad name, an invalid figure, data JSON cannot hold
+ *   (non-finite numbers unless allowed, tensors, cycles), or a failed export —
+ *   all before any file is written
+ */
+export async function save(fig: Figure, name: string, data: unknown, opts: SaveOptions = {}): Promise<SavedFigure> {
+  if (!NAME_RE.test(name) || name.endsWith(".data")) {
+    throw new Error(
+      `save: figure name "${name}" must be letters, digits, "_", "-" or "." (no folders), not ending in .data`,
+    );
+  }
+  validateFigure(fig);
+  const dataText = encodeFigureData(data, { allowNonFinite: opts.allowNonFinite ?? false });
+  const dir = opts.dir ?? figuresDir();
+  const pngBytes = await exportFigure(fig, { format: "png", scale: opts.scale ?? 2 });
+  const svgBytes = await exportFigure(fig, { format: "svg" });
+  await Deno.mkdir(dir, { recursive: true });
+  await ensurePlotlyCopy(dir);
+  const paths = {
+    svg: join(dir, `${name}.svg`),
+    png: join(dir, `${name}.png`),
+    html: join(dir, `${name}.html`),
+    data: join(dir, `${name}.data.json`),
+  };
+  await writeAtomic(paths.data, new TextEncoder().encode(dataText));
+  await writeAtomic(paths.png, pngBytes);
+  await writeAtomic(paths.svg, svgBytes);
+  await writeAtomic(paths.html, new TextEncoder().encode(figureHtml(fig, name)));
+  return { name, dir, ...paths, pngBytes };
+}
+
+/**
+ * A standalone HTML page that renders `fig` with `./plotly.min.js` from the
+ * same folder (the figure JSON is embedded; plotly.js is not).
+ *
+ * @example
+ * ```ts
+ * import { figureHtml } from "./save.ts";
+ * const html = figureHtml({ data: [], layout: {} }, "empty");
+ * ```
+ */
+export function figureHtml(fig: Figure, title: string): string {
+  const { width, height } = figureSize(fig);
+  // "<" only occurs inside JSON strings, where \u003c is equivalent and cannot close the script element
+  const json = figureToJson(fig).replace(/</g, "\\u003c");
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(title)}</title>
+<script src="./${PLOTLY_COPY}"></script>
+<style>body { margin: 0; background: white; } #figure { width: ${width}px; height: ${height}px; }</style>
+</head>
+<body>
+<div id="figure"></div>
+<script type="application/json" id="figure-json">${json}</script>
+<script>
+  const fig = JSON.parse(document.getElementById("figure-json").textContent);
+  Plotly.newPlot("figure", fig.data, fig.layout, { displaylogo: false });
+</script>
+</body>
+</html>
+`;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/**
+ * Copies plotly.min.js into `dir` unless an identical-size copy is there already.
+ *
+ * @example
+ * ```ts
+ * import { ensurePlotlyCopy } from "./save.ts";
+ * const path = await ensurePlotlyCopy("figures"); // "figures/plotly.min.js"
+ * ```
+ */
+export async function ensurePlotlyCopy(dir: string): Promise<string> {
+  const src = await plotlyJsPath();
+  const dest = join(dir, PLOTLY_COPY);
+  const srcInfo = await Deno.stat(src);
+  try {
+    const info = await Deno.stat(dest);
+    if (info.isFile && info.size === srcInfo.size) return dest;
+  } catch {
+    // missing: copy below
+  }
+  await writeAtomic(dest, await Deno.readFile(src));
+  return dest;
+}
+
+/**
+ * Writes `bytes` to `path` through a temporary file in the same folder and a
+ * rename, so readers never see a partial file.
+ *
+ * @example
+ * ```ts
+ * import { writeAtomic } from "./save.ts";
+ * await writeAtomic("/tmp/example.txt", new TextEncoder().encode("hello"));
+ * ```
+ */
+export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash) : ".";
+  const base = path.slice(slash + 1);
+  const tmp = join(dir, `.${base}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => undefined);
+    throw new Error(`could not write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Notebook display of figures.
+ *
+ * `show(fig)` emits one MIME bundle:
+ * - `application/vnd.plotly.v1+json`: the figure, for frontends with a plotly renderer (JupyterLab + extension, VS Code);
+ * - `image/png`: a static image from the exporter (what GitHub, nbviewer and other static viewers show), with
+ *   size metadata so the 2× image displays at the figure's CSS size;
+ * - `text/plain`: a one-line summary;
+ * - `text/html` only when a person runs the notebook live (not under `SAE_HEADLESS=1`): the figure drawn by
+ *   plotly.js, which is inlined from the local npm copy into the first figure's output of the kernel session and
+ *   reused (`window.Plotly`) by later figures. Headless runs never embed plotly.js, so committed notebooks stay small.
+ *
+ * Outside a kernel, `show` prints the summary line instead.
+ *
+ * @example
+ * ```ts
+ * import { figure, lineTrace, saveAndShow } from "./mod.ts";
+ * const x = [0, 1, 2], y = [0, 1, 4];
+ * await saveAndShow(figure([lineTrace(x, y, { name: "x²" })]), "quickstart_demo", { x, y });
+ * ```
+ *
+ * @module
+ */
+
+import { isHeadless } from "../env.ts";
+import { describeFigure, figureSize, figureToJson, validateFigure } from "./figure.ts";
+import { exportFigure } from "./export.ts";
+import { jupyter, type MimeBundle } from "./jupyter.ts";
+import { plotlyJsSource } from "./plotly_js.ts";
+import { save, type SavedFigure, type SaveOptions } from "./save.ts";
+import type { Figure } from "./types.ts";
+
+/** Plotly's notebook MIME type. */
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+/** Options of {@link show}. */
+export interface ShowOptions {
+  /** A PNG already rendered (e.g. by `save`); otherwise the exporter renders one. */
+  png?: Uint8Array;
+  /** Pixel ratio of a PNG rendered here (default 2). */
+  scale?: number;
+  /** Force (true) or suppress (false) the interactive `text/html` part; default `!isHeadless()`. */
+  live?: boolean;
+}
+
+let plotlyInlined = false;
+let figureCounter = 0;
+
+/**
+ * Builds the MIME bundle and its metadata for `fig` (exposed for tests and
+ * custom displays). `includePlotly` inlines plotly.js into the HTML part.
+ */
+export async function figureBundle(
+  fig: Figure,
+  png: Uint8Array,
+  opts: { live: boolean; includePlotly: boolean },
+): Promise<{ data: MimeBundle; metadata: Record<string, unknown> }> {
+  const { width, height } = figureSize(fig);
+  const json = figureToJson(fig);
+  const data: MimeBundle = {
+    [PLOTLY_MIME]: JSON.parse(json),
+    "image/png": toBase64(png),
+    "text/plain": describeFigure(fig),
+  };
+  if (opts.live) data["text/html"] = await liveHtml(json, width, height, opts.includePlotly);
+  return { data, metadata: { "image/png": { width, height } } };
+}
+
+async function liveHtml(json: string, width: number, height: number, includePlotly: boolean): Promise<string> {
+  const id = `sae-figure-${Date.now().toString(36)}-${figureCounter++}`;
+  const lib = includePlotly
+    ? `<script type="text/javascript">${(await plotlyJsSource()).replace(/<\/script/gi, "<\\/script")}</script>\n`
+    : "";
+  const safe = json.replace(/</g, "\\u003c");
+  return `${lib}<div id="${id}" style="width:${width}px;height:${height}px"></div>
+<script type="text/javascript">
+(function () {
+  var fig = ${safe};
+  var el = document.getElementById("${id}");
+  function draw() { window.Plotly.newPlot(el, fig.data, fig.layout, { displaylogo: false }); }
+  if (window.Plotly) { draw(); return; }
+  var tries = 0;
+  var timer = setInterval(function () {
+    if (window.Plotly) { clearInterval(timer); draw(); }
+    else if (++tries > 50) {
+      clearInterval(timer);
+      el.style.height = "auto";
+      el.textContent = "plotly.js is not loaded in this page (it comes with the first figure of the kernel session): " +
+        "re-run the notebook, or read the static image.";
+    }
+  }, 100);
+})();
+</script>`;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/**
+ * Displays a figure in the notebook (one MIME bundle), or prints a summary
+ * line outside a kernel.
+ *
+ * @throws {Error} when the figure is invalid or the static export fails
+ */
+export async function show(fig: Figure, opts: ShowOptions = {}): Promise<void> {
+  validateFigure(fig);
+  const j = jupyter();
+  if (j === null) {
+    console.log(describeFigure(fig));
+    return;
+  }
+  const png = opts.png ?? (await exportFigure(fig, { format: "png", scale: opts.scale ?? 2 }));
+  const live = opts.live ?? !isHeadless();
+  const includePlotly = live && !plotlyInlined;
+  const { data, metadata } = await figureBundle(fig, png, { live, includePlotly });
+  await j.broadcast("display_data", { data, metadata, transient: {} });
+  if (includePlotly) plotlyInlined = true;
+}
+
+/**
+ * `save` then `show`, rendering the PNG once. Returns the saved paths.
+ *
+ * @example
+ * ```ts
+ * import { figure, saveAndShow, barTrace } from "./mod.ts";
+ * const saved = await saveAndShow(figure([barTrace(["a", "b"], [1, 2])]), "demo_bars", { a: 1, b: 2 });
+ * ```
+ */
+export async function saveAndShow(
+  fig: Figure,
+  name: string,
+  data: unknown,
+  opts: SaveOptions & { live?: boolean } = {},
+): Promise<SavedFigure> {
+  const saved = await save(fig, name, data, opts);
+  if (jupyter() === null) {
+    console.log(`${describeFigure(fig)} → ${saved.dir}/${name}.{svg,png,html,data.json}`);
+  } else {
+    await show(fig, { png: saved.pngBytes, live: opts.live });
+  }
+  return saved;
+}
