@@ -98,7 +98,9 @@ export async function runRows(
 ): Promise<ResultRow[]> {
   const unknown = names.filter((n) => !ROWS.some((r) => r.name === n));
   if (unknown.length > 0) {
-    throw new Error(`--only: unknown row(s) ${unknown.join(", ")}; expected one of ${ROWS.map((r) => r.name).join(", ")}`);
+    throw new Error(
+      `--only: unknown row(s) ${unknown.join(", ")}; expected one of ${ROWS.map((r) => r.name).join(", ")}`,
+    );
   }
   const specs = names.length > 0 ? ROWS.filter((r) => names.includes(r.name)) : ROWS;
   const rows: ResultRow[] = [];
@@ -147,7 +149,9 @@ export function table(rows: ResultRow[]): string {
       target = `${spec.target.op} ${spec.target.ratio}: ${ok}`;
     }
     lines.push(
-      `| ${r.name} | ${r.unit} | ${fmt(r.value)} | ${fmt(r.torch_value)} | ${fmt(r.ratio, 2)} | ${target} | ${r.tensors_before} → ${r.tensors_after} |`,
+      `| ${r.name} | ${r.unit} | ${fmt(r.value)} | ${fmt(r.torch_value)} | ${
+        fmt(r.ratio, 2)
+      } | ${target} | ${r.tensors_before} → ${r.tensors_after} |`,
     );
   }
   return lines.join("\n");
@@ -189,7 +193,9 @@ async function main(): Promise<void> {
   console.log(`wrote ${RESULTS}`);
   const leaks = rows.filter((r) => r.tensors_after !== r.tensors_before);
   if (leaks.length > 0) {
-    console.error(`tensor leak in: ${leaks.map((r) => `${r.name} (${r.tensors_before} → ${r.tensors_after})`).join(", ")}`);
+    console.error(
+      `tensor leak in: ${leaks.map((r) => `${r.name} (${r.tensors_before} → ${r.tensors_after})`).join(", ")}`,
+    );
     Deno.exit(1);
   }
 }

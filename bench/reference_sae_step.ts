@@ -33,7 +33,14 @@ export class ReferenceSaeStep {
   readonly l1: number;
 
   /** `optimizer`: the project's fused Adam (default) or tfjs's `tf.train.adam`, same formula. */
-  constructor(dIn: number, dSae: number, batch: number, seed: number, optimizer: "fused" | "tfjs" = "fused", l1 = 5e-3) {
+  constructor(
+    dIn: number,
+    dSae: number,
+    batch: number,
+    seed: number,
+    optimizer: "fused" | "tfjs" = "fused",
+    l1 = 5e-3,
+  ) {
     const rng = new Rng(seed, "bench/sae");
     const scale = 1 / Math.sqrt(dIn);
     const w = rng.fillUniform(new Float32Array(dIn * dSae), -scale, scale);

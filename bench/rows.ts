@@ -14,6 +14,12 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { ReferenceSaeStep } from "./reference_sae_step.ts";
+import { createSae } from "../lib/sae/sae.ts";
+import { defaultSaeConfig, defaultSaeTrainConfig } from "../lib/sae/config.ts";
+import { createTrainState, disposeTrainState, trainStep } from "../lib/sae/train.ts";
+import { gpt2ForwardRows } from "./gpt2_rows.ts";
+import { Rng } from "../lib/engine/rng.ts";
+import { toyGridStepRow } from "./toy_grid_row.ts";
 
 /** A prepared benchmark: `run()` does one timed unit of work. */
 export interface Prepared {
@@ -61,7 +67,54 @@ function matmulRow(name: string, m: number, k: number, n: number, ta: boolean, t
   };
 }
 
-function saeStepRow(name: string, dIn: number, dSae: number, batch: number, reps: number): RowSpec {
+/**
+ * One step of the project's SAE trainer (`lib/sae/train.ts` `trainStep`) with the recipe set to a plain
+ * SAELens-style standard SAE, to match `torch_bench.py`: ReLU, Σ_d MSE, ℓ1 5e-3, Adam(0.9, 0.999) lr 1e-4,
+ * no schedule, no decoder normalisation or projection, no ghost grads. The trainer still does its
+ * per-step bookkeeping (finite checks, firing counters: one host read per step).
+ */
+function saeTrainerRow(name: string, dIn: number, dSae: number, batch: number, reps: number): RowSpec {
+  return {
+    name,
+    unit: "ms",
+    reps,
+    warmup: 2,
+    target: { op: "<=", ratio: 2 },
+    prepare() {
+      const sae = createSae(defaultSaeConfig({ d_in: dIn, d_sae: dSae }), 0);
+      const state = createTrainState(
+        sae,
+        defaultSaeTrainConfig({
+          lr: 1e-4,
+          l1_coefficient: 5e-3,
+          batch_size: batch,
+          total_steps: 1_000_000,
+          adam_beta1: 0.9,
+          lr_warm_up_fraction: 0,
+          lr_decay_fraction: 0,
+          mse_loss: "sum",
+          normalize_decoder: false,
+          remove_decoder_parallel_grad: false,
+          use_ghost_grads: false,
+          b_dec_init_method: "zeros",
+        }),
+      );
+      const x = tf.tensor2d(new Rng(0, "bench/sae/x").fillNormal(new Float32Array(batch * dIn)), [batch, dIn]);
+      return {
+        run: () => void trainStep(sae, state, x),
+        dispose: () => {
+          disposeTrainState(state);
+          sae.dispose();
+          x.dispose();
+        },
+        notes: "lib/sae/train.ts trainStep (plain recipe)",
+      };
+    },
+  };
+}
+
+/** The same step written directly in tfjs (`reference_sae_step.ts`): the engine without the trainer's bookkeeping. */
+function saeReferenceRow(name: string, dIn: number, dSae: number, batch: number, reps: number): RowSpec {
   return {
     name,
     unit: "ms",
@@ -86,6 +139,10 @@ export const ROWS: RowSpec[] = [
   matmulRow("matmul_transpose_b", 1024, 1024, 1024, false, true),
   matmulRow("matmul_transpose_ab", 1024, 1024, 1024, true, true),
   matmulRow("matmul_1024x256x4096", 1024, 256, 4096, false, false),
-  saeStepRow("sae_step_256x4096_b1024", 256, 4096, 1024, 10),
-  saeStepRow("sae_step_768x24576_b512", 768, 24576, 512, 4),
+  saeTrainerRow("sae_step_256x4096_b1024", 256, 4096, 1024, 10),
+  saeTrainerRow("sae_step_768x24576_b512", 768, 24576, 512, 4),
+  saeReferenceRow("sae_step_reference_256x4096_b1024", 256, 4096, 1024, 10),
+  saeReferenceRow("sae_step_reference_768x24576_b512", 768, 24576, 512, 4),
+  ...gpt2ForwardRows(),
+  toyGridStepRow(),
 ];

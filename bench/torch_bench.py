@@ -67,6 +67,110 @@ def sae_step_row(d_in, d_sae, batch, reps, l1=5e-3):
     return {"value": s * 1e3, "unit": "ms", "notes": "torch.optim.Adam defaults"}
 
 
+def gpt2_forward_row(T, with_sae, reps):
+    """gpt2-small shape, random weights, batch 1; optional d_sae 24576 SAE spliced at blocks.6.hook_resid_pre."""
+    import math
+
+    import torch.nn.functional as F
+
+    d, L, H, V, d_mlp = 768, 12, 12, 50257, 3072
+    g = torch.Generator().manual_seed(0)
+
+    def rn(*shape, std=0.02):
+        return torch.randn(*shape, generator=g) * std
+
+    wte, wpe = rn(V, d), rn(1024, d)
+    layers = [
+        dict(
+            ln1=(torch.ones(d), torch.zeros(d)),
+            attn=(rn(d, 3 * d), torch.zeros(3 * d)),
+            attn_proj=(rn(d, d), torch.zeros(d)),
+            ln2=(torch.ones(d), torch.zeros(d)),
+            fc=(rn(d, d_mlp), torch.zeros(d_mlp)),
+            proj=(rn(d_mlp, d), torch.zeros(d)),
+        )
+        for _ in range(L)
+    ]
+    ln_f = (torch.ones(d), torch.zeros(d))
+    sae = None
+    if with_sae:
+        d_sae = 24576
+        w_enc = rn(d, d_sae, std=1 / math.sqrt(d))
+        sae = (w_enc, torch.zeros(d_sae), w_enc.t().contiguous(), torch.zeros(d))
+    tokens = torch.tensor([50256] + [(i * 7919) % V for i in range(1, T)])
+    mask = torch.full((T, T), float("-inf")).triu(1)
+
+    def gelu_new(x):
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+    def run():
+        x = wte[tokens] + wpe[:T]  # [T, d]
+        for i, p in enumerate(layers):
+            if sae is not None and i == 6:
+                we, be, wd, bd = sae
+                x = torch.relu((x - bd) @ we + be) @ wd + bd
+            h = F.layer_norm(x, (d,), *p["ln1"])
+            q, k, v = (h @ p["attn"][0] + p["attn"][1]).split(d, dim=-1)
+            q, k, v = (t.view(T, H, d // H).transpose(0, 1) for t in (q, k, v))  # [H, T, dh]
+            att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d // H) + mask, dim=-1)
+            y = (att @ v).transpose(0, 1).reshape(T, d)
+            x = x + y @ p["attn_proj"][0] + p["attn_proj"][1]
+            h = F.layer_norm(x, (d,), *p["ln2"])
+            x = x + gelu_new(h @ p["fc"][0] + p["fc"][1]) @ p["proj"][0] + p["proj"][1]
+        return F.layer_norm(x, (d,), *ln_f) @ wte.t()  # [T, V]
+
+    with torch.no_grad():
+        s = best_of(run, reps, warmup=1)
+    return {"value": s * 1e3, "unit": "ms", "notes": f"{T / s:.0f} tokens/s"}
+
+
+def toy_grid_step_row(reps, n_inst=125, batch=1024):
+    """Twin of bench/toy_grid_row.ts: one step of 125 study-A SAEs (2 -> 4, all in one tensor) on a shared D1 batch
+    (batch generation included): l2-normalised MSE + per-instance l1, unit-norm decoder rows, decoder-parallel
+    gradient removal, Adam beta1 = 0, dead-latent bookkeeping (no latent is dead, so no ghost term, as in the TS row
+    at these steps)."""
+    g = torch.Generator().manual_seed(0)
+    bound = (6 / 8) ** 0.5
+    w_enc = torch.nn.Parameter((torch.rand(n_inst, 2, 4, generator=g) * 2 - 1) * bound)
+    w_dec = torch.nn.Parameter((torch.rand(n_inst, 4, 2, generator=g) * 2 - 1) * bound)
+    b_enc = torch.nn.Parameter(torch.zeros(n_inst, 4))
+    b_dec = torch.nn.Parameter(torch.zeros(n_inst, 2))
+    opt = torch.optim.Adam([w_enc, b_enc, w_dec, b_dec], lr=1e-3, betas=(0.0, 0.999))
+    l1 = torch.tensor([0.01, 0.03, 0.1, 0.3, 1.0]).repeat(5).repeat_interleave(5)
+    c, s = 0.8775825618903728, 0.479425538604203
+    toy_w = torch.tensor([[c, s], [-c, -s], [-s, c], [s, -c]])
+    rows = torch.arange(batch)
+    since_fired = torch.zeros(n_inst, 4)
+
+    def run():
+        i = torch.randint(0, 2, (batch,), generator=g)
+        j = torch.randint(0, 2, (batch,), generator=g) + 2
+        a = torch.rand(batch, generator=g)
+        x = torch.zeros(batch, 4)
+        x[rows, i] = a
+        x[rows, j] = a
+        h = x @ toy_w
+        with torch.no_grad():
+            w_dec.div_(w_dec.norm(dim=2, keepdim=True))
+        opt.zero_grad(set_to_none=True)
+        pre = torch.einsum("bd,nds->nbs", h, w_enc) + b_enc[:, None, :]
+        acts = torch.relu(pre)
+        recon = torch.einsum("nbs,nsd->nbd", acts, w_dec) + b_dec[:, None, :]
+        mse = ((recon - h) / h.norm(dim=-1, keepdim=True)).pow(2).sum(-1)
+        loss = (mse + l1[:, None] * acts.abs().sum(-1)).mean() * (n_inst / 5)
+        loss.backward()
+        with torch.no_grad():
+            w_dec.grad -= (w_dec.grad * w_dec).sum(-1, keepdim=True) * w_dec
+            fired = (acts > 1e-6).any(1)
+            since_fired.add_(1)
+            since_fired[fired] = 0
+        opt.step()
+        return loss.item()
+
+    t = best_of(run, reps, warmup=20)
+    return {"value": t * 1e3, "unit": "ms", "notes": "125 SAEs in one tensor, torch.optim.Adam(beta1=0)"}
+
+
 ROWS = {
     "matmul_1024": lambda r: matmul_row(1024, 1024, 1024, False, False, r),
     "matmul_transpose_a": lambda r: matmul_row(1024, 1024, 1024, True, False, r),
@@ -75,6 +179,13 @@ ROWS = {
     "matmul_1024x256x4096": lambda r: matmul_row(1024, 256, 4096, False, False, r),
     "sae_step_256x4096_b1024": lambda r: sae_step_row(256, 4096, 1024, r),
     "sae_step_768x24576_b512": lambda r: sae_step_row(768, 24576, 512, max(2, r // 3)),
+    "sae_step_reference_256x4096_b1024": lambda r: sae_step_row(256, 4096, 1024, r),
+    "sae_step_reference_768x24576_b512": lambda r: sae_step_row(768, 24576, 512, max(2, r // 3)),
+    "gpt2_small_forward_t128": lambda r: gpt2_forward_row(128, False, max(2, r // 3)),
+    "gpt2_small_forward_t1024": lambda r: gpt2_forward_row(1024, False, max(2, r // 5)),
+    "gpt2_small_forward_sae_t128": lambda r: gpt2_forward_row(128, True, max(2, r // 3)),
+    "gpt2_small_forward_sae_t1024": lambda r: gpt2_forward_row(1024, True, max(2, r // 5)),
+    "toy_grid_step": lambda r: toy_grid_step_row(max(20, r)),
 }
 
 

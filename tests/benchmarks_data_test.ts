@@ -4,6 +4,7 @@ import { loadCorpus } from "../lib/data/corpora.ts";
 import { splitCorpus, splitDocs } from "../lib/data/splits.ts";
 import { commonNouns, splitSentences } from "../lib/data/text_units.ts";
 import { gpt2Encoder } from "../lib/data/token_cache.ts";
+import { loadSplitTokenDocs, loadStudyBenchmarks } from "../lib/data/study_data.ts";
 
 function assert(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
@@ -187,4 +188,43 @@ Deno.test("right padding keeps each sequence at the start of its row", () => {
   const p = padRight([new Int32Array([1, 2, 3]), new Int32Array([4])], 0);
   assertEq(Array.from(p.tokens), [1, 2, 3, 4, 0, 0], "padded block");
   assertEq(p.lengths, [3, 1], "lengths");
+});
+
+Deno.test("the study benchmark sets come only from held-out documents and are cached by config", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bench-" });
+  try {
+    const cfg = { lambada: { itemsPerBin: 4 }, cbt: { maxItems: 12 } };
+    const a = await loadStudyBenchmarks(cfg, { dir });
+    assertEq(a.source, "built", "first call builds");
+    const b = await loadStudyBenchmarks(cfg, { dir });
+    assertEq(b.source, "cache", "second call reads the cache");
+    assertEq(b.benchmarks, a.benchmarks, "cached sets equal built sets");
+    const c = a.benchmarks.provenance.counts;
+    assertEq([c.lambada_book, c.lambada_web, c.cbt_book, c.cbt_web], [24, 24, 12, 12], "counts per part");
+    const test = new Set<string>();
+    for (const corpus of ["moby-dick", "sotu", "spam-assassin"] as const) {
+      for (const id of splitCorpus(loadCorpus(corpus)).ids.test) test.add(`${corpus}:${id}`);
+    }
+    for (const it of [...a.benchmarks.lambada, ...a.benchmarks.cbt]) {
+      assert(test.has(it.source), `item ${it.id} comes from a held-out document`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("split token documents of the book cover exactly its split chapters", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tok-" });
+  try {
+    const parts = await Promise.all(
+      (["train", "validation", "test"] as const).map((s) => loadSplitTokenDocs(s, ["moby-dick"], { cache: { dir } })),
+    );
+    assertEq(parts.map((p) => p.docs.length), [96, 14, 28], "chapters per split");
+    const all = parts.reduce((s, p) => s + p.tokens, 0);
+    const whole = parts.map((p) => p.docs.reduce((t, d) => t + d.length, 0)).reduce((x, y) => x + y, 0);
+    assertEq(all, whole, "token totals add up");
+    assert(parts[2]!.ids.every((id) => id.startsWith("moby-dick:")), "ids carry the corpus name");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

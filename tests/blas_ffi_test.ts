@@ -114,7 +114,7 @@ Deno.test("SAE_BLAS_THREADS rejects a non-integer with the value in the message"
   const r = await fresh(PRINT_MATMUL, { SAE_BLAS_THREADS: "two", SAE_BACKEND: "wasm" });
   if (blas === null) return; // the thread count is read only when a library loads
   if (r.ok) throw new Error(`expected a failure, got: ${r.out}`);
-  if (!r.err.includes('SAE_BLAS_THREADS') || !r.err.includes('"two"')) throw new Error(`unexpected error: ${r.err}`);
+  if (!r.err.includes("SAE_BLAS_THREADS") || !r.err.includes('"two"')) throw new Error(`unexpected error: ${r.err}`);
 });
 
 Deno.test({

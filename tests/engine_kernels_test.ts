@@ -10,7 +10,7 @@ import { initBackend } from "../lib/engine/backend.ts";
 import { installEngineKernels, uninstallEngineKernels } from "../lib/engine/kernels/install.ts";
 import { broadcastBatchIndex } from "../lib/engine/kernels/kernel_util.ts";
 import { blasStatus } from "../lib/engine/blas_ffi.ts";
-import { fusedAdam } from "../lib/engine/kernels/adam.ts";
+import { adamUpdate, fusedAdam } from "../lib/engine/kernels/adam.ts";
 import { Rng } from "../lib/engine/rng.ts";
 
 await initBackend();
@@ -243,10 +243,18 @@ Deno.test("unsortedSegmentSum on wasm matches the cpu backend with repeated, out
   const rng = new Rng(8, "segments");
   const x = randn(rng, [9, 4, 3]);
   const ids: Arr = { values: new Int32Array([5, 0, 5, 2, -1, 0, 7, 5, 2]), shape: [9] };
-  await compareWithCpu({ blas: false }, "segment sum rank-1 ids", () => tf.unsortedSegmentSum(t(x), t(ids) as tf.Tensor1D, 8));
+  await compareWithCpu(
+    { blas: false },
+    "segment sum rank-1 ids",
+    () => tf.unsortedSegmentSum(t(x), t(ids) as tf.Tensor1D, 8),
+  );
   const xi: Arr = { values: new Int32Array([1, 2, 3, 4, 5, 6]), shape: [6] };
   const ids2: Arr = { values: new Int32Array([2, 2, 0, 1, 0, 2]), shape: [6] };
-  await compareWithCpu({ blas: false }, "segment sum int32", () => tf.unsortedSegmentSum(t(xi), t(ids2) as tf.Tensor1D, 4));
+  await compareWithCpu(
+    { blas: false },
+    "segment sum int32",
+    () => tf.unsortedSegmentSum(t(xi), t(ids2) as tf.Tensor1D, 4),
+  );
 });
 
 Deno.test("unsortedSegmentSum on wasm names an out-of-range segment id", () => {
@@ -307,19 +315,37 @@ Deno.test("kernel overrides leak no tensors across repeated gradient steps", asy
   }
 });
 
-Deno.test("sum and mean over leading axes match the cpu backend (keepDims, negative axes, other axes untouched)", async () => {
+Deno.test("sum, mean, max and min over any axes match the cpu backend (keepDims, negative axes)", async () => {
   const rng = new Rng(12, "reduce");
-  const x = randn(rng, [6, 5, 7]);
-  const axesList: (number | number[])[] = [0, [0, 1], [1, 0], -3, 1, 2, [0, 2], [0, 1, 2]];
+  const x = randn(rng, [3, 6, 5, 7]);
+  const axesList: (number | number[])[] = [0, 1, 2, 3, -1, -3, [0, 1], [1, 2], [2, 1], [0, 1, 2], [1, 3], [0, 2], [
+    0,
+    1,
+    2,
+    3,
+  ]];
   for (const mode of MODES) {
     for (const axis of axesList) {
       for (const keepDims of [false, true]) {
-        await compareWithCpu(mode, `sum/mean axis=${JSON.stringify(axis)} keepDims=${keepDims}`, () => [
+        await compareWithCpu(mode, `reductions axis=${JSON.stringify(axis)} keepDims=${keepDims}`, () => [
           tf.sum(t(x), axis, keepDims),
           tf.mean(t(x), axis, keepDims),
+          tf.max(t(x), axis, keepDims),
+          tf.min(t(x), axis, keepDims),
         ]);
       }
     }
+  }
+  // a size-1 leading dimension before the reduced axis (the SAE trainer's [n_inst = 1, batch, d_sae])
+  const y = randn(rng, [1, 9, 4]);
+  await compareWithCpu(MODES[0]!, "reductions [1,9,4] axis 1", () => [tf.sum(t(y), 1), tf.max(t(y), 1)]);
+});
+
+Deno.test("max over a middle axis propagates NaN like the stock kernel", async () => {
+  installEngineKernels();
+  for (const data of [[1, 2, NaN, 4, 5, 6], [NaN, 2, 1, 4, 5, 6]]) {
+    const got = await runOn("wasm", () => tf.max(tf.tensor3d(data, [1, 3, 2]), 1));
+    if (!Number.isNaN(got[0]!.values[0]) || got[0]!.values[1] !== 6) throw new Error(`got ${got[0]!.values}`);
   }
 });
 
@@ -329,7 +355,11 @@ Deno.test("fused Adam matches tf.train.adam over several steps: wasm (each matmu
   // The stock wasm matmul caches packed weights by tensor id: an optimiser that changed a parameter in
   // place would train on stale weights there, so that configuration is part of the check.
   const configs: { label: string; backend: "wasm" | "cpu"; setup: () => void }[] = [
-    ...MODES.map((mode) => ({ label: `wasm blas=${mode.blas}`, backend: "wasm" as const, setup: () => installEngineKernels(mode) })),
+    ...MODES.map((mode) => ({
+      label: `wasm blas=${mode.blas}`,
+      backend: "wasm" as const,
+      setup: () => installEngineKernels(mode),
+    })),
     { label: "wasm stock kernels", backend: "wasm", setup: () => uninstallEngineKernels() },
     { label: "cpu", backend: "cpu", setup: () => installEngineKernels() },
   ];
@@ -353,6 +383,60 @@ Deno.test("fused Adam matches tf.train.adam over several steps: wasm (each matmu
     got.forEach((g, i) => assertClose(g, want[i]!, `fused Adam param ${i} (${cfg.label})`, 1e-5, 1e-6));
   }
   installEngineKernels();
+});
+
+Deno.test("adamUpdate with per-instance rates, β1 = 0 and log-space matches a float64 reference on wasm and cpu", async () => {
+  const rng = new Rng(14, "adam update");
+  const shape = [3, 4, 5];
+  const n = 60;
+  const p0 = randn(rng, shape), steps = [randn(rng, shape), randn(rng, shape), randn(rng, shape)];
+  const pos = { values: p0.values.map((x) => Math.abs(x) + 0.5), shape }; // log-space needs p > 0
+  const lr = [1e-2, 3e-2, 1e-1];
+  for (const [beta1, logSpace] of [[0, false], [0.9, false], [0, true], [0.9, true]] as const) {
+    // float64 reference of torch's rule
+    const p = Float64Array.from(logSpace ? pos.values : p0.values), m = new Float64Array(n), v = new Float64Array(n);
+    steps.forEach((gArr, s) => {
+      const t1 = s + 1, c1 = 1 - beta1 ** t1, c2 = 1 - 0.999 ** t1;
+      for (let i = 0; i < n; i++) {
+        const g = logSpace ? gArr.values[i]! * p[i]! : gArr.values[i]!;
+        m[i] = beta1 > 0 ? beta1 * m[i]! + (1 - beta1) * g : g;
+        v[i] = 0.999 * v[i]! + 0.001 * g * g;
+        const d = (lr[Math.floor(i / 20)]! / c1) * m[i]! / (Math.sqrt(v[i]!) / Math.sqrt(c2) + 1e-8);
+        p[i] = logSpace ? p[i]! * Math.exp(-d) : p[i]! - d;
+      }
+    });
+    for (const backend of ["wasm", "cpu"] as const) {
+      installEngineKernels();
+      const got = await runOn(backend, () => {
+        const w = tf.variable(t(logSpace ? pos : p0));
+        let mt: tf.Tensor | null = beta1 > 0 ? tf.zerosLike(w) : null, vt: tf.Tensor = tf.zerosLike(w);
+        steps.forEach((g, s) => {
+          const r = adamUpdate({
+            variable: w,
+            grad: t(g),
+            m: mt,
+            v: vt,
+            lr,
+            beta1,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            step: s + 1,
+            logSpace,
+          });
+          mt = r.m;
+          vt = r.v;
+        });
+        const out = tf.clone(w);
+        tf.dispose([w, vt, ...(mt ? [mt] : [])]);
+        return out;
+      });
+      assertClose(
+        got[0]!,
+        { values: Float32Array.from(p), shape },
+        `adamUpdate β1=${beta1} log=${logSpace} ${backend}`,
+      );
+    }
+  }
 });
 
 Deno.test("fused Adam never changes a tensor that shares memory with the variable", async () => {

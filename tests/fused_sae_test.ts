@@ -284,7 +284,12 @@ Deno.test("fused kernel matches the core trainer (lib/sae/train.ts) over 60 step
     if (r.ghost.some((g) => g > 0)) ghostSteps++;
     for (let i = 0; i < nInst; i++) {
       checkClose(fused.last.mse[i]!, r.mse[i]!, 1e-4 * Math.max(1, r.mse[i]!), `step ${s + 1} instance ${i} MSE`);
-      checkClose(fused.last.ghost[i]!, r.ghost[i]!, 1e-4 * Math.max(1, r.ghost[i]!), `step ${s + 1} instance ${i} ghost`);
+      checkClose(
+        fused.last.ghost[i]!,
+        r.ghost[i]!,
+        1e-4 * Math.max(1, r.ghost[i]!),
+        `step ${s + 1} instance ${i} ghost`,
+      );
       check(fused.last.dead[i] === r.dead[i], `step ${s + 1} instance ${i} dead ${fused.last.dead[i]} vs ${r.dead[i]}`);
     }
   }

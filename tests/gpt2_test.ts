@@ -111,7 +111,10 @@ Deno.test("runWithHooks continues the forward pass from the replaced activation"
     maxAbsDiff(sum.dataSync(), zero.cache.get("blocks.1.hook_resid_post")!.dataSync(), "zero") < 1e-6,
     "resid_post = 0 + attn_out + mlp_out after zero-ablation",
   );
-  tf.dispose([clean, same, skip, res.logits!, ...res.cache.values(), zero.logits!, ...zero.cache.values(), sum]);
+  // a caller-owned replacement at the last hook of a block survives the pass
+  const owned = model.runWithHooks(ref.tokens, { "blocks.0.hook_resid_post": () => skip });
+  assert(!skip.isDisposed, "the forward pass does not dispose a tensor the hook's caller owns");
+  tf.dispose([owned, clean, same, skip, res.logits!, ...res.cache.values(), zero.logits!, ...zero.cache.values(), sum]);
   ref.tokens.dispose();
   model.dispose();
 });

@@ -1,8 +1,11 @@
 import { l1WarmUpMultiplier, lrMultiplier, scheduleLengths } from "../lib/sae/schedule.ts";
 
-// Reference: torch 1.13 `SequentialLR([LambdaLR(min(1, (s+1)/W)), LinearLR(1 → 0, total_iters C)], milestones=[T − C])`
-// with W = int(0.1 T), C = int(0.2 T); the lr read before each optimiser step, T = 37 (script: see the module docs of
-// lib/sae/schedule.ts; printed with /usr/bin/python3 and pasted here).
+// Reference values printed by torch 1.13 (Debian python3-torch) with the study's scheduler:
+//   opt = Adam([p], lr=1.0); W, C = int(0.1*T), int(0.2*T)
+//   s1 = LambdaLR(opt, lambda step: min(1.0, (step + 1) / W))
+//   s2 = LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters=C)
+//   s = SequentialLR(opt, [s1, s2], milestones=[T - C])
+//   for step in range(T): record(opt.param_groups[0]["lr"]); opt.step(); s.step()
 const TORCH_T37 = [
   0.3333333333333333,
   0.6666666666666666,

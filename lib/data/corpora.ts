@@ -31,7 +31,7 @@ export const CORPUS_NAMES = ["sotu", "spam-assassin", "moby-dick"] as const;
 export type CorpusName = typeof CORPUS_NAMES[number];
 
 /** Version of the cleaning rules, part of every token-cache key. */
-export const CLEANING_VERSION = "1";
+export const CLEANING_VERSION = "2";
 
 /** Package name and version each corpus comes from (as pinned in deno.json). */
 export const CORPUS_PACKAGES: Record<CorpusName, string> = {
@@ -141,6 +141,8 @@ const RAW: Record<CorpusName, () => RawDoc[]> = { "sotu": rawSotu, "spam-assassi
 /**
  * Loads and cleans one corpus (rules in the module table). Pure and
  * deterministic: the same package version and config give the same documents.
+ * The result is frozen and kept for the rest of the process, so later calls
+ * with the same config return it without cleaning again.
  *
  * @example
  * ```ts
@@ -154,6 +156,18 @@ export function loadCorpus(name: CorpusName, config: Partial<CorpusConfig> = {})
     throw new RangeError(`unknown corpus "${name}"; expected one of ${CORPUS_NAMES.join(", ")}`);
   }
   const cfg = defaultCorpusConfig(config);
+  const memoKey = `${name}|${cfg.minWords}|${cfg.minLetterFraction}|${cfg.maxNonAsciiFraction}`;
+  const memo = LOADED.get(memoKey);
+  if (memo) return memo;
+  const corpus = buildCorpus(name, cfg);
+  LOADED.set(memoKey, corpus);
+  return corpus;
+}
+
+/** Loaded corpora of this process (cleaning is deterministic, so one load per config suffices). */
+const LOADED = new Map<string, Corpus>();
+
+function buildCorpus(name: CorpusName, cfg: CorpusConfig): Corpus {
   const raw = RAW[name]();
   const dropped: DropCounts = { empty: 0, tooShort: 0, lowLetters: 0, nonAscii: 0, duplicate: 0, excluded: 0 };
   const ids = new Set<string>();

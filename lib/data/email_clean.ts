@@ -12,7 +12,7 @@
  * | replies | lines starting with `>` dropped; an attribution line ending in `wrote:` just before them dropped; everything after `-----Original Message-----` or a `--- In …` group quote dropped |
  * | signatures | everything after a `-- ` signature line dropped; PGP armour (`-----BEGIN PGP …`/`Hash:` lines and signature blocks) dropped |
  * | list footers | the tail after the last separator line (≥ 10 `_`, `-` or `=`) dropped when it is at most 12 lines and mentions a list, `unsubscribe`, `http`, `mailto` or `sponsor` |
- * | junk lines | lines with no letter or digit, and base64-like lines (≥ 40 chars of `[A-Za-z0-9+/=]` without spaces) dropped |
+ * | junk lines | lines with no letter or digit, base64-like lines (≥ 40 chars of `[A-Za-z0-9+/=]` without spaces), MIME boundary lines (`--` + ≥ 10 boundary characters, no spaces) and stray MIME/transport header lines inside bodies (`Content-*`, `MIME-Version`, `X-*`, `Message-ID`, `Received`, `Return-Path`) dropped |
  * | hard wraps | a line of ≥ 55 characters is joined (with a space) to the next non-empty line unless that one starts a list item (`-`, `*`, `•`, `1.`); paragraphs stay separated by blank lines |
  *
  * Whitespace and characters are then normalised ({@link normaliseText}); the
@@ -293,6 +293,8 @@ export function stripEmailNoise(text: string): string {
     }
     if (!/[\p{L}\p{N}]/u.test(l) && l.trim() !== "") continue;
     if (/^[A-Za-z0-9+/=]{40,}$/.test(l.trim())) continue;
+    if (/^--[-=_]*[A-Za-z0-9._=+-]{10,}$/.test(l.trim())) continue;
+    if (/^(Content-[A-Za-z-]+|MIME-Version|X-[A-Za-z-]+|Message-ID|Received|Return-Path):/i.test(l)) continue;
     kept.push(l);
   }
   return unwrapLines(kept).join("\n");

@@ -24,3 +24,4 @@ export * from "./text_units.ts";
 export * from "./benchmarks.ts";
 export * from "./bench_prompts.ts";
 export * from "./formats.ts";
+export * from "./study_data.ts";

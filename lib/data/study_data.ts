@@ -14,8 +14,12 @@
  * @module
  */
 
-import { type CorpusName, loadCorpus } from "./corpora.ts";
-import { splitCorpus, type SplitConfig, splitDocs, type SplitName } from "./splits.ts";
+import { cacheDir } from "../env.ts";
+import { writeJsonAtomic } from "../io/atomic.ts";
+import { sha256Bytes } from "../io/manifest.ts";
+import { join } from "../path.ts";
+import { CLEANING_VERSION, CORPUS_PACKAGES, type CorpusName, loadCorpus } from "./corpora.ts";
+import { type SplitConfig, splitCorpus, splitDocs, type SplitName } from "./splits.ts";
 import {
   buildCbtItems,
   buildLambadaItems,
@@ -28,10 +32,10 @@ import {
 import {
   gpt2Encoder,
   loadTokenizedCorpus,
-  type TokenCacheOptions,
-  type TokenEncoder,
   splitTokenDocs,
   splitTokenized,
+  type TokenCacheOptions,
+  type TokenEncoder,
 } from "./token_cache.ts";
 
 /** The corpora that make up the web-like stream. */
@@ -43,7 +47,8 @@ export interface TokenDocs {
   corpora: CorpusName[];
   /** `<corpus>:<doc id>` per document, in corpus then document order. */
   ids: string[];
-  docs: (Uint16Array | Int32Array)[];
+  /** GPT-2 ids per document, no BOS (the `Document` type of `lm/tokenizer.ts`'s row packers). */
+  docs: Int32Array[];
   /** Total tokens. */
   tokens: number;
 }
@@ -55,8 +60,10 @@ export interface TokenDocs {
  * @example
  * ```ts
  * import { loadSplitTokenDocs } from "./study_data.ts";
+ * import { packRowsSaeLens } from "../lm/tokenizer.ts";
  * const train = await loadSplitTokenDocs("train"); // sotu + spam-assassin train documents
  * train.tokens; // ≈ 3.5 M
+ * const rows = packRowsSaeLens(train.docs, 128); // SAE training rows, BOS at each row start
  * ```
  */
 export async function loadSplitTokenDocs(
@@ -71,7 +78,7 @@ export async function loadSplitTokenDocs(
     const docs = splitTokenDocs(tokenized, assignment, split);
     assignment.ids[split].forEach((id, i) => {
       out.ids.push(`${name}:${id}`);
-      out.docs.push(docs[i]!);
+      out.docs.push(Int32Array.from(docs[i]!));
       out.tokens += docs[i]!.length;
     });
   }
@@ -106,7 +113,7 @@ export interface StudyBenchmarkConfig {
 /**
  * Default {@link StudyBenchmarkConfig}: 30 LAMBADA items per length bin from
  * the book and 30 from the web-like documents (360 in all with six bins);
- * up to 300 CBT items from the book and 200 from `sotu`.
+ * up to 250 CBT items from the book and 250 from `sotu`.
  *
  * @example
  * ```ts
@@ -179,4 +186,49 @@ export function buildStudyBenchmarks(
       },
     },
   };
+}
+
+/** Version of the benchmark-building rules; part of the benchmark cache key. */
+export const BENCHMARK_BUILD_VERSION = "1";
+
+/**
+ * {@link buildStudyBenchmarks} with a JSON cache under `cacheDir()/benchmarks/`,
+ * keyed by the sha256 of the config, encoder, cleaning version, package
+ * versions and `BENCHMARK_BUILD_VERSION` (building takes ~15 s, mostly
+ * cleaning the corpora; reading the cache well under a second).
+ *
+ * @example
+ * ```ts
+ * import { loadStudyBenchmarks } from "./study_data.ts";
+ * const { benchmarks, source } = await loadStudyBenchmarks({ lambada: { itemsPerBin: 5 } });
+ * ```
+ */
+export async function loadStudyBenchmarks(
+  config: Partial<StudyBenchmarkConfig> = {},
+  options: { encoder?: TokenEncoder; dir?: string; rebuild?: boolean } = {},
+): Promise<{ benchmarks: StudyBenchmarks; source: "cache" | "built"; path: string }> {
+  const encoder = options.encoder ?? gpt2Encoder();
+  const cfg = defaultStudyBenchmarkConfig(config);
+  const keyInputs = {
+    cfg,
+    encoder: encoder.name,
+    cleaning: CLEANING_VERSION,
+    packages: CORPUS_PACKAGES,
+    build: BENCHMARK_BUILD_VERSION,
+  };
+  const key = await sha256Bytes(new TextEncoder().encode(JSON.stringify(keyInputs)));
+  const path = join(options.dir ?? join(cacheDir(), "benchmarks"), `study-${key.slice(0, 16)}.json`);
+  if (!options.rebuild) {
+    try {
+      const cached = JSON.parse(await Deno.readTextFile(path)) as { key: string; benchmarks: StudyBenchmarks };
+      if (cached.key === key && Array.isArray(cached.benchmarks?.lambada) && Array.isArray(cached.benchmarks?.cbt)) {
+        return { benchmarks: cached.benchmarks, source: "cache", path };
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound) && !(e instanceof SyntaxError)) throw e;
+    }
+  }
+  const benchmarks = buildStudyBenchmarks(cfg, encoder);
+  await writeJsonAtomic(path, { key, keyInputs, benchmarks }, 0);
+  return { benchmarks, source: "built", path };
 }

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { encode as r50kEncode } from "gpt-tokenizer/encoding/r50k_base";
+import { encodeText } from "../lm/tokenizer.ts";
 import { cacheDir } from "../env.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.ts";
 import { sha256Bytes } from "../io/manifest.ts";
@@ -37,7 +37,8 @@ export interface TokenEncoder {
 }
 
 /**
- * GPT-2's byte-level BPE (`gpt-tokenizer` r50k_base), without special tokens.
+ * GPT-2's byte-level BPE: the project tokenizer's `encodeText` (`gpt-tokenizer`
+ * r50k_base, no BOS; a literal `<|endoftext|>` becomes id 50256 as in Hugging Face).
  *
  * @example
  * ```ts
@@ -46,7 +47,7 @@ export interface TokenEncoder {
  * ```
  */
 export function gpt2Encoder(): TokenEncoder {
-  return { name: "gpt-tokenizer@3.4.0/r50k_base", encode: (text: string) => r50kEncode(text) };
+  return { name: "gpt-tokenizer@3.4.0/r50k_base+endoftext-special", encode: (text: string) => encodeText(text) };
 }
 
 /** A tokenised corpus: flat token ids with per-document offsets. */

@@ -225,13 +225,16 @@ export class Gpt2 {
     const want = new Set(opts.cache ?? []);
     for (const name of [...want, ...Object.keys(hooks)]) {
       const layer = hookLayer(name, n_layer);
-      if (layer >= stop && !(layer === n_layer && stop === n_layer)) throw new Error(`Gpt2.run: hook "${name}" lies after stopAtLayer=${stop}`);
+      if (layer >= stop && !(layer === n_layer && stop === n_layer)) {
+        throw new Error(`Gpt2.run: hook "${name}" lies after stopAtLayer=${stop}`);
+      }
     }
     const cache = new Map<string, tf.Tensor3D>();
     // Applies a replacement hook if any and records the activation if requested.
     const point = (x: tf.Tensor3D, name: string): tf.Tensor3D => {
       const fn = hooks[name];
-      const y = fn === undefined ? x : fn(x, name);
+      // clone: a returned tensor the caller owns is never disposed by the forward pass
+      const y = fn === undefined ? x : fn(x, name).clone();
       if (fn !== undefined && !tf.util.arraysEqual(y.shape, x.shape)) {
         throw new Error(`Gpt2: hook "${name}" returned shape [${y.shape}], expected [${x.shape}]`);
       }

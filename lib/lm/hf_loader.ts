@@ -358,7 +358,9 @@ export interface HfSaveOptions {
 export async function saveGpt2ToHf(model: Gpt2, dir: string, opts: HfSaveOptions = {}): Promise<void> {
   const { tokenMap } = opts;
   if (tokenMap && tokenMap.modelVocab !== model.cfg.d_vocab) {
-    throw new Error(`saveGpt2ToHf: token map has ${tokenMap.modelVocab} ids but the model has d_vocab ${model.cfg.d_vocab}`);
+    throw new Error(
+      `saveGpt2ToHf: token map has ${tokenMap.modelVocab} ids but the model has d_vocab ${model.cfg.d_vocab}`,
+    );
   }
   let bos = opts.bosTokenId ?? model.cfg.d_vocab - 1;
   if (opts.bosTokenId === undefined && tokenMap) {

@@ -55,7 +55,9 @@ export class TokenMap {
         continue;
       }
       if (!Number.isInteger(modelToSource[i]) || s < 0 || s >= sourceVocab) {
-        throw new Error(`${where}: model_to_source[${i}] = ${modelToSource[i]} is not a GPT-2 id in [0, ${sourceVocab})`);
+        throw new Error(
+          `${where}: model_to_source[${i}] = ${modelToSource[i]} is not a GPT-2 id in [0, ${sourceVocab})`,
+        );
       }
       if (this.#sourceToModel[s] !== unkId) {
         throw new Error(`${where}: GPT-2 id ${s} is mapped twice (model ids ${this.#sourceToModel[s]} and ${i})`);

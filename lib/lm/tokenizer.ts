@@ -70,7 +70,7 @@ export function encodeText(text: string, opts: EncodeOptions = {}): Int32Array {
   const ids: number[] = [];
   text.split(ENDOFTEXT).forEach((piece, i) => {
     if (i > 0) ids.push(EOS_TOKEN_ID);
-    if (piece.length > 0) for (const t of encode(piece, PLAIN)) ids.push(t);
+    if (piece.length > 0) { for (const t of encode(piece, PLAIN)) ids.push(t); }
   });
   return Int32Array.from(ids);
 }

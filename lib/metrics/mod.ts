@@ -14,6 +14,8 @@
  */
 
 export * from "./per_position.ts";
+export * from "./ratio_stats.ts";
+export * from "./explained_variance.ts";
 export * from "./lm_metrics.ts";
 export * from "./splice_metrics.ts";
 export * from "./wilson.ts";

@@ -12,15 +12,9 @@
  * @module
  */
 
-import {
-  assertBosPolicy,
-  type BosPolicy,
-  CeRecoveredStats,
-  describeBosPolicy,
-  ExplainedVarianceStats,
-  positionMask,
-  PositionStats,
-} from "./per_position.ts";
+import { assertBosPolicy, type BosPolicy, describeBosPolicy, positionMask, PositionStats } from "./per_position.ts";
+import { CeRecoveredStats } from "./ratio_stats.ts";
+import { ExplainedVarianceStats } from "./explained_variance.ts";
 
 /** Options of {@link SpliceMetrics}. */
 export interface SpliceMetricsConfig {

@@ -35,7 +35,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { SaeTrainConfig } from "./config.ts";
-import type { Sae } from "./sae.ts";
+import { addBias, type Sae } from "./sae.ts";
 import { jumpStep, selectTopK, stopGradient, withoutGradient } from "./architectures.ts";
 import { ghostTerm } from "./ghost.ts";
 
@@ -96,7 +96,7 @@ export function lossTerms(sae: Sae, t: SaeTrainConfig, inp: LossInputs): LossOut
   const b = x.shape[1];
   const pre = sae.preActs3d(x); // [n, batch, d_sae]
   const acts = sae.activate(pre, { training: true }); // [n, batch, d_sae]
-  const recon = tf.add(tf.matMul(acts, params.W_dec), tf.expandDims(params.b_dec, 1)) as tf.Tensor3D; // [n, batch, d_in]
+  const recon = addBias(tf.matMul(acts, params.W_dec), params.b_dec); // [n, batch, d_in]
   const err = tf.sub(recon, x); // [n, batch, d_in]
   const sq = tf.sum(tf.square(err), -1); // [n, batch]
   const invNorm = t.mse_loss === "l2_normalized" ? inverseNorms(x) : null; // [n|1, batch, 1]
@@ -167,7 +167,7 @@ function auxKLoss(
     return tf.mul(selectTopK(masked, kMax), dead);
   });
   const auxActs = tf.mul(pre, chosen); // raw pre-activations, as SAELens
-  const auxRecon = tf.add(tf.matMul(auxActs, sae.params.W_dec), tf.expandDims(sae.params.b_dec, 1));
+  const auxRecon = addBias(tf.matMul(auxActs as tf.Tensor3D, sae.params.W_dec), sae.params.b_dec);
   const residual = stopGradient(tf.neg(err)); // x − x̂, detached
   const l = tf.mean(tf.sum(tf.square(tf.sub(auxRecon, residual)), -1), 1); // [n]
   return tf.mul(l, scale);

@@ -131,7 +131,7 @@ export class Sae {
     const p = this.params;
     return tf.tidy(() => {
       const xin = this.cfg.apply_b_dec_to_input ? tf.sub(x, tf.expandDims(p.b_dec, 1)) : x;
-      return tf.add(tf.matMul(xin as tf.Tensor3D, p.W_enc), tf.expandDims(p.b_enc, 1)) as tf.Tensor3D;
+      return addBias(tf.matMul(xin as tf.Tensor3D, p.W_enc), p.b_enc);
     });
   }
 
@@ -174,7 +174,7 @@ export class Sae {
       );
     }
     return tf.tidy(() => {
-      const r = tf.add(tf.matMul(a3, this.params.W_dec), tf.expandDims(this.params.b_dec, 1));
+      const r = addBias(tf.matMul(a3, this.params.W_dec), this.params.b_dec);
       return two ? tf.squeeze(r, [0]) : r;
     });
   }
@@ -189,9 +189,7 @@ export class Sae {
       const x3 = (two ? tf.expandDims(x, 0) : x) as tf.Tensor3D;
       const preActs = this.preActs3d(x3);
       const acts = this.activate(preActs, options);
-      const recon = skipRecon
-        ? tf.zeros([0])
-        : tf.add(tf.matMul(acts, this.params.W_dec), tf.expandDims(this.params.b_dec, 1));
+      const recon = skipRecon ? tf.zeros([0]) : addBias(tf.matMul(acts, this.params.W_dec), this.params.b_dec);
       const out = two
         ? {
           acts: tf.squeeze(acts, [0]),
@@ -243,6 +241,25 @@ export class Sae {
     }
     if (x.dtype !== "float32") throw new SaeConfigError(`Sae: expected float32 input, got ${x.dtype}`);
   }
+}
+
+/**
+ * `y + bias` for `y` `[n, batch, k]` and `bias` `[n, k]`, written as `y + 1·biasᵀ`
+ * (an outer-product matmul) so that the forward add has equal shapes and the
+ * bias gradient is a matmul rather than a slow strided reduction over the batch.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { addBias } from "./sae.ts";
+ * addBias(tf.zeros([1, 2, 3]) as tf.Tensor3D, tf.tensor2d([[1, 2, 3]])).arraySync(); // [[[1, 2, 3], [1, 2, 3]]]
+ * ```
+ */
+export function addBias(y: tf.Tensor3D, bias: tf.Tensor2D | tf.Variable): tf.Tensor3D {
+  return tf.tidy(() => {
+    const ones = tf.ones([1, y.shape[1], 1]) as tf.Tensor3D;
+    return tf.add(y, tf.matMul(ones, tf.expandDims(bias, 1) as tf.Tensor3D)) as tf.Tensor3D;
+  });
 }
 
 /**

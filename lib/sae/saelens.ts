@@ -213,7 +213,12 @@ export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
   }
   const { tensors } = await readSafetensors(weightsPath);
   const { d_in, d_sae } = cfg;
-  const expected: Record<string, number[]> = { W_enc: [d_in, d_sae], b_enc: [d_sae], W_dec: [d_sae, d_in], b_dec: [d_in] };
+  const expected: Record<string, number[]> = {
+    W_enc: [d_in, d_sae],
+    b_enc: [d_sae],
+    W_dec: [d_sae, d_in],
+    b_dec: [d_in],
+  };
   if (cfg.architecture === "jumprelu") {
     expected[tensors.has("log_threshold") && !tensors.has("threshold") ? "log_threshold" : "threshold"] = [d_sae];
   }

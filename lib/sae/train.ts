@@ -320,15 +320,19 @@ export function trainStep(
   value.dispose();
   const k = kept as unknown as { perInstance: tf.Tensor2D; acts: tf.Tensor3D; recon: tf.Tensor3D };
 
-  // one host read: loss rows [5n], gradient sums [n], max act [ns], positive counts [ns], min positive [n]
+  // one host read: loss rows [5n], gradient sums [n], firing counts [ns], positive counts [ns], min positive [n]
   const summary = tf.tidy(() => {
     let gsum: tf.Tensor = tf.zeros([n]);
     for (const v of vars) {
       const g = grads[v.name] as tf.Tensor;
       gsum = tf.add(gsum, tf.sum(g, g.shape.slice(1).map((_, i) => i + 1)));
     }
-    const parts = [tf.reshape(k.perInstance, [-1]), gsum, tf.reshape(tf.max(k.acts, 1), [-1])];
-    parts.push(tf.reshape(tf.sum(tf.step(k.acts), 1), [-1]));
+    // batch-axis counts as matmuls with a ones row (strided reductions are slow on wasm):
+    // samples above the firing threshold (did it fire?) and samples > 0 (density)
+    const ones = tf.ones([1, 1, batch]) as tf.Tensor3D;
+    const firedN = tf.matMul(ones, tf.step(tf.sub(k.acts, t.dead_feature_threshold)) as tf.Tensor3D);
+    const positiveN = tf.matMul(ones, tf.step(k.acts) as tf.Tensor3D);
+    const parts = [tf.reshape(k.perInstance, [-1]), gsum, tf.reshape(firedN, [-1]), tf.reshape(positiveN, [-1])];
     if (architecture === "batchtopk") {
       const big = tf.mul(tf.sub(1, tf.step(k.acts)), 3e38);
       parts.push(tf.min(tf.reshape(tf.add(k.acts, big), [n, -1]), 1));
@@ -376,7 +380,7 @@ export function trainStep(
   const maxOff = at + n;
   const cntOff = maxOff + ns;
   for (let q = 0; q < ns; q++) {
-    const fired = (host[maxOff + q] as number) > t.dead_feature_threshold;
+    const fired = (host[maxOff + q] as number) > 0; // some sample had activation > dead_feature_threshold
     state.stepsSinceFired[q] = fired ? 0 : (state.stepsSinceFired[q] as number) + 1;
     state.firedCounts[q] = (state.firedCounts[q] as number) + (host[cntOff + q] as number);
   }

@@ -343,7 +343,9 @@ export interface CovarianceSummary {
  * ```
  */
 export function hiddenCovariance(h: ArrayLike<number>, n: number, d: number): CovarianceSummary {
-  if (!(n > 1) || h.length < n * d) throw new RangeError(`hiddenCovariance: need ≥ 2 rows of ${d}, got ${h.length} values`);
+  if (!(n > 1) || h.length < n * d) {
+    throw new RangeError(`hiddenCovariance: need ≥ 2 rows of ${d}, got ${h.length} values`);
+  }
   const mean = new Array<number>(d).fill(0);
   for (let r = 0; r < n; r++) for (let k = 0; k < d; k++) mean[k]! += (h[r * d + k] as number) / n;
   const cov = new Array<number>(d * d).fill(0);

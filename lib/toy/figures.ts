@@ -31,8 +31,8 @@ import {
   type AxisPair,
   DARK2_GREEN,
   DARK2_ORANGE,
-  figure,
   type Figure,
+  figure,
   gridLayout,
   label,
   lineTrace,
@@ -42,7 +42,7 @@ import {
 } from "../plot/mod.ts";
 import { featureNames } from "./data.ts";
 import type { ToyModel } from "./model.ts";
-import { type Rotation, rotateVec, rotationFor } from "./analysis.ts";
+import { rotateVec, type Rotation, rotationFor } from "./analysis.ts";
 import type { GridCell, GridRun } from "./grid.ts";
 
 /** Colour of each feature set (Dark2 green, orange, then grey). */
@@ -115,7 +115,14 @@ export function toyModelFigure(
   rot: Rotation = rotationFor(toy),
 ): Figure {
   const p = panelLayout([
-    { x: [0, 0.4], y: [0, 1], equalAspect: true, xaxis: planeAxis(true), yaxis: planeAxis(true), title: "hidden plane" },
+    {
+      x: [0, 0.4],
+      y: [0, 1],
+      equalAspect: true,
+      xaxis: planeAxis(true),
+      yaxis: planeAxis(true),
+      title: "hidden plane",
+    },
     {
       x: [0.52, 1],
       y: [0, 1],
@@ -340,7 +347,9 @@ export function gridFigure(run: GridRun, toy: ToyModel, rot: Rotation = rotation
     const axes = g.axes(cell.row, cell.col);
     annotations.push(...toyArrows(toy, run.data.feat_sets, rot, axes));
     if (cell.most_monosemantic !== cell.lowest_loss) {
-      annotations.push(...decoderArrows(cell.instances[cell.most_monosemantic]!.W_dec, rot, axes, "rgb(128,128,128)", 1));
+      annotations.push(
+        ...decoderArrows(cell.instances[cell.most_monosemantic]!.W_dec, rot, axes, "rgb(128,128,128)", 1),
+      );
     }
     annotations.push(...decoderArrows(cell.instances[cell.lowest_loss]!.W_dec, rot, axes, "black", 2));
   }

@@ -32,7 +32,7 @@ import { defaultSaeConfig, defaultSaeTrainConfig, type SaeConfig, type SaeTrainC
 import { createSae } from "../sae/sae.ts";
 import { geometricMedian } from "../sae/geometric_median.ts";
 import { fusedResultToSae, trainFusedSmall } from "../sae/fused_small.ts";
-import { ComposedFeatureData, type ComposedDataConfig } from "./data.ts";
+import { type ComposedDataConfig, ComposedFeatureData } from "./data.ts";
 import { hiddenActivations, type ToyModel } from "./model.ts";
 import { evaluateInstances, type InstanceEval, selectInstances } from "./analysis.ts";
 
@@ -234,7 +234,9 @@ export async function runGrid(
     const col = c % cfg.l1s.length;
     const inst = evals.slice(c * k, (c + 1) * k).map((e) => {
       let deadTrain = 0;
-      for (let j = 0; j < dSae; j++) if (result.fireFraction[e.index * dSae + j]! < train.dead_feature_threshold) deadTrain++;
+      for (let j = 0; j < dSae; j++) {
+        if (result.fireFraction[e.index * dSae + j]! < train.dead_feature_threshold) deadTrain++;
+      }
       return { ...e, dead_ghost_end: result.deadAtEnd[e.index]!, dead_train: deadTrain };
     });
     const sel = selectInstances(inst.map((e) => e.loss), inst.map((e) => e.monosemanticity));

@@ -36,8 +36,124 @@ export interface NamedTensor {
 
 interface Slot {
   name: string;
-  m: tf.Variable;
-  v: tf.Variable;
+  m: tf.Tensor;
+  v: tf.Tensor;
+}
+
+/** Arguments of {@link adamUpdate}. */
+export interface AdamUpdateArgs {
+  /** The parameter; replaced through `assign` (never changed in place). */
+  variable: tf.Variable;
+  /** Its gradient (same shape). */
+  grad: tf.Tensor;
+  /** First moment, or null when β1 = 0 (then m = g). Owned by the caller's optimiser. */
+  m: tf.Tensor | null;
+  /** Second moment. Owned by the caller's optimiser. */
+  v: tf.Tensor;
+  /** Learning rate: one number, or one per entry of the leading axis (per-instance rates). */
+  lr: number | readonly number[];
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** 1-based step number t (bias corrections 1 − βᵗ). */
+  step: number;
+  /** Optimise log(variable) (variable > 0): g ← g·p, p ← p·exp(−Δ). */
+  logSpace?: boolean;
+}
+
+/**
+ * One Adam update of one parameter (torch's rule, no weight decay):
+ * `m ← β1 m + (1 − β1) g`, `v ← β2 v + (1 − β2) g²`,
+ * `p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)`.
+ * Returns the moments to keep: on wasm the same tensors, updated in place in
+ * one JS pass over the heap; elsewhere new tensors (the old ones are disposed).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { adamUpdate } from "./adam.ts";
+ * const w = tf.variable(tf.ones([2, 3]));
+ * let v = tf.zerosLike(w);
+ * ({ v } = adamUpdate({ variable: w, grad: tf.onesLike(w), m: null, v, lr: [1e-3, 1e-2],
+ *   beta1: 0, beta2: 0.999, epsilon: 1e-8, step: 1 }));
+ * ```
+ */
+export function adamUpdate(args: AdamUpdateArgs): { m: tf.Tensor | null; v: tf.Tensor } {
+  const { variable, grad, m, v, beta1, beta2, epsilon, step } = args;
+  const shape = variable.shape;
+  for (const [what, t] of [["grad", grad], ["m", m], ["v", v]] as const) {
+    if (t !== null && !tf.util.arraysEqual(t.shape, shape)) {
+      throw new Error(`adamUpdate: ${what} of "${variable.name}" has shape [${t.shape}], variable has [${shape}]`);
+    }
+  }
+  if ((beta1 > 0) !== (m !== null)) {
+    throw new Error(`adamUpdate: m must be given exactly when beta1 > 0 (beta1 = ${beta1})`);
+  }
+  const lead = shape.length > 0 ? shape[0]! : 1;
+  const lrs = typeof args.lr === "number" ? null : args.lr;
+  if (lrs !== null && lrs.length !== lead) {
+    throw new Error(`adamUpdate: ${lrs.length} learning rates for a leading axis of ${lead} ("${variable.name}")`);
+  }
+  const c1 = 1 - Math.pow(beta1, step), invSqrtC2 = 1 / Math.sqrt(1 - Math.pow(beta2, step));
+  const rates = lrs === null ? [args.lr as number] : [...lrs];
+  if (tf.getBackend() === "wasm" && variable.dtype === "float32" && grad.dtype === "float32") {
+    const backend = tf.backend() as unknown as BackendWasm;
+    // Moments are written in place: take private copies first if anything else shares their memory
+    // (a clone shares memory on wasm, see identity.ts).
+    const own = (x: tf.Tensor): tf.Tensor => {
+      if (backend.refCount(x.dataId) <= 1) return x;
+      const info = backend.makeOutput([...x.shape], "float32");
+      (backend.typedArrayFromHeap(info) as Float32Array).set(backend.typedArrayFromHeap(x) as Float32Array);
+      x.dispose();
+      return tf.engine().makeTensorFromTensorInfo(info);
+    };
+    const mOwn = m === null ? null : own(m), vOwn = own(v);
+    // The new parameter goes to fresh memory: the stock wasm matmul caches packed weights by tensor id, so a
+    // parameter must never change in place. The moments are private to the optimiser and update in place.
+    const outInfo = backend.makeOutput([...shape], "float32");
+    const out = tf.engine().makeTensorFromTensorInfo(outInfo);
+    const q = backend.typedArrayFromHeap(outInfo) as Float32Array; // views after the allocation
+    const p = backend.typedArrayFromHeap(variable) as Float32Array;
+    const g = backend.typedArrayFromHeap(grad) as Float32Array;
+    const mm = mOwn === null ? null : backend.typedArrayFromHeap(mOwn) as Float32Array;
+    const vv = backend.typedArrayFromHeap(vOwn) as Float32Array;
+    const a1 = 1 - beta1, a2 = 1 - beta2;
+    const per = rates.length === 1 ? p.length : p.length / lead;
+    for (let r = 0; r < rates.length; r++) {
+      const step1 = rates[r]! / c1;
+      const end = (r + 1) * per;
+      for (let i = r * per; i < end; i++) {
+        const pi = p[i]!;
+        const gi = args.logSpace ? g[i]! * pi : g[i]!;
+        let mi = gi;
+        if (mm !== null) {
+          mi = beta1 * mm[i]! + a1 * gi;
+          mm[i] = mi;
+        }
+        const vi = beta2 * vv[i]! + a2 * gi * gi;
+        vv[i] = vi;
+        const delta = (step1 * mi) / (Math.sqrt(vi) * invSqrtC2 + epsilon);
+        q[i] = args.logSpace ? pi * Math.exp(-delta) : pi - delta;
+      }
+    }
+    variable.assign(out);
+    out.dispose();
+    return { m: mOwn, v: vOwn };
+  }
+  const next = tf.tidy((): { m?: tf.Tensor; v: tf.Tensor } => {
+    const g = args.logSpace ? tf.mul(grad, variable) : grad;
+    const newV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+    const newM = m === null ? null : tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+    const lrT = rates.length === 1
+      ? tf.scalar(rates[0]! / c1)
+      : tf.tensor(rates.map((x) => x / c1), [lead, ...new Array<number>(shape.length - 1).fill(1)]);
+    const delta = tf.mul(lrT, tf.div(newM ?? g, tf.add(tf.mul(tf.sqrt(newV), invSqrtC2), epsilon)));
+    variable.assign(args.logSpace ? tf.mul(variable, tf.exp(tf.neg(delta))) : tf.sub(variable, delta));
+    return newM === null ? { v: newV } : { m: newM, v: newV };
+  });
+  m?.dispose();
+  v.dispose();
+  return { m: next.m ?? null, v: next.v };
 }
 
 /** Adam with a fused per-parameter update (see the module docs). */
@@ -73,7 +189,6 @@ export class FusedAdamOptimizer extends tf.Optimizer {
       ? variableGradients.map((v) => [v.name, v.tensor])
       : Object.entries(variableGradients);
     this.step += 1;
-    const c1 = 1 - Math.pow(this.beta1, this.step), c2 = 1 - Math.pow(this.beta2, this.step);
     for (const [name, grad] of pairs) {
       if (grad == null) continue;
       const value = tf.engine().registeredVariables[name];
@@ -85,55 +200,26 @@ export class FusedAdamOptimizer extends tf.Optimizer {
       if (slot === undefined) {
         slot = {
           name,
-          m: tf.tidy(() => tf.zerosLike(value).variable(false)),
-          v: tf.tidy(() => tf.zerosLike(value).variable(false)),
+          m: tf.zerosLike(value),
+          v: tf.zerosLike(value),
         };
         this.slots.set(name, slot);
       }
-      if (tf.getBackend() === "wasm" && value.dtype === "float32" && grad.dtype === "float32") {
-        this.updateOnHeap(value, grad, slot, c1, c2);
-      } else {
-        this.updateWithOps(value, grad, slot, c1, c2);
-      }
+      const next = adamUpdate({
+        variable: value,
+        grad,
+        m: slot.m,
+        v: slot.v,
+        lr: this.learningRate,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        epsilon: this.epsilon,
+        step: this.step,
+      });
+      slot.m = next.m as tf.Tensor;
+      slot.v = next.v;
     }
     this.incrementIterations();
-  }
-
-  private updateOnHeap(value: tf.Variable, grad: tf.Tensor, slot: Slot, c1: number, c2: number): void {
-    const backend = tf.backend() as unknown as BackendWasm;
-    // The new parameter goes to fresh memory: the stock wasm matmul caches packed weights by tensor id, so
-    // a parameter must never change in place. The moments are private to the optimiser and update in place.
-    const outInfo = backend.makeOutput([...value.shape], "float32");
-    const out = tf.engine().makeTensorFromTensorInfo(outInfo);
-    const q = backend.typedArrayFromHeap(outInfo) as Float32Array; // views after the allocation
-    const p = backend.typedArrayFromHeap(value) as Float32Array;
-    const g = backend.typedArrayFromHeap(grad) as Float32Array;
-    const m = backend.typedArrayFromHeap(slot.m) as Float32Array;
-    const v = backend.typedArrayFromHeap(slot.v) as Float32Array;
-    const b1 = this.beta1, b2 = this.beta2, a1 = 1 - b1, a2 = 1 - b2;
-    const lr1 = this.learningRate / c1, inv2 = 1 / c2, eps = this.epsilon;
-    const n = p.length;
-    for (let i = 0; i < n; i++) {
-      const gi = g[i]!;
-      const mi = b1 * m[i]! + a1 * gi;
-      const vi = b2 * v[i]! + a2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      q[i] = p[i]! - (lr1 * mi) / (Math.sqrt(vi * inv2) + eps);
-    }
-    value.assign(out);
-    out.dispose();
-  }
-
-  private updateWithOps(value: tf.Variable, grad: tf.Tensor, slot: Slot, c1: number, c2: number): void {
-    tf.tidy(() => {
-      const m = tf.add(tf.mul(slot.m, this.beta1), tf.mul(grad, 1 - this.beta1));
-      const v = tf.add(tf.mul(slot.v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2));
-      slot.m.assign(m);
-      slot.v.assign(v);
-      const step = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon));
-      value.assign(tf.sub(value, tf.mul(step, this.learningRate)));
-    });
   }
 
   /** Frees the moment estimates. */
@@ -162,7 +248,7 @@ export class FusedAdamOptimizer extends tf.Optimizer {
       const m = rest[i]!, v = rest[half + i]!;
       const name = m.name.replace(/\/m$/, "");
       if (v.name !== `${name}/v`) throw new Error(`fusedAdam.setWeights: "${m.name}" has no matching "${name}/v"`);
-      this.slots.set(name, { name, m: m.tensor.variable(false), v: v.tensor.variable(false) });
+      this.slots.set(name, { name, m: m.tensor.clone(), v: v.tensor.clone() });
     }
     this.step = this.iterations_;
   }

@@ -1,7 +1,8 @@
 /**
  * Installs the project's kernel overrides into tfjs's global kernel registry,
  * for the wasm backend: `BatchMatMul` and `_FusedMatMul` (native BLAS, or
- * explicit transposes), `Sum` and `Mean` over leading axes (bias gradients)
+ * explicit transposes), `Sum`, `Mean`, `Max`, `Min` over non-innermost axes,
+ * `Identity` (shares memory instead of copying)
  * and `UnsortedSegmentSum` (the embedding gradient); and,
  * for every backend, a `BatchMatMul` gradient that reduces broadcast batch
  * dimensions (`matmul_grad.ts`).
@@ -26,8 +27,9 @@ import "@tensorflow/tfjs-backend-wasm";
 import { type BlasStatus, blasStatus, loadBlas } from "../blas_ffi.ts";
 import { type KernelFn, makeBatchMatMul, makeFusedMatMul } from "./matmul.ts";
 import { batchMatMulGradConfig } from "./matmul_grad.ts";
-import { makeLeadingReduce } from "./reduce.ts";
+import { makeBlockReduce, type ReduceKind } from "./reduce.ts";
 import { unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
+import { makeSharingIdentity } from "./identity.ts";
 
 /** What {@link installEngineKernels} installed. */
 export interface EngineKernelStatus {
@@ -92,15 +94,22 @@ export function installEngineKernels(options: Partial<InstallOptions> = {}): Eng
         : makeFusedMatMul(stockFn("BatchMatMul", stock.get("BatchMatMul") ?? null), blas),
     }));
   }
-  for (const name of ["Sum", "Mean"]) {
+  for (const name of ["Sum", "Mean", "Max", "Min"]) {
     replace(name, (orig) => ({
       kernelName: name,
       backendName: BACKEND,
       setupFunc: orig?.setupFunc,
       disposeFunc: orig?.disposeFunc,
-      kernelFunc: makeLeadingReduce(stockFn(name, orig), blas, name === "Mean"),
+      kernelFunc: makeBlockReduce(stockFn(name, orig), blas, name.toLowerCase() as ReduceKind),
     }));
   }
+  replace("Identity", (orig) => ({
+    kernelName: "Identity",
+    backendName: BACKEND,
+    setupFunc: orig?.setupFunc,
+    disposeFunc: orig?.disposeFunc,
+    kernelFunc: makeSharingIdentity(stockFn("Identity", orig)),
+  }));
   replace("UnsortedSegmentSum", () => ({
     kernelName: "UnsortedSegmentSum",
     backendName: BACKEND,
@@ -115,7 +124,7 @@ export function installEngineKernels(options: Partial<InstallOptions> = {}): Eng
       : "wasm (explicit transpose)",
     segmentSum: "js on the wasm heap",
     blas: useBlas ? bs : { ...bs, available: false, reason: "disabled by installEngineKernels({ blas: false })" },
-    kernels: ["BatchMatMul", "_FusedMatMul", "Sum", "Mean", "UnsortedSegmentSum"],
+    kernels: ["BatchMatMul", "_FusedMatMul", "Sum", "Mean", "Max", "Min", "Identity", "UnsortedSegmentSum"],
     gradients: ["BatchMatMul"],
   };
   currentUsesBlas = useBlas;

@@ -1,0 +1,244 @@
+/**
+ * Study A end to end for one data set, as the notebooks `01`/`02` run it:
+ * generator statistics, the toy model (training, geometry, hidden covariance),
+ * the SAE grid, and the three figures `figures/toy_model_{D}`,
+ * `figures/toy_schematic_{D}` and `figures/toy_grid_{D}`. The notebooks keep
+ * the prose, the tables and the checks; this module keeps the logic.
+ *
+ * @example
+ * ```ts
+ * import { generatorStats, toyStudyConfig } from "./study.ts";
+ * const cfg = toyStudyConfig(true); // the QUICK=1 configuration
+ * const stats = generatorStats("D3u", 100_000, cfg.seed);
+ * stats.map((r) => r.z); // deviations in standard errors
+ * ```
+ *
+ * @module
+ */
+
+import { Rng } from "../engine/rng.ts";
+import { save } from "../plot/mod.ts";
+import { ComposedFeatureData, datasetConfig, type DatasetName, eventFrequencies } from "./data.ts";
+import {
+  defaultToyTrainConfig,
+  hiddenActivations,
+  type ToyTrainConfig,
+  type ToyTrainResult,
+  trainToyModel,
+} from "./model.ts";
+import {
+  type AntipodalCosines,
+  antipodalCosines,
+  type CovarianceSummary,
+  DEFAULT_ROTATION,
+  type DictionaryL1,
+  dictionaryL1,
+  EXPECTED_DICTIONARY_L1,
+  hiddenCovariance,
+  rotationFor,
+} from "./analysis.ts";
+import { defaultGridConfig, type GridConfig, type GridRun, runGrid } from "./grid.ts";
+import { gridFigure, schematicFigure, toyModelFigure } from "./figures.ts";
+
+/** Everything a study-A notebook runs with. */
+export interface ToyStudyConfig {
+  /** Reduced run (QUICK=1). */
+  quick: boolean;
+  /** Base seed: toy model, SAE init, batches and evaluation streams derive from it. */
+  seed: number;
+  /** Toy-model recipe (seed included). */
+  toy: ToyTrainConfig;
+  /** SAE grid (seed included). */
+  grid: GridConfig;
+  /** Samples for the generator-frequency and dictionary-ℓ1 checks. */
+  check_samples: number;
+  /** Samples for the hidden covariance. */
+  covariance_samples: number;
+  /** The grid cell drawn in the schematic (the study's code defaults, the grid's centre). */
+  schematic_cell: { lr: number; l1: number };
+}
+
+/**
+ * The study's configuration (full) or the reduced one (`quick`): the quick run
+ * keeps the toy model, the 5 × 5 grid and 5 instances but trains SAEs for 3,000
+ * steps of 256 samples instead of 31,250 of 1,024.
+ *
+ * @example
+ * ```ts
+ * import { toyStudyConfig } from "./study.ts";
+ * toyStudyConfig(false).grid.total_steps; // 31250
+ * ```
+ */
+export function toyStudyConfig(quick: boolean, seed = 20240314): ToyStudyConfig {
+  return {
+    quick,
+    seed,
+    toy: defaultToyTrainConfig({ seed }),
+    grid: defaultGridConfig({
+      seed,
+      total_steps: quick ? 3_000 : 31_250,
+      batch_size: quick ? 256 : 1024,
+      eval_samples: 10_000,
+    }),
+    check_samples: quick ? 100_000 : 400_000,
+    covariance_samples: 100_000,
+    schematic_cell: { lr: 3e-4, l1: 0.1 },
+  };
+}
+
+/** One row of the generator-frequency table. */
+export interface GeneratorRow {
+  event: string;
+  expected: number;
+  observed: number;
+  /** Standard error of the observed frequency at the expected probability. */
+  se: number;
+  /** (observed − expected) / se. */
+  z: number;
+}
+
+/**
+ * Event frequencies of `n` fresh samples of data set `name` (stream "check/generator")
+ * against the table's probabilities.
+ */
+export function generatorStats(name: DatasetName, n: number, seed: number): GeneratorRow[] {
+  const data = new ComposedFeatureData(datasetConfig(name));
+  const freq = eventFrequencies(data, data.sample(n, new Rng(seed, "check/generator")), n);
+  const rows = data.events.map((e) => {
+    const observed = freq.get(e.label) ?? 0;
+    const se = Math.sqrt(e.probability * (1 - e.probability) / n);
+    return { event: e.label, expected: e.probability, observed, se, z: (observed - e.probability) / se };
+  });
+  const other = [...freq.keys()].filter((k) => !data.events.some((e) => e.label === k));
+  for (const k of other) rows.push({ event: k || "(none)", expected: 0, observed: freq.get(k)!, se: 0, z: Infinity });
+  return rows;
+}
+
+/** The ℓ1 of hand-built dictionaries on fresh samples (stream "check/dictionary") and the §9.5 values. */
+export function dictionaryStats(
+  name: DatasetName,
+  n: number,
+  seed: number,
+): { measured: DictionaryL1; expected: { axis: number; diagonal: number; bound: number } } {
+  const data = new ComposedFeatureData(datasetConfig(name));
+  return {
+    measured: dictionaryL1(data.sample(n, new Rng(seed, "check/dictionary")), n),
+    expected: EXPECTED_DICTIONARY_L1[name]!,
+  };
+}
+
+/** A trained toy model with its geometry checks. */
+export interface ToyStage {
+  result: ToyTrainResult;
+  antipodal: AntipodalCosines;
+  covariance: CovarianceSummary;
+}
+
+/** Trains the toy model of `name` and saves `figures/toy_model_{name}` (geometry + loss curve). */
+export async function runToyStage(name: DatasetName, cfg: ToyStudyConfig): Promise<ToyStage> {
+  const data = new ComposedFeatureData(datasetConfig(name));
+  const result = trainToyModel(data, cfg.toy);
+  const n = cfg.covariance_samples;
+  const h = hiddenActivations(result.model, data.sample(n, new Rng(cfg.seed, "check/covariance")), n);
+  const covariance = hiddenCovariance(h, n, result.model.n_hid);
+  const antipodal = antipodalCosines(result.model);
+  const rot = rotationFor(result.model, DEFAULT_ROTATION);
+  const stride = Math.max(1, Math.floor(result.losses.length / 2000));
+  await save(
+    toyModelFigure(result.model, result.losses, data.config.feat_sets, `${name}: toy model`, rot),
+    `toy_model_${name}`,
+    {
+      dataset: name,
+      config: cfg.toy,
+      W: Array.from(result.model.W),
+      b: Array.from(result.model.b),
+      rotation: { theta: rot.theta, mode: rot.mode },
+      antipodal,
+      covariance,
+      loss_steps: Array.from({ length: Math.ceil(result.losses.length / stride) }, (_, i) => i * stride + 1),
+      loss: Array.from({ length: Math.ceil(result.losses.length / stride) }, (_, i) => result.losses[i * stride]!),
+      final_loss: result.losses[result.losses.length - 1]!,
+    },
+  );
+  return { result, antipodal, covariance };
+}
+
+/** Trains the SAE grid of `name` on the toy model and saves the grid and schematic figures. */
+export async function runGridStage(
+  name: DatasetName,
+  toy: ToyStage,
+  cfg: ToyStudyConfig,
+  onProgress?: (done: number, total: number) => void,
+): Promise<GridRun> {
+  const data = datasetConfig(name);
+  const model = toy.result.model;
+  const run = await runGrid(name, data, model, cfg.grid, onProgress);
+  const rot = rotationFor(model, DEFAULT_ROTATION);
+  const g = gridFigure(run, model, rot);
+  await save(g.fig, `toy_grid_${name}`, g.data);
+  const cell = run.cells.find((c) => c.lr === cfg.schematic_cell.lr && c.l1 === cfg.schematic_cell.l1);
+  if (!cell) {
+    throw new Error(
+      `schematic cell lr=${cfg.schematic_cell.lr}, λ=${cfg.schematic_cell.l1} is not in the grid (${
+        cfg.grid.lrs.join(", ")
+      } × ${cfg.grid.l1s.join(", ")})`,
+    );
+  }
+  const s = schematicFigure(run, cell, model, rot);
+  await save(s.fig, `toy_schematic_${name}`, s.data);
+  return run;
+}
+
+/** One row per cell for a table: the lowest-loss instance's numbers and the cell's alignment. */
+export interface CellRow {
+  lr: number;
+  l1: number;
+  loss: number;
+  normalized_mse: number;
+  l1_mean: number;
+  l0: number;
+  monosemanticity: number;
+  max_monosemanticity: number;
+  dead_true: number;
+  axis_cos: number;
+  diag_cos: number;
+  composed: boolean;
+}
+
+/**
+ * Per-cell summary rows of a grid (row-major).
+ *
+ * @example
+ * ```ts
+ * import { cellRows } from "./study.ts";
+ * import type { GridRun } from "./grid.ts";
+ * const rowsOf: (run: GridRun) => unknown[] = cellRows;
+ * ```
+ */
+export function cellRows(run: GridRun): CellRow[] {
+  return run.cells.map((c) => {
+    const b = c.instances[c.lowest_loss]!;
+    return {
+      lr: c.lr,
+      l1: c.l1,
+      loss: b.loss,
+      normalized_mse: b.normalized_mse,
+      l1_mean: b.l1,
+      l0: b.l0,
+      monosemanticity: b.monosemanticity,
+      max_monosemanticity: c.instances[c.most_monosemantic]!.monosemanticity,
+      dead_true: b.dead_true,
+      axis_cos: c.axis_cos,
+      diag_cos: c.diag_cos,
+      composed: c.composed,
+    };
+  });
+}
+
+/** Columns of `rows` as arrays (for `pl.DataFrame`). */
+export function columns<T extends object>(rows: T[]): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  if (rows.length === 0) return out;
+  for (const key of Object.keys(rows[0]!)) out[key] = rows.map((r) => (r as Record<string, unknown>)[key]);
+  return out;
+}

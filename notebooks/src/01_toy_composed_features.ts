@@ -1,0 +1,290 @@
+// %% [markdown]
+// # 01 · SAEs on composed features in a toy model (data sets D1 and D2)
+//
+// The study (LessWrong, March 2024) trains sparse autoencoders on the hidden activations of a tiny ReLU-output toy
+// model whose input features come in **composed pairs**, and reports:
+//
+// > SAEs trained on the activations of these small toy models find composed features rather than the true features,
+// > regardless of learning rate or ℓ1 coefficient used in SAE training.
+//
+// This notebook reruns that experiment for the two data sets of the main result:
+//
+// - **D1**, correlated amplitudes: every sample is $a\,(e_{x_i} + e_{y_j})$ with one feature of each set and the same
+//   amplitude $a \sim U[0,1)$;
+// - **D2**, uncorrelated amplitudes: $a\,e_{x_i} + b\,e_{y_j}$ with $a, b$ independent.
+//
+// The steps: check the data generator, train the toy model and look at its geometry, train a 5 × 5 grid of SAEs
+// (learning rate × ℓ1 coefficient, 5 instances per cell) on its hidden activations, and compare the SAEs' decoder
+// directions with the true feature axes and with the composed (diagonal) directions. Notebook `02` does the same
+// with one-hot samples mixed in (D3).
+
+// %%
+import pl from "nodejs-polars";
+import { initBackend } from "@lib/engine/backend.ts";
+import { check, checkClose } from "@lib/check.ts";
+import { isQuick } from "@lib/env.ts";
+import { progress } from "@lib/progress.ts";
+import { show, showText } from "@lib/plot/mod.ts";
+import {
+  cellRows,
+  columns,
+  dictionaryStats,
+  generatorStats,
+  gridFigure,
+  rotationFor,
+  runGridStage,
+  runToyStage,
+  schematicFigure,
+  toyModelFigure,
+  toyStudyConfig,
+} from "@lib/toy/mod.ts";
+
+const backend = await initBackend();
+const cfg = toyStudyConfig(isQuick());
+await showText(`backend: ${backend.summary}\nmode: ${cfg.quick ? "QUICK (reduced SAE training)" : "full"}`);
+cfg;
+
+// %% [markdown]
+// The configuration above is everything this notebook runs with. One base seed feeds separate named random streams:
+// `toy/init` and `toy/batches` for the toy model, `sae/init` (one draw per grid cell, seed + cell index),
+// `sae/bdec`, `sae/batches` and `sae/eval` for the SAEs, and `check/*` for the checks, so each part is
+// reproducible on its own (the study's code reseeded one global generator, which tied them together).
+//
+// **QUICK mode** (`QUICK=1`) keeps the data, the toy model (10,000 steps × 1,000) and the full 5 × 5 × 5 grid, but
+// trains each SAE for 3,000 steps of 256 samples instead of 31,250 steps of 1,024 (32M samples, the study's
+// recommended length). All checks run in both modes except the composed-direction majority for D1, which is a
+// statement about trained SAEs: in QUICK mode it is reported, not enforced.
+//
+// ## 1 · The data
+//
+// Four true features `[x1, x2, y1, y2]` in two sets. Each sample draws one event from a joint probability table —
+// here the four pairs $(x_i, y_j)$, each with probability 1/4 — and writes U[0,1) magnitudes into the two features.
+// Nothing is ever all-zero, and $x_1, x_2$ never occur together (nor $y_1, y_2$).
+
+// %%
+const genRows = ["D1", "D2"].flatMap((name) =>
+  generatorStats(name as "D1" | "D2", cfg.check_samples, cfg.seed).map((r) => ({ dataset: name, ...r }))
+);
+pl.DataFrame(columns(genRows));
+
+// %%
+for (const r of genRows) {
+  check(r.expected > 0, `${r.dataset}: unexpected event "${r.event}" (frequency ${r.observed})`);
+  check(
+    Math.abs(r.z) < 4.5,
+    `${r.dataset} ${r.event}: frequency ${r.observed} vs ${r.expected} is ${r.z.toFixed(2)} SE off`,
+  );
+  checkClose(r.expected, 0.25, 1e-12, `${r.dataset} ${r.event} table probability`);
+}
+
+// %% [markdown]
+// Every pair has probability 0.25 and the sampled frequencies agree within 4.5 standard errors (the check above
+// throws otherwise).
+//
+// **What the ℓ1 penalty prefers** (derived, spec §9.5). Write $\alpha = x_1 - x_2$ and $\beta = y_1 - y_2$; with an
+// ideal toy embedding ($W_{x_1} = -W_{x_2} = u$, $W_{y_1} = -W_{y_2} = v$, $u \perp v$) the hidden vector is
+// $h = \alpha u + \beta v$. Two dictionaries reconstruct it exactly with unit-norm decoder rows: the true **axes**
+// $\{\pm u, \pm v\}$ with ℓ1 $= |\alpha| + |\beta|$, and the **diagonals** $\{(\pm u \pm v)/\sqrt2\}$ with ℓ1
+// $= \sqrt2 \max(|\alpha|, |\beta|)$. No unit-norm dictionary can beat $\lVert h \rVert$.
+
+// %%
+const dictRows = ["D1", "D2"].map((name) => {
+  const d = dictionaryStats(name as "D1" | "D2", cfg.check_samples, cfg.seed);
+  return {
+    dataset: name,
+    axis_l1: d.measured.axis,
+    diagonal_l1: d.measured.diagonal,
+    bound: d.measured.bound,
+    axis_expected: d.expected.axis,
+    diagonal_expected: d.expected.diagonal,
+    bound_expected: d.expected.bound,
+    diagonal_saving: 1 - d.measured.diagonal / d.measured.axis,
+    se: Math.max(d.measured.se.axis, d.measured.se.diagonal, d.measured.se.bound),
+  };
+});
+for (const r of dictRows) {
+  checkClose(r.axis_l1, r.axis_expected, 5 * r.se, `${r.dataset} axis-dictionary ℓ1`);
+  checkClose(r.diagonal_l1, r.diagonal_expected, 5 * r.se, `${r.dataset} diagonal-dictionary ℓ1`);
+  checkClose(r.bound, r.bound_expected, 5 * r.se, `${r.dataset} ℓ1 bound E‖h‖`);
+}
+pl.DataFrame(columns(dictRows));
+
+// %% [markdown]
+// At zero reconstruction error the diagonal (composed) dictionary has 29% less ℓ1 than the true axes on D1 — it
+// meets the lower bound — and about 6% less on D2. So on these two data sets the SAE objective itself favours
+// composed features; finding them is not a training failure. (The comment thread made this point; it is checked
+// here on samples, within 5 standard errors.)
+//
+// ## 2 · The toy model
+//
+// Anthropic's ReLU-output model with tied weights: $h = xW$ ($W$ is 4 × 2), $\hat x = \mathrm{ReLU}(hW^\top + b)$,
+// trained with AdamW (lr $10^{-3}$, weight decay 0.01 on $W$ and $b$) for 10,000 steps of 1,000 samples on the
+// squared error. The figure rotates the hidden plane so that $x_1$ lies on the horizontal axis
+// ($\theta = \arctan(W_{x_1,1}/W_{x_1,0})$, the study's `arctan`, which may point $x_1$ left).
+
+// %%
+const toyD1 = await runToyStage("D1", cfg);
+const toyD2 = await runToyStage("D2", cfg);
+await show(toyModelFigure(toyD1.result.model, toyD1.result.losses, [2, 2], "D1: toy model"), { scale: 1 });
+await show(toyModelFigure(toyD2.result.model, toyD2.result.losses, [2, 2], "D2: toy model"), { scale: 1 });
+const toyRows = [["D1", toyD1], ["D2", toyD2]].map(([name, t]) => {
+  const s = t as typeof toyD1;
+  return {
+    dataset: name as string,
+    cos_x1_x2: s.antipodal.x,
+    cos_y1_y2: s.antipodal.y,
+    max_abs_cos_x_y: s.antipodal.xyMaxAbs,
+    final_loss: s.result.losses[s.result.losses.length - 1]!,
+    cov_eig_1: s.covariance.eigenvalues[0]!,
+    cov_eig_2: s.covariance.eigenvalues[1]!,
+    eig_ratio: s.covariance.ratio,
+  };
+});
+pl.DataFrame(columns(toyRows));
+
+// %%
+for (const r of toyRows) {
+  check(r.cos_x1_x2 < -0.95, `${r.dataset}: x1 and x2 antipodal (cos ${r.cos_x1_x2})`);
+  check(r.cos_y1_y2 < -0.95, `${r.dataset}: y1 and y2 antipodal (cos ${r.cos_y1_y2})`);
+  check(r.max_abs_cos_x_y < 0.1, `${r.dataset}: x ⟂ y (max |cos| ${r.max_abs_cos_x_y})`);
+  // ideal embedding: covariance I/3; the bound allows unequal ‖W_x‖, ‖W_y‖ up to ~5% and sampling error
+  check(r.eig_ratio > 0.9, `${r.dataset}: hidden covariance near-isotropic (eigenvalue ratio ${r.eig_ratio})`);
+  checkClose(r.cov_eig_1, 1 / 3, 0.05, `${r.dataset}: covariance eigenvalue vs the ideal 1/3`);
+}
+
+// %% [markdown]
+// The toy model stores each set antipodally — $W_{x_2} \approx -W_{x_1}$, $W_{y_2} \approx -W_{y_1}$ — and the two
+// sets on perpendicular axes: the "plus" shape the study describes ("the same antipodal feature storage as Anthropic
+// observed for anticorrelated features"). The loss falls to ~$10^{-10}$: the cross reconstructs every sample exactly.
+//
+// The hidden covariance is isotropic (both eigenvalues ≈ 1/3, ratio above the stated bound 0.9), as derived for an
+// ideal cross: principal components cannot single out the diagonals. What distinguishes the diagonals in D1 is
+// the support of the data (all of D1 lies on them), not its second moments.
+//
+// ## 3 · The SAE recipe and the grid
+//
+// Each SAE has 2 inputs, 4 latents (as many as true features) and untied weights:
+// $a = \mathrm{ReLU}(hW_\text{enc} + b_\text{enc})$, $\hat h = aW_\text{dec} + b_\text{dec}$, trained with the study's
+// recipe: loss $= \sum_d ((\hat h - h)_d/\lVert h\rVert)^2 + \lambda \sum_j c_j a_j$ (the MSE normalised by the input
+// norm), decoder rows renormalised to unit length before each step and the gradient component along each row
+// removed, $b_\text{dec}$ started at the geometric median of 5,000 activations, Adam with β1 = 0, 10% warm-up and 20%
+// linear cool-down, and ghost gradients for latents that have not fired for more than 400 steps — with the study's
+// ℓ1 "cooldown" $c_j$ that switches a dead latent's ℓ1 off and ramps it back over 1,000 steps.
+//
+// The grid: learning rates $3\times10^{-5} \ldots 3\times10^{-3}$ (rows) × $\lambda = 0.01 \ldots 1$ (columns), 5
+// instances per cell. All 125 SAEs of a data set train together in the project's fused TypeScript kernel (two Web
+// Workers), on one shared stream of batches; each instance's loss is averaged over 5 × batch as in the study's
+// 5-instance runs. The kernel is checked against the project's tfjs SAE trainer step for step in the test suite.
+
+// %%
+cfg.grid;
+
+// %%
+const bar1 = progress({ total: cfg.grid.total_steps, label: "D1 SAE grid (125 SAEs)" });
+const gridD1 = await runGridStage("D1", toyD1, cfg, (done) => bar1.set(done));
+await bar1.done();
+await showText(
+  `D1 grid: ${gridD1.timing.ms_per_step.toFixed(2)} ms per step for 125 SAEs ` +
+    `(${(gridD1.timing.ms / 1000).toFixed(1)} s, ${gridD1.timing.workers} workers)`,
+);
+
+// %% [markdown]
+// ### The schematic (D1)
+//
+// Panel A: the toy model's features (x in green, y in orange). Panel B: the SAE decoder directions (black) of the
+// lowest-loss instance of the centre cell (lr $3\times10^{-4}$, λ 0.1, the study's code defaults); panels C–F: the
+// other four instances, by increasing loss. (The study's plotting code drew instance 0 in the large panel whatever
+// its loss; this project draws the lowest-loss instance there.)
+
+// %%
+const modelD1 = toyD1.result.model;
+const centreD1 = gridD1.cells.find((c) => c.lr === cfg.schematic_cell.lr && c.l1 === cfg.schematic_cell.l1)!;
+await show(schematicFigure(gridD1, centreD1, modelD1, rotationFor(modelD1)).fig, { scale: 1 });
+
+// %% [markdown]
+// ### The learning-rate × ℓ1 grid (D1)
+//
+// Each panel: the toy features, the lowest-loss instance (black) and, when it is another instance, the most
+// monosemantic one (grey). The table after it lists the lowest-loss instance of each cell: its loss on 10,000 fresh
+// samples (normalised MSE + λ·ℓ1, no ghost term), L0, monosemanticity (1 = each latent answers one true feature), and
+// the mean over its 4 decoder rows of |cos| to the nearest true axis and to the nearest composed direction
+// $x_i + y_j$. A cell counts as **composed** when the second is larger.
+
+// %%
+await show(gridFigure(gridD1, modelD1, rotationFor(modelD1)).fig, { scale: 1 });
+const rowsD1 = cellRows(gridD1);
+pl.DataFrame(columns(rowsD1));
+
+// %%
+const composedD1 = rowsD1.filter((r) => r.composed).length;
+await showText(`D1: ${composedD1} of ${rowsD1.length} cells composed (lowest-loss instance closer to the diagonals)`);
+if (cfg.quick) {
+  await showText("QUICK mode: the majority check needs fully trained SAEs (31,250 steps); reported only.");
+} else {
+  check(composedD1 > rowsD1.length / 2, `D1: composed directions in the majority of cells (${composedD1}/25)`);
+}
+for (const r of rowsD1) check(Number.isFinite(r.loss) && r.loss >= 0, `D1 lr=${r.lr} λ=${r.l1}: finite loss ${r.loss}`);
+
+// %% [markdown]
+// ## 4 · D2: independent amplitudes
+//
+// The same toy recipe and grid on D2. Here the data fill the square $[-1, 1]^2$ (in the $\alpha, \beta$
+// coordinates) instead of lying on its diagonals, and the ℓ1 advantage of the diagonal dictionary is only ~6%.
+
+// %%
+const bar2 = progress({ total: cfg.grid.total_steps, label: "D2 SAE grid (125 SAEs)" });
+const gridD2 = await runGridStage("D2", toyD2, cfg, (done) => bar2.set(done));
+await bar2.done();
+const modelD2 = toyD2.result.model;
+const centreD2 = gridD2.cells.find((c) => c.lr === cfg.schematic_cell.lr && c.l1 === cfg.schematic_cell.l1)!;
+await show(schematicFigure(gridD2, centreD2, modelD2, rotationFor(modelD2)).fig, { scale: 1 });
+
+// %%
+await show(gridFigure(gridD2, modelD2, rotationFor(modelD2)).fig, { scale: 1 });
+const rowsD2 = cellRows(gridD2);
+for (const r of rowsD2) check(Number.isFinite(r.loss) && r.loss >= 0, `D2 lr=${r.lr} λ=${r.l1}: finite loss ${r.loss}`);
+pl.DataFrame(columns(rowsD2));
+
+// %% [markdown]
+// ## 5 · The study's claims against this run
+
+// %%
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const composedD2 = rowsD2.filter((r) => r.composed).length;
+const summary = [
+  { dataset: "D1", rows: rowsD1, composed: composedD1 },
+  { dataset: "D2", rows: rowsD2, composed: composedD2 },
+].map(({ dataset, rows, composed }) => ({
+  dataset,
+  composed_cells: composed,
+  cells: rows.length,
+  mean_axis_cos: mean(rows.map((r) => r.axis_cos)),
+  mean_diag_cos: mean(rows.map((r) => r.diag_cos)),
+  cells_diag_cos_above_0_95: rows.filter((r) => r.diag_cos > 0.95).length,
+  mean_monosemanticity: mean(rows.map((r) => r.monosemanticity)),
+  sae_steps: cfg.grid.total_steps,
+}));
+await showText(
+  summary.map((s) =>
+    `${s.dataset}: ${s.composed_cells}/${s.cells} cells composed; mean |cos| to nearest axis ${
+      s.mean_axis_cos.toFixed(3)
+    }, to nearest diagonal ${s.mean_diag_cos.toFixed(3)}; ${s.cells_diag_cos_above_0_95} cells with every row ` +
+    `within ~18° of a diagonal on average (mean |cos| > 0.95)`
+  ).join("\n"),
+);
+pl.DataFrame(columns(summary));
+
+// %% [markdown]
+// **Claims and what this run shows** (the numbers above are this execution's; the figures are in
+// `figures/toy_{model,schematic,grid}_{D1,D2}.*` with their data JSON):
+//
+// 1. *"We find the same antipodal feature storage as Anthropic observed for anticorrelated features."* — Reproduced:
+//    cos(x1, x2) and cos(y1, y2) are −1 to three decimals and the sets are orthogonal (checked).
+// 2. *"SAEs … find composed features rather than the true features, regardless of learning rate or ℓ1
+//    coefficient."* — Compare the composed-cell counts: on D1 the lowest-loss decoder rows sit closer to the
+//    $x_i + y_j$ directions than to the axes in most cells (checked in full mode), but they are rarely exactly
+//    diagonal, as the comment thread observed ("very few of your hyperparameter combinations even came close").
+//    D2, whose ℓ1 margin is small, is reported without a pass/fail threshold.
+// 3. The objective itself prefers the diagonals on D1 and D2 (section 1), so composed features here are what the
+//    loss asks for, not an optimisation failure; notebook `02` asks the same question when the true features are
+//    favoured (D3).
