@@ -309,9 +309,13 @@ Deno.test("kernel overrides leak no tensors across repeated gradient steps", asy
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) step();
     const after = tf.memory().numTensors;
+    const dataBefore = tf.backend().numDataIds();
+    step();
+    const dataAfter = tf.backend().numDataIds();
     tf.dispose([emb, w, ids]);
     opt.dispose();
     if (after !== before) throw new Error(`tensor count grew from ${before} to ${after} (blas=${mode.blas})`);
+    if (dataAfter !== dataBefore) throw new Error(`backend buffers grew from ${dataBefore} to ${dataAfter}`);
   }
 });
 
@@ -371,7 +375,9 @@ Deno.test("fused Adam matches tf.train.adam over several steps: wasm (each matmu
         const opt = make();
         for (let i = 0; i < 6; i++) {
           // A smooth loss: Adam's normalised step amplifies float noise in near-zero gradients (ReLU kinks).
-          opt.minimize(() => tf.sum(tf.square(tf.sub(tf.add(tf.matMul(t(x), w), b), 1))) as tf.Scalar);
+          tf.tidy(() =>
+            void opt.minimize(() => tf.sum(tf.square(tf.sub(tf.add(tf.matMul(t(x), w), b), 1))) as tf.Scalar)
+          );
         }
         const out = [tf.clone(w), tf.clone(b)];
         opt.dispose();
@@ -439,6 +445,46 @@ Deno.test("adamUpdate with per-instance rates, β1 = 0 and log-space matches a f
   }
 });
 
+Deno.test("tf.clone on wasm shares memory, survives disposing either side and frees the data at the end", async () => {
+  installEngineKernels();
+  await tf.setBackend("wasm");
+  const ids = () => tf.backend().numDataIds();
+  const before = ids();
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = tf.clone(a);
+  a.dispose();
+  const values = Array.from(b.dataSync());
+  const c = tf.clone(b);
+  b.dispose();
+  const valuesC = Array.from(c.dataSync());
+  c.dispose();
+  if (values.join() !== "1,2,3" || valuesC.join() !== "1,2,3") throw new Error(`got ${values} and ${valuesC}`);
+  if (ids() !== before) throw new Error(`backend data ids ${before} → ${ids()}: memory not freed`);
+});
+
+Deno.test("adamUpdate copies a moment that another tensor shares before writing it", async () => {
+  installEngineKernels();
+  await tf.setBackend("wasm");
+  const w = tf.variable(tf.ones([4]));
+  const v = tf.zerosLike(w);
+  const snapshot = tf.clone(v); // shares v's memory
+  const r = adamUpdate({
+    variable: w,
+    grad: tf.onesLike(w),
+    m: null,
+    v,
+    lr: 0.1,
+    beta1: 0,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    step: 1,
+  });
+  const snap = Array.from(snapshot.dataSync()), vNew = Array.from(r.v.dataSync());
+  tf.dispose([w, r.v, snapshot]);
+  if (snap.some((x) => x !== 0)) throw new Error(`the shared snapshot changed: ${snap}`);
+  if (vNew.some((x) => Math.abs(x - 0.001) > 1e-9)) throw new Error(`second moment ${vNew}, expected 0.001`);
+});
+
 Deno.test("fused Adam never changes a tensor that shares memory with the variable", async () => {
   await tf.setBackend("wasm");
   const init = tf.ones([4]);
@@ -452,11 +498,12 @@ Deno.test("fused Adam never changes a tensor that shares memory with the variabl
   if (moved.some((v) => Math.abs(v - 0.9) > 1e-6)) throw new Error(`expected 0.9 after one step, got ${moved}`);
 });
 
-Deno.test("fused Adam leaks no tensors and rejects a bad learning rate", async () => {
+Deno.test("fused Adam keeps its state across tf.tidy scopes, leaks no tensors and rejects a bad learning rate", async () => {
   await tf.setBackend("wasm");
   const w = tf.variable(tf.randomNormal([8, 8], 0, 1, "float32", 3));
   const opt = fusedAdam(1e-2);
-  const step = () => opt.minimize(() => tf.sum(tf.square(w)) as tf.Scalar);
+  // inside tf.tidy, as training loops do: the optimiser state must survive the scope
+  const step = () => tf.tidy(() => void opt.minimize(() => tf.sum(tf.square(w)) as tf.Scalar));
   step();
   const before = tf.memory().numTensors;
   for (let i = 0; i < 4; i++) step();

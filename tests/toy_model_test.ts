@@ -1,7 +1,14 @@
 import { check, checkClose } from "../lib/check.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { ComposedFeatureData, datasetConfig } from "../lib/toy/data.ts";
-import { AdamW, defaultToyTrainConfig, initToyModel, toyLossAndGrad, trainToyModel } from "../lib/toy/model.ts";
+import {
+  AdamW,
+  defaultToyTrainConfig,
+  initToyModel,
+  toyLossAndGrad,
+  trainToyModel,
+  trainToyModelRestarts,
+} from "../lib/toy/model.ts";
 
 Deno.test("toy-model gradients match central finite differences", () => {
   const data = new ComposedFeatureData(datasetConfig("D2"));
@@ -65,4 +72,17 @@ Deno.test("toy training rejects a bad config naming the field", () => {
     msg = (e as Error).message;
   }
   check(msg.includes("ToyTrainConfig.steps"), msg);
+});
+
+Deno.test("restarts keep the lowest-loss toy model: on D3u seed 5 lands in the x–y antipodal local minimum, seed 6 in the cross", () => {
+  const data = new ComposedFeatureData(datasetConfig("D3u"));
+  const runs = trainToyModelRestarts(data, defaultToyTrainConfig({ seed: 5 }), 2);
+  const cos = (W: Float64Array, i: number, j: number) =>
+    (W[2 * i]! * W[2 * j]! + W[2 * i + 1]! * W[2 * j + 1]!) /
+    (Math.hypot(W[2 * i]!, W[2 * i + 1]!) * Math.hypot(W[2 * j]!, W[2 * j + 1]!));
+  const local = runs.restarts[0]!.result.model.W;
+  check(Math.abs(cos(local, 0, 1)) < 0.1, `seed 5: x1 ⟂ x2 in the local minimum (cos ${cos(local, 0, 1)})`);
+  check(runs.restarts[0]!.final_loss > 1e-3, `seed 5: final loss ${runs.restarts[0]!.final_loss}`);
+  check(runs.bestIndex === 1, `the lower-loss restart is chosen (index ${runs.bestIndex})`);
+  check(cos(runs.best.model.W, 0, 1) < -0.95, "the chosen model is the antipodal cross");
 });

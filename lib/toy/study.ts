@@ -24,7 +24,7 @@ import {
   hiddenActivations,
   type ToyTrainConfig,
   type ToyTrainResult,
-  trainToyModel,
+  trainToyModelRestarts,
 } from "./model.ts";
 import {
   type AntipodalCosines,
@@ -46,8 +46,10 @@ export interface ToyStudyConfig {
   quick: boolean;
   /** Base seed: toy model, SAE init, batches and evaluation streams derive from it. */
   seed: number;
-  /** Toy-model recipe (seed included). */
+  /** Toy-model recipe (seed included: restart r uses seed + r). */
   toy: ToyTrainConfig;
+  /** Toy models trained per data set; the one with the lowest final loss is used. */
+  toy_restarts: number;
   /** SAE grid (seed included). */
   grid: GridConfig;
   /** Samples for the generator-frequency and dictionary-ℓ1 checks. */
@@ -74,6 +76,7 @@ export function toyStudyConfig(quick: boolean, seed = 20240314): ToyStudyConfig 
     quick,
     seed,
     toy: defaultToyTrainConfig({ seed }),
+    toy_restarts: 4,
     grid: defaultGridConfig({
       seed,
       total_steps: quick ? 3_000 : 31_250,
@@ -127,17 +130,43 @@ export function dictionaryStats(
   };
 }
 
-/** A trained toy model with its geometry checks. */
+/** One toy-model restart: its seed, final loss and geometry. */
+export interface ToyRestartRow {
+  seed: number;
+  final_loss: number;
+  cos_x1_x2: number;
+  cos_y1_y2: number;
+  max_abs_cos_x_y: number;
+  selected: boolean;
+}
+
+/** The selected toy model with its geometry checks, and every restart. */
 export interface ToyStage {
   result: ToyTrainResult;
   antipodal: AntipodalCosines;
   covariance: CovarianceSummary;
+  restarts: ToyRestartRow[];
 }
 
-/** Trains the toy model of `name` and saves `figures/toy_model_{name}` (geometry + loss curve). */
+/**
+ * Trains `cfg.toy_restarts` toy models of `name`, keeps the lowest-loss one and saves
+ * `figures/toy_model_{name}` (geometry + loss curve).
+ */
 export async function runToyStage(name: DatasetName, cfg: ToyStudyConfig): Promise<ToyStage> {
   const data = new ComposedFeatureData(datasetConfig(name));
-  const result = trainToyModel(data, cfg.toy);
+  const runs = trainToyModelRestarts(data, cfg.toy, cfg.toy_restarts);
+  const result = runs.best;
+  const restarts = runs.restarts.map((r, i) => {
+    const a = antipodalCosines(r.result.model);
+    return {
+      seed: r.seed,
+      final_loss: r.final_loss,
+      cos_x1_x2: a.x,
+      cos_y1_y2: a.y,
+      max_abs_cos_x_y: a.xyMaxAbs,
+      selected: i === runs.bestIndex,
+    };
+  });
   const n = cfg.covariance_samples;
   const h = hiddenActivations(result.model, data.sample(n, new Rng(cfg.seed, "check/covariance")), n);
   const covariance = hiddenCovariance(h, n, result.model.n_hid);
@@ -160,7 +189,7 @@ export async function runToyStage(name: DatasetName, cfg: ToyStudyConfig): Promi
       final_loss: result.losses[result.losses.length - 1]!,
     },
   );
-  return { result, antipodal, covariance };
+  return { result, antipodal, covariance, restarts };
 }
 
 /** Trains the SAE grid of `name` on the toy model and saves the grid and schematic figures. */

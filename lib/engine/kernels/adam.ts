@@ -67,6 +67,7 @@ export interface AdamUpdateArgs {
  * `p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)`.
  * Returns the moments to keep: on wasm the same tensors, updated in place in
  * one JS pass over the heap; elsewhere new tensors (the old ones are disposed).
+ * Returned moments are `tf.keep`-ed, so the update may run inside `tf.tidy`.
  *
  * @example
  * ```ts
@@ -105,7 +106,7 @@ export function adamUpdate(args: AdamUpdateArgs): { m: tf.Tensor | null; v: tf.T
       const info = backend.makeOutput([...x.shape], "float32");
       (backend.typedArrayFromHeap(info) as Float32Array).set(backend.typedArrayFromHeap(x) as Float32Array);
       x.dispose();
-      return tf.engine().makeTensorFromTensorInfo(info);
+      return tf.keep(tf.engine().makeTensorFromTensorInfo(info));
     };
     const mOwn = m === null ? null : own(m), vOwn = own(v);
     // The new parameter goes to fresh memory: the stock wasm matmul caches packed weights by tensor id, so a
@@ -153,7 +154,8 @@ export function adamUpdate(args: AdamUpdateArgs): { m: tf.Tensor | null; v: tf.T
   });
   m?.dispose();
   v.dispose();
-  return { m: next.m ?? null, v: next.v };
+  // Kept: the moments outlive any tf.tidy the update runs in.
+  return { m: next.m ? tf.keep(next.m) : null, v: tf.keep(next.v) };
 }
 
 /** Adam with a fused per-parameter update (see the module docs). */
@@ -200,8 +202,8 @@ export class FusedAdamOptimizer extends tf.Optimizer {
       if (slot === undefined) {
         slot = {
           name,
-          m: tf.zerosLike(value),
-          v: tf.zerosLike(value),
+          m: tf.keep(tf.zerosLike(value)),
+          v: tf.keep(tf.zerosLike(value)),
         };
         this.slots.set(name, slot);
       }

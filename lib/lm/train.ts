@@ -1,0 +1,811 @@
+/**
+ * Trains a {@link Gpt2} language model from scratch on token documents.
+ *
+ * Recipe (every choice a field of {@link LmTrainConfig}):
+ * - **rows:** each epoch the training documents are shuffled
+ *   (`Rng(seed, "lm/epoch/<e>")`), joined with EOS and cut into rows of
+ *   `n_ctx + 1` tokens with BOS first (TransformerLens `tokenize_and_concatenate`),
+ *   and the rows shuffled; the inputs are a row's first `n_ctx` tokens and the
+ *   targets its last `n_ctx`, so every position 0 … n_ctx − 1 is trained;
+ * - **batches:** step `s` takes rows `s·batch_rows … (s+1)·batch_rows − 1` of
+ *   the endless sequence of epochs: a pure function of (seed, s), so a resumed
+ *   run sees exactly the batches an uninterrupted run sees;
+ * - **loss:** mean next-token cross-entropy with a fused softmax-CE gradient
+ *   (`softmax − onehot`), avoiding the slow generic `logSumExp` gradient;
+ *   `micro_batch_rows` rows per forward/backward, gradients summed over the
+ *   micro-batches of a step;
+ * - **optimiser:** AdamW — decoupled weight decay `p ← p·(1 − lr·wd)` on
+ *   matrices (rank ≥ 2), then Adam (`engine` fused Adam); global-norm gradient
+ *   clipping; learning rate with linear warm-up then cosine or linear decay to
+ *   `min_lr_fraction · lr`;
+ * - **checkpoints** (`lib/io/checkpoint.ts`, atomic): parameters, Adam moments,
+ *   history; written every `checkpoint_every` steps and at the end; training
+ *   resumes from the newest one;
+ * - **divergence:** a non-finite loss or gradient norm, or a loss above
+ *   `divergence_factor ×` the running minimum for `divergence_patience`
+ *   consecutive steps, throws {@link LmDivergenceError} naming the step; no
+ *   checkpoint is written while the loss is suspicious, so the last good one stays.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../engine/backend.ts";
+ * import { defaultGpt2Config } from "./config.ts";
+ * import { Gpt2 } from "./gpt2.ts";
+ * import { defaultLmTrainConfig, trainLm } from "./train.ts";
+ * await initBackend();
+ * const model = Gpt2.random(defaultGpt2Config({ n_layer: 1, d_model: 16, n_head: 2, n_ctx: 16, d_vocab: 50 }), 0);
+ * const docs = [Int32Array.from({ length: 400 }, (_, i) => 1 + (i % 49))];
+ * const cfg = defaultLmTrainConfig({ n_ctx: 16, total_steps: 20, batch_rows: 4, micro_batch_rows: 4 });
+ * const result = await trainLm(model, { train: docs, validation: docs, bos: 0 }, cfg);
+ * console.log(result.history.at(-1)?.loss);
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../engine/rng.ts";
+import { fusedAdam, type FusedAdamOptimizer } from "../engine/kernels/adam.ts";
+import { loadLatestCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import type { TensorInput } from "../io/safetensors.ts";
+import { progress } from "../progress.ts";
+import type { Gpt2 } from "./gpt2.ts";
+import { tokenizeAndConcatenate } from "./tokenizer.ts";
+
+/** Training recipe of {@link trainLm}. */
+export interface LmTrainConfig {
+  /** Seed of the row shuffles (the model's initialisation has its own seed). */
+  seed: number;
+  /** Optimiser steps. */
+  total_steps: number;
+  /** Positions per row (inputs); rows hold n_ctx + 1 tokens. At most the model's n_ctx. */
+  n_ctx: number;
+  /** Rows per optimiser step. */
+  batch_rows: number;
+  /** Rows per forward/backward pass (must divide batch_rows). */
+  micro_batch_rows: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Final learning rate as a fraction of `lr`. */
+  min_lr_fraction: number;
+  /** Linear warm-up steps (multiplier (s+1)/W). */
+  warmup_steps: number;
+  /** Decay after warm-up: cosine or linear, to min_lr_fraction·lr at the last step. */
+  schedule: "cosine" | "linear";
+  /** Decoupled (AdamW) weight decay on matrices; 0 disables it. */
+  weight_decay: number;
+  /** Adam β1. */
+  adam_beta1: number;
+  /** Adam β2. */
+  adam_beta2: number;
+  /** Adam ε. */
+  adam_epsilon: number;
+  /** Clip the global gradient norm to this value; 0 disables clipping. */
+  grad_clip: number;
+  /** Evaluate the validation loss every this many steps (and at the end); 0 only at the end. */
+  eval_every: number;
+  /** Validation rows used by the periodic evaluation. */
+  eval_rows: number;
+  /** Checkpoint every this many steps (and at the end) when a checkpoint folder is given. */
+  checkpoint_every: number;
+  /** A loss above this multiple of the running minimum counts as exploding. */
+  divergence_factor: number;
+  /** Consecutive exploding steps that stop training. */
+  divergence_patience: number;
+}
+
+/**
+ * Default {@link LmTrainConfig}: n_ctx 1024, 8 rows (8k tokens) per step in
+ * micro-batches of 1, lr 2e-3 with 100 warm-up steps and cosine decay to 10%,
+ * AdamW (0.9, 0.95, 1e-8, weight decay 0.1), clipping at 1, evaluation every
+ * 100 steps on 8 rows, checkpoints every 50 steps, divergence at 3× for 5 steps.
+ *
+ * @example
+ * ```ts
+ * import { defaultLmTrainConfig } from "./train.ts";
+ * defaultLmTrainConfig({ total_steps: 500 }).schedule; // "cosine"
+ * ```
+ */
+export function defaultLmTrainConfig(overrides: Partial<LmTrainConfig> = {}): LmTrainConfig {
+  const cfg: LmTrainConfig = {
+    seed: 0,
+    total_steps: 1000,
+    n_ctx: 1024,
+    batch_rows: 8,
+    micro_batch_rows: 1,
+    lr: 2e-3,
+    min_lr_fraction: 0.1,
+    warmup_steps: 100,
+    schedule: "cosine",
+    weight_decay: 0.1,
+    adam_beta1: 0.9,
+    adam_beta2: 0.95,
+    adam_epsilon: 1e-8,
+    grad_clip: 1,
+    eval_every: 100,
+    eval_rows: 8,
+    checkpoint_every: 50,
+    divergence_factor: 3,
+    divergence_patience: 5,
+    ...overrides,
+  };
+  validateLmTrainConfig(cfg);
+  return cfg;
+}
+
+/**
+ * Throws naming the field when a config is invalid.
+ *
+ * @example
+ * ```ts
+ * import { defaultLmTrainConfig, validateLmTrainConfig } from "./train.ts";
+ * validateLmTrainConfig(defaultLmTrainConfig());
+ * ```
+ */
+export function validateLmTrainConfig(c: LmTrainConfig): void {
+  const int = (k: keyof LmTrainConfig, min: number) => {
+    const v = c[k] as number;
+    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`LmTrainConfig.${k}: expected an integer ≥ ${min}, got ${v}`);
+  };
+  int("total_steps", 1);
+  int("n_ctx", 1);
+  int("batch_rows", 1);
+  int("micro_batch_rows", 1);
+  int("warmup_steps", 0);
+  int("eval_every", 0);
+  int("eval_rows", 1);
+  int("checkpoint_every", 1);
+  int("divergence_patience", 1);
+  if (c.batch_rows % c.micro_batch_rows !== 0) {
+    throw new RangeError(
+      `LmTrainConfig.micro_batch_rows: ${c.micro_batch_rows} does not divide batch_rows ${c.batch_rows}`,
+    );
+  }
+  const pos = (k: keyof LmTrainConfig) => {
+    const v = c[k] as number;
+    if (!(Number.isFinite(v) && v > 0)) throw new RangeError(`LmTrainConfig.${k}: expected a number > 0, got ${v}`);
+  };
+  pos("lr");
+  pos("adam_epsilon");
+  pos("divergence_factor");
+  const unit = (k: keyof LmTrainConfig, open: boolean) => {
+    const v = c[k] as number;
+    if (!(v >= 0 && (open ? v < 1 : v <= 1))) {
+      throw new RangeError(`LmTrainConfig.${k}: expected a number in [0, 1${open ? ")" : "]"}, got ${v}`);
+    }
+  };
+  unit("min_lr_fraction", false);
+  unit("adam_beta1", true);
+  unit("adam_beta2", true);
+  if (!(c.weight_decay >= 0)) throw new RangeError(`LmTrainConfig.weight_decay: expected ≥ 0, got ${c.weight_decay}`);
+  if (!(c.grad_clip >= 0)) throw new RangeError(`LmTrainConfig.grad_clip: expected ≥ 0, got ${c.grad_clip}`);
+  if (c.schedule !== "cosine" && c.schedule !== "linear") {
+    throw new RangeError(`LmTrainConfig.schedule: expected "cosine" or "linear", got "${c.schedule}"`);
+  }
+  if (!Number.isFinite(c.seed)) throw new RangeError(`LmTrainConfig.seed: expected a finite number, got ${c.seed}`);
+}
+
+/**
+ * Learning rate of 0-based step `step`: linear warm-up `lr·(s+1)/W`, then a
+ * cosine (or linear) decay from `lr` to `min_lr_fraction·lr` at the last step.
+ *
+ * @example
+ * ```ts
+ * import { defaultLmTrainConfig, lmLearningRate } from "./train.ts";
+ * const c = defaultLmTrainConfig({ total_steps: 1000, warmup_steps: 100, lr: 1e-3 });
+ * lmLearningRate(c, 0); // 1e-5
+ * lmLearningRate(c, 999); // 1e-4
+ * ```
+ */
+export function lmLearningRate(c: LmTrainConfig, step: number): number {
+  if (step < c.warmup_steps) return (c.lr * (step + 1)) / c.warmup_steps;
+  const span = c.total_steps - 1 - c.warmup_steps;
+  const t = span <= 0 ? 1 : Math.min(1, (step - c.warmup_steps) / span);
+  const shape = c.schedule === "cosine" ? 0.5 * (1 + Math.cos(Math.PI * t)) : 1 - t;
+  return c.lr * (c.min_lr_fraction + (1 - c.min_lr_fraction) * shape);
+}
+
+/** Token documents in model ids. */
+export interface LmData {
+  /** Training documents (no BOS/EOS). */
+  train: readonly Int32Array[];
+  /** Validation documents (no BOS/EOS). */
+  validation: readonly Int32Array[];
+  /** The BOS/EOS model id. */
+  bos: number;
+}
+
+/**
+ * Rows of `n_ctx + 1` tokens of one epoch: documents shuffled by
+ * `Rng(seed, "lm/epoch/<epoch>")`, joined with EOS, cut, BOS first, rows shuffled.
+ *
+ * @example
+ * ```ts
+ * import { epochRows } from "./train.ts";
+ * const rows = epochRows([Int32Array.from({ length: 50 }, (_, i) => i + 1)], 0, 8, 0, 0); // 7 rows of 9 ids
+ * ```
+ */
+export function epochRows(
+  docs: readonly Int32Array[],
+  bos: number,
+  n_ctx: number,
+  seed: number,
+  epoch: number,
+): Int32Array[] {
+  const rng = new Rng(seed, `lm/epoch/${epoch}`);
+  const order = docs.map((_, i) => i);
+  rng.shuffle(order);
+  const rows = [...tokenizeAndConcatenate(order.map((i) => docs[i] as Int32Array), n_ctx + 1, { eos: bos })];
+  rng.shuffle(rows);
+  return rows;
+}
+
+/**
+ * Validation rows of `n_ctx + 1` tokens in document order (no shuffling), the
+ * first `maxRows` (all when omitted).
+ *
+ * @example
+ * ```ts
+ * import { validationRows } from "./train.ts";
+ * validationRows([Int32Array.from({ length: 50 }, (_, i) => i + 1)], 0, 8, 2).length; // 2
+ * ```
+ */
+export function validationRows(docs: readonly Int32Array[], bos: number, n_ctx: number, maxRows?: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (const row of tokenizeAndConcatenate(docs, n_ctx + 1, { eos: bos })) {
+    if (maxRows !== undefined && out.length >= maxRows) break;
+    out.push(row);
+  }
+  return out;
+}
+
+/** The deterministic batch stream of {@link trainLm}: step → rows. */
+export class LmBatches {
+  readonly #docs: readonly Int32Array[];
+  readonly #cfg: LmTrainConfig;
+  readonly #bos: number;
+  #epoch = -1;
+  #rows: Int32Array[] = [];
+  /** Rows per epoch (constant: the same tokens are cut each epoch). */
+  readonly rowsPerEpoch: number;
+
+  constructor(docs: readonly Int32Array[], bos: number, cfg: LmTrainConfig) {
+    this.#docs = docs;
+    this.#cfg = cfg;
+    this.#bos = bos;
+    this.#load(0);
+    this.rowsPerEpoch = this.#rows.length;
+    if (this.rowsPerEpoch < 1) {
+      const tokens = docs.reduce((s, d) => s + d.length, 0);
+      throw new RangeError(`LM training data: ${tokens} tokens do not fill one row of ${cfg.n_ctx + 1} tokens`);
+    }
+  }
+
+  #load(epoch: number): void {
+    if (epoch === this.#epoch) return;
+    this.#rows = epochRows(this.#docs, this.#bos, this.#cfg.n_ctx, this.#cfg.seed, epoch);
+    this.#epoch = epoch;
+  }
+
+  /** Rows of 0-based step `step`, `[batch_rows][n_ctx + 1]`. */
+  rows(step: number): Int32Array[] {
+    const out: Int32Array[] = [];
+    const b = this.#cfg.batch_rows;
+    for (let g = step * b; g < (step + 1) * b; g++) {
+      this.#load(Math.floor(g / this.rowsPerEpoch));
+      out.push(this.#rows[g % this.rowsPerEpoch] as Int32Array);
+    }
+    return out;
+  }
+
+  /** Epoch (fractional) reached after `step` steps. */
+  epochAt(step: number): number {
+    return (step * this.#cfg.batch_rows) / this.rowsPerEpoch;
+  }
+}
+
+/** Inputs `[rows, n_ctx]` and flat targets of some rows of n_ctx + 1 tokens. */
+function splitRows(rows: readonly Int32Array[]): { input: Int32Array; target: Int32Array; T: number } {
+  const T = (rows[0]?.length ?? 1) - 1;
+  const input = new Int32Array(rows.length * T);
+  const target = new Int32Array(rows.length * T);
+  rows.forEach((r, i) => {
+    if (r.length !== T + 1) throw new RangeError(`LM rows: row ${i} has ${r.length} tokens, expected ${T + 1}`);
+    input.set(r.subarray(0, T), i * T);
+    target.set(r.subarray(1), i * T);
+  });
+  return { input, target, T };
+}
+
+/**
+ * Mean next-token cross-entropy of `logits` `[N, V]` against `targets` (length
+ * N), with the fused gradient `(softmax − onehot)/N`. Differentiable
+ * with respect to the logits.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { fusedCrossEntropy } from "./train.ts";
+ * const loss = fusedCrossEntropy(tf.zeros([2, 4]), new Int32Array([1, 3])); // ln 4
+ * ```
+ */
+export function fusedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+  const [N, V] = logits.shape;
+  if (targets.length !== N) throw new RangeError(`fusedCrossEntropy: ${targets.length} targets for ${N} logit rows`);
+  const flat = new Int32Array(N);
+  for (let i = 0; i < N; i++) {
+    const t = targets[i] as number;
+    if (!(t >= 0 && t < V)) throw new RangeError(`fusedCrossEntropy: target ${t} at ${i} is outside [0, ${V})`);
+    flat[i] = i * V + t;
+  }
+  // customGrad's typing passes (…inputs, save) as one variadic list
+  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const logp = tf.logSoftmax(x as tf.Tensor2D);
+    const value = tf.neg(tf.mean(tf.gather(tf.reshape(logp, [-1]), flat))) as tf.Scalar;
+    save([tf.exp(logp)]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const oneHot = tf.oneHot(tf.tensor1d(targets, "int32"), V);
+        return tf.mul(tf.sub(saved[0] as tf.Tensor, oneHot), tf.div(dy, N));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(logits) as tf.Scalar;
+}
+
+/**
+ * Sums of the next-token loss per position over some rows of n_ctx + 1 tokens
+ * (position j predicts token j + 1), evaluated `chunkRows` rows at a time.
+ *
+ * @example
+ * ```ts
+ * // const { sum, count } = lossByPosition(model, validationRows(docs, 0, 1024, 16));
+ * // const meanAt = (j: number) => sum[j] / count;
+ * ```
+ */
+export function lossByPosition(
+  model: Gpt2,
+  rows: readonly Int32Array[],
+  chunkRows = 1,
+): { sum: Float64Array; count: number } {
+  const T = (rows[0]?.length ?? 1) - 1;
+  const sum = new Float64Array(T);
+  for (let r0 = 0; r0 < rows.length; r0 += chunkRows) {
+    const chunk = rows.slice(r0, r0 + chunkRows);
+    const { input, target } = splitRows(chunk);
+    const n = chunk.length;
+    const losses = tf.tidy(() => {
+      const logits = model.forward(tf.tensor2d(input, [n, T], "int32"));
+      const V = logits.shape[2];
+      const logp = tf.logSoftmax(tf.reshape(logits, [n * T, V]) as tf.Tensor2D);
+      const flat = new Int32Array(n * T);
+      for (let i = 0; i < n * T; i++) flat[i] = i * V + (target[i] as number);
+      return tf.neg(tf.gather(tf.reshape(logp, [-1]), flat));
+    });
+    const host = losses.dataSync();
+    losses.dispose();
+    for (let i = 0; i < n * T; i++) sum[i % T] = (sum[i % T] as number) + (host[i] as number);
+  }
+  return { sum, count: rows.length };
+}
+
+/** One training-history row. */
+export interface LmLogEntry {
+  /** 1-based step just taken. */
+  step: number;
+  /** Training tokens seen after it. */
+  tokens: number;
+  /** Mean training loss of the step's batch. */
+  loss: number;
+  /** Learning rate used. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  grad_norm: number;
+  /** Seconds of training (this run and previous runs of the same checkpoint). */
+  elapsed_s: number;
+}
+
+/** One validation evaluation. */
+export interface LmEvalEntry {
+  step: number;
+  /** Mean validation loss over `eval_rows` rows. */
+  val_loss: number;
+}
+
+/** Checkpointing and run control of {@link trainLm}. */
+export interface TrainLmOptions {
+  /** Folder of resumable checkpoints (none when omitted). */
+  checkpointDir?: string;
+  /** Checkpoint file prefix (default "lm"). */
+  prefix?: string;
+  /** Resume from the newest checkpoint in `checkpointDir` (default true). */
+  resume?: boolean;
+  /** Stop after this step (checkpointing it), as an interrupted run would; default total_steps. */
+  stopAtStep?: number;
+  /** Stops between steps (checkpointing the current step). */
+  signal?: AbortSignal;
+  /** Show a progress bar (default true). */
+  progress?: boolean;
+  /** Label of the progress bar. */
+  label?: string;
+  /** Called after every step. */
+  onStep?: (entry: LmLogEntry) => void;
+}
+
+/** What {@link trainLm} returns. */
+export interface LmTrainResult {
+  /** One row per step (including steps of earlier runs restored from the checkpoint). */
+  history: LmLogEntry[];
+  /** Validation evaluations. */
+  evals: LmEvalEntry[];
+  /** Steps completed. */
+  step: number;
+  /** Step this run started from (0 unless resumed). */
+  startStep: number;
+  /** True when stopped before total_steps (stopAtStep or signal). */
+  stopped: boolean;
+  /** Rows per epoch of the training data. */
+  rowsPerEpoch: number;
+}
+
+/** Training stopped because the loss diverged. */
+export class LmDivergenceError extends Error {
+  /** 1-based step that diverged. */
+  readonly step: number;
+  /** Step of the last good checkpoint, or null. */
+  readonly lastCheckpoint: number | null;
+  constructor(step: number, what: string, lastCheckpoint: number | null) {
+    super(
+      `LM training diverged at step ${step}: ${what}; ` +
+        (lastCheckpoint === null
+          ? "no checkpoint was written"
+          : `the last good checkpoint (step ${lastCheckpoint}) is kept`) +
+        " — lower the learning rate or raise warmup_steps",
+    );
+    this.name = "LmDivergenceError";
+    this.step = step;
+    this.lastCheckpoint = lastCheckpoint;
+  }
+}
+
+interface LmCheckpointState {
+  format: "lm-train/1";
+  step: number;
+  config: LmTrainConfig;
+  history: LmLogEntry[];
+  evals: LmEvalEntry[];
+  elapsed_s: number;
+  min_loss: number;
+}
+
+/**
+ * Trains `model` in place (see the module notes). Resumes from the newest
+ * checkpoint in `opts.checkpointDir` when there is one, after checking that it
+ * was written with the same config and model shape.
+ *
+ * @throws {LmDivergenceError} when the loss diverges (the last good checkpoint is kept)
+ */
+export async function trainLm(
+  model: Gpt2,
+  data: LmData,
+  cfg: LmTrainConfig,
+  opts: TrainLmOptions = {},
+): Promise<LmTrainResult> {
+  validateLmTrainConfig(cfg);
+  if (cfg.n_ctx > model.cfg.n_ctx) {
+    throw new RangeError(`LmTrainConfig.n_ctx ${cfg.n_ctx} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
+  }
+  const batches = new LmBatches(data.train, data.bos, cfg);
+  const evalRows = validationRows(data.validation, data.bos, cfg.n_ctx, cfg.eval_rows);
+  if (evalRows.length === 0) throw new RangeError(`LM validation data do not fill one row of ${cfg.n_ctx + 1} tokens`);
+  const prefix = opts.prefix ?? "lm";
+  const names = [...model.params.keys()];
+  const optimizer = fusedAdam(cfg.lr, cfg.adam_beta1, cfg.adam_beta2, cfg.adam_epsilon);
+  let history: LmLogEntry[] = [];
+  let evals: LmEvalEntry[] = [];
+  let step = 0;
+  let elapsedBefore = 0;
+  let minLoss = Infinity;
+  let lastCheckpoint: number | null = null;
+  try {
+    if (opts.checkpointDir && (opts.resume ?? true)) {
+      const loaded = await loadLatestCheckpoint<LmCheckpointState>(opts.checkpointDir, { prefix });
+      if (loaded) {
+        checkResumable(loaded.state, cfg, loaded.recordPath);
+        await restore(model, optimizer, names, loaded.tensors, loaded.tensorsPath, loaded.state.step);
+        ({ history, evals, step, min_loss: minLoss, elapsed_s: elapsedBefore } = loaded.state);
+        lastCheckpoint = step;
+      }
+    }
+    const startStep = step;
+    const stopAt = Math.min(opts.stopAtStep ?? cfg.total_steps, cfg.total_steps);
+    const bar = (opts.progress ?? true)
+      ? progress({ total: Math.max(0, stopAt - startStep), label: opts.label ?? `train-lm from step ${startStep}` })
+      : null;
+    const t0 = performance.now();
+    const elapsed = () => elapsedBefore + (performance.now() - t0) / 1000;
+    const save = async () => {
+      if (!opts.checkpointDir) return;
+      const state: LmCheckpointState = {
+        format: "lm-train/1",
+        step,
+        config: cfg,
+        history,
+        evals,
+        elapsed_s: elapsed(),
+        min_loss: minLoss,
+      };
+      await saveCheckpoint(opts.checkpointDir, { step, tensors: await snapshot(model, optimizer, names), state }, {
+        prefix,
+      });
+      lastCheckpoint = step;
+    };
+    let suspicious = 0;
+    let stopped = false;
+    while (step < stopAt) {
+      if (opts.signal?.aborted) {
+        stopped = true;
+        break;
+      }
+      const lr = lmLearningRate(cfg, step);
+      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), cfg, lr);
+      const step1 = step + 1;
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        throw new LmDivergenceError(step1, `the loss is ${loss} and the gradient norm ${gradNorm}`, lastCheckpoint);
+      }
+      // parameters were updated only after the finiteness check (see trainStep)
+      step = step1;
+      if (loss > cfg.divergence_factor * minLoss) suspicious++;
+      else suspicious = 0;
+      minLoss = Math.min(minLoss, loss);
+      if (suspicious >= cfg.divergence_patience) {
+        throw new LmDivergenceError(
+          step,
+          `the loss ${loss.toFixed(4)} stayed above ${cfg.divergence_factor}× the running minimum ` +
+            `${minLoss.toFixed(4)} for ${suspicious} steps`,
+          lastCheckpoint,
+        );
+      }
+      const entry: LmLogEntry = {
+        step,
+        tokens: step * cfg.batch_rows * cfg.n_ctx,
+        loss,
+        lr,
+        grad_norm: gradNorm,
+        elapsed_s: elapsed(),
+      };
+      history.push(entry);
+      opts.onStep?.(entry);
+      if ((cfg.eval_every > 0 && step % cfg.eval_every === 0) || step === cfg.total_steps) {
+        const { sum, count } = lossByPosition(model, evalRows, cfg.micro_batch_rows);
+        evals.push({ step, val_loss: sum.reduce((a, b) => a + b, 0) / (count * sum.length) });
+      }
+      bar?.tick(1, { step, loss, lr, ...(evals.length ? { val: (evals.at(-1) as LmEvalEntry).val_loss } : {}) });
+      if (suspicious === 0 && (step % cfg.checkpoint_every === 0 || step === stopAt)) await save();
+      if (step % 8 === 0) await new Promise((res) => setTimeout(res, 0)); // let abort signals arrive
+    }
+    if (stopped && suspicious === 0 && lastCheckpoint !== step) await save();
+    await bar?.done();
+    return {
+      history,
+      evals,
+      step,
+      startStep,
+      stopped: stopped || step < cfg.total_steps,
+      rowsPerEpoch: batches.rowsPerEpoch,
+    };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/**
+ * One optimiser step on `rows` (`[batch_rows][n_ctx + 1]`): gradients summed
+ * over micro-batches, clipped, then AdamW — unless the loss or the gradient
+ * norm is not finite, in which case nothing is updated.
+ */
+function trainStep(
+  model: Gpt2,
+  optimizer: FusedAdamOptimizer,
+  rows: Int32Array[],
+  cfg: LmTrainConfig,
+  lr: number,
+): { loss: number; gradNorm: number } {
+  const micro = cfg.micro_batch_rows;
+  const nMicro = rows.length / micro;
+  const vars = model.trainableVariables();
+  let acc: tf.NamedTensorMap | null = null;
+  let lossSum = 0;
+  try {
+    for (let m = 0; m < nMicro; m++) {
+      const { input, target, T } = splitRows(rows.slice(m * micro, (m + 1) * micro));
+      const tokens = tf.tensor2d(input, [micro, T], "int32");
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = model.forward(tokens); // [micro, pos, d_vocab]
+        return fusedCrossEntropy(tf.reshape(logits, [micro * T, logits.shape[2]]) as tf.Tensor2D, target);
+      }, vars);
+      tokens.dispose();
+      lossSum += value.dataSync()[0] as number;
+      value.dispose();
+      if (acc === null) acc = grads;
+      else {
+        const prev: tf.NamedTensorMap = acc;
+        acc = {};
+        for (const [k, g] of Object.entries(grads)) {
+          acc[k] = tf.add(prev[k] as tf.Tensor, g);
+          g.dispose();
+          (prev[k] as tf.Tensor).dispose();
+        }
+      }
+    }
+    const grads = acc as tf.NamedTensorMap;
+    const sq = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+    const gradNorm = Math.sqrt(sq.dataSync()[0] as number) / nMicro;
+    sq.dispose();
+    const loss = lossSum / nMicro;
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm };
+    const scale = (cfg.grad_clip > 0 && gradNorm > cfg.grad_clip ? cfg.grad_clip / gradNorm : 1) / nMicro;
+    const scaled: tf.NamedTensorMap = {};
+    for (const [k, g] of Object.entries(grads)) scaled[k] = scale === 1 ? g : tf.mul(g, scale);
+    if (cfg.weight_decay > 0) {
+      const keep = 1 - lr * cfg.weight_decay;
+      for (const v of vars) {
+        if (v.rank < 2) continue;
+        const next = tf.mul(v, keep);
+        v.assign(next);
+        next.dispose();
+      }
+    }
+    optimizer.learningRate = lr;
+    optimizer.applyGradients(scaled);
+    if (scale !== 1) for (const g of Object.values(scaled)) g.dispose();
+    return { loss, gradNorm };
+  } finally {
+    if (acc) for (const g of Object.values(acc)) g.dispose();
+  }
+}
+
+/** Parameters and Adam moments by Hugging Face name. */
+async function snapshot(
+  model: Gpt2,
+  optimizer: FusedAdamOptimizer,
+  names: string[],
+): Promise<Map<string, TensorInput>> {
+  const out = new Map<string, TensorInput>();
+  const byVar = new Map<string, string>();
+  for (const n of names) {
+    const v = model.params.get(n) as tf.Variable;
+    byVar.set(v.name, n);
+    out.set(`param/${n}`, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+  }
+  for (const w of await optimizer.getWeights()) {
+    const m = /^(.*)\/(m|v)$/.exec(w.name);
+    if (!m) continue;
+    const hf = byVar.get(m[1] as string);
+    if (hf === undefined) throw new Error(`LM checkpoint: optimiser slot "${w.name}" belongs to no model parameter`);
+    out.set(`adam_${m[2]}/${hf}`, { shape: [...w.tensor.shape], data: w.tensor.dataSync() as Float32Array });
+  }
+  return out;
+}
+
+function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: string): void {
+  if (state?.format !== "lm-train/1") throw new Error(`${file}: not an LM training checkpoint (format lm-train/1)`);
+  for (const k of Object.keys(cfg) as (keyof LmTrainConfig)[]) {
+    if (k === "total_steps" || k === "eval_every" || k === "checkpoint_every") continue;
+    if (state.config[k] !== cfg[k]) {
+      throw new Error(
+        `${file}: written with ${k} = ${JSON.stringify(state.config[k])}, this run has ${JSON.stringify(cfg[k])}; ` +
+          "resume with the same config or use a fresh checkpoint folder",
+      );
+    }
+  }
+}
+
+async function restore(
+  model: Gpt2,
+  optimizer: FusedAdamOptimizer,
+  names: string[],
+  tensors: Map<string, { shape: number[]; data: unknown }>,
+  file: string,
+  step: number,
+): Promise<void> {
+  const get = (key: string, shape: readonly number[]) => {
+    const t = tensors.get(key);
+    if (!t) throw new Error(`${file}: checkpoint has no tensor "${key}"`);
+    if (t.shape.join() !== shape.join()) {
+      throw new Error(`${file}: "${key}" has shape [${t.shape}], the model needs [${shape}]`);
+    }
+    return t.data as Float32Array;
+  };
+  const ms: { name: string; tensor: tf.Tensor }[] = [];
+  const vs: { name: string; tensor: tf.Tensor }[] = [];
+  for (const n of names) {
+    const v = model.params.get(n) as tf.Variable;
+    const p = tf.tensor(get(`param/${n}`, v.shape), v.shape, "float32");
+    v.assign(p);
+    p.dispose();
+    if (tensors.has(`adam_m/${n}`)) {
+      ms.push({ name: `${v.name}/m`, tensor: tf.tensor(get(`adam_m/${n}`, v.shape), v.shape, "float32") });
+      vs.push({ name: `${v.name}/v`, tensor: tf.tensor(get(`adam_v/${n}`, v.shape), v.shape, "float32") });
+    }
+  }
+  const iter = tf.scalar(step, "int32");
+  await optimizer.setWeights([{ name: "iter", tensor: iter }, ...ms, ...vs]);
+  iter.dispose();
+  for (const w of [...ms, ...vs]) w.tensor.dispose();
+}
+
+/** Throughput of {@link measureLmThroughput}. */
+export interface LmThroughput {
+  /** Tokens per wall-clock second (forward + backward + AdamW). */
+  tokensPerSecond: number;
+  /** Tokens per second of this process's CPU time (user + system, all threads). */
+  tokensPerCpuSecond: number;
+  /** Wall milliseconds per step, each step. */
+  stepMs: number[];
+  /** Machine load average (1 min) at the end, when readable. */
+  loadAverage: number | null;
+}
+
+/** This process's CPU time (user + system) in ms, from /proc (null where unavailable). */
+export function processCpuMs(): number | null {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+function loadAverage(): number | null {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Measures training throughput of `model` on random tokens: `warmup` steps,
+ * then `steps` timed steps of `cfg.batch_rows` rows of `cfg.n_ctx` positions.
+ * The model's parameters are changed (use a throwaway model).
+ *
+ * @example
+ * ```ts
+ * // const t = measureLmThroughput(Gpt2.random(cfg, 0), defaultLmTrainConfig({ batch_rows: 1 }), 3);
+ * // console.log(t.tokensPerSecond);
+ * ```
+ */
+export function measureLmThroughput(model: Gpt2, cfg: LmTrainConfig, steps = 3, warmup = 1): LmThroughput {
+  const optimizer = fusedAdam(cfg.lr, cfg.adam_beta1, cfg.adam_beta2, cfg.adam_epsilon);
+  const rng = new Rng(cfg.seed, "lm/measure");
+  const rows = () =>
+    Array.from({ length: cfg.batch_rows }, () => {
+      const r = new Int32Array(cfg.n_ctx + 1);
+      for (let i = 0; i < r.length; i++) r[i] = rng.int(model.cfg.d_vocab);
+      return r;
+    });
+  try {
+    for (let i = 0; i < warmup; i++) trainStep(model, optimizer, rows(), cfg, cfg.lr);
+    const stepMs: number[] = [];
+    const c0 = processCpuMs();
+    for (let i = 0; i < steps; i++) {
+      const batch = rows();
+      const t = performance.now();
+      trainStep(model, optimizer, batch, cfg, cfg.lr);
+      stepMs.push(performance.now() - t);
+    }
+    const wall = stepMs.reduce((a, b) => a + b, 0);
+    const cpu = c0 === null ? null : (processCpuMs() as number) - c0;
+    const tokens = steps * cfg.batch_rows * cfg.n_ctx;
+    return {
+      tokensPerSecond: tokens / (wall / 1000),
+      tokensPerCpuSecond: cpu === null || cpu <= 0 ? NaN : tokens / (cpu / 1000),
+      stepMs,
+      loadAverage: loadAverage(),
+    };
+  } finally {
+    optimizer.dispose();
+  }
+}

@@ -1,0 +1,231 @@
+// The LM trainer: fused cross-entropy, schedule, deterministic rows, loss going down, exact resume,
+// divergence handling and config errors, on tiny models (QUICK size).
+
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/engine/backend.ts";
+import { Rng } from "../lib/engine/rng.ts";
+import { listCheckpoints, loadLatestCheckpoint } from "../lib/io/checkpoint.ts";
+import { defaultGpt2Config } from "../lib/lm/config.ts";
+import { Gpt2 } from "../lib/lm/gpt2.ts";
+import {
+  defaultLmTrainConfig,
+  epochRows,
+  fusedCrossEntropy,
+  type LmData,
+  LmDivergenceError,
+  lmLearningRate,
+  lossByPosition,
+  trainLm,
+  validationRows,
+} from "../lib/lm/train.ts";
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+async function expectReject(p: Promise<unknown>, ...phrases: string[]): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    for (const ph of phrases) assert(msg.includes(ph), `message ${JSON.stringify(msg)} mentions ${JSON.stringify(ph)}`);
+    return e as Error;
+  }
+  throw new Error(`expected an error mentioning ${phrases.join(", ")}`);
+}
+
+const TINY = defaultGpt2Config({ n_layer: 2, d_model: 32, n_head: 4, n_ctx: 32, d_vocab: 24 });
+
+/**
+ * Documents that walk one of two fixed permutations of the ids 2…23 (chosen per document): the next token
+ * is a function of the current one and of which walk the document follows, which only context reveals.
+ */
+function tinyData(seed = 1): LmData {
+  const rng = new Rng(seed, "test/lm-data");
+  const perms = [0, 1].map(() => rng.shuffle(Array.from({ length: 22 }, (_, i) => 2 + i)));
+  const doc = (len: number) => {
+    const perm = perms[rng.int(2)] as number[];
+    let t = 2 + rng.int(22);
+    return Int32Array.from({ length: len }, () => (t = perm[t - 2] as number));
+  };
+  return {
+    train: Array.from({ length: 60 }, () => doc(20 + rng.int(60))),
+    validation: Array.from({ length: 6 }, () => doc(60)),
+    bos: 0,
+  };
+}
+
+function quickCfg(overrides = {}) {
+  return defaultLmTrainConfig({
+    n_ctx: 32,
+    total_steps: 30,
+    batch_rows: 4,
+    micro_batch_rows: 2,
+    lr: 3e-3,
+    warmup_steps: 5,
+    eval_every: 10,
+    eval_rows: 2,
+    checkpoint_every: 7,
+    seed: 3,
+    ...overrides,
+  });
+}
+
+Deno.test("fused cross-entropy matches log-softmax CE in value and gradient", async () => {
+  await initBackend();
+  const logits = tf.randomNormal([6, 7], 0, 2, "float32", 5) as tf.Tensor2D;
+  const targets = new Int32Array([0, 6, 3, 3, 1, 5]);
+  const ref = (x: tf.Tensor) => {
+    const lp = tf.logSoftmax(x as tf.Tensor2D);
+    return tf.neg(tf.mean(tf.sum(tf.mul(lp, tf.oneHot(tf.tensor1d(targets, "int32"), 7)), 1))) as tf.Scalar;
+  };
+  const a = tf.valueAndGrad((x: tf.Tensor) => fusedCrossEntropy(x as tf.Tensor2D, targets))(logits);
+  const b = tf.valueAndGrad(ref)(logits);
+  assert(Math.abs(a.value.dataSync()[0]! - b.value.dataSync()[0]!) < 1e-6, "same loss");
+  const ga = a.grad.dataSync(), gb = b.grad.dataSync();
+  for (let i = 0; i < ga.length; i++) assert(Math.abs(ga[i]! - gb[i]!) < 1e-6, `gradient ${i}: ${ga[i]} vs ${gb[i]}`);
+  tf.dispose([logits, a.value, a.grad, b.value, b.grad]);
+});
+
+Deno.test("fused cross-entropy rejects a target outside the vocabulary", () => {
+  let msg = "";
+  try {
+    fusedCrossEntropy(tf.zeros([2, 4]) as tf.Tensor2D, new Int32Array([1, 4]));
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("target 4 at 1 is outside [0, 4)"), msg);
+});
+
+Deno.test("learning rate warms up linearly and decays to min_lr_fraction at the last step", () => {
+  for (const schedule of ["cosine", "linear"] as const) {
+    const c = defaultLmTrainConfig({ total_steps: 101, warmup_steps: 10, lr: 1e-3, min_lr_fraction: 0.1, schedule });
+    assert(Math.abs(lmLearningRate(c, 0) - 1e-4) < 1e-12, "first warm-up step uses lr/W");
+    assert(Math.abs(lmLearningRate(c, 9) - 1e-3) < 1e-12, "warm-up reaches lr");
+    assert(Math.abs(lmLearningRate(c, 100) - 1e-4) < 1e-12, `${schedule}: last step uses min lr`);
+    const mid = lmLearningRate(c, 55);
+    assert(Math.abs(mid - 5.5e-4) < 1e-9, `${schedule}: halfway is the mean of lr and min lr, got ${mid}`);
+  }
+});
+
+Deno.test("epoch rows are full length, start with BOS, are seeded and differ between epochs", () => {
+  const { train } = tinyData();
+  const a = epochRows(train, 0, 16, 7, 0);
+  const b = epochRows(train, 0, 16, 7, 0);
+  const c = epochRows(train, 0, 16, 7, 1);
+  const tokens = train.reduce((s, d) => s + d.length, 0) + train.length - 1;
+  assert(a.length === Math.floor(tokens / 16), `rows cover the epoch: ${a.length}`);
+  assert(a.every((r) => r.length === 17 && r[0] === 0), "rows of n_ctx + 1 with BOS first");
+  assert(a.every((r, i) => r.join() === b[i]!.join()), "same seed and epoch → same rows");
+  assert(a.some((r, i) => r.join() !== c[i]!.join()), "another epoch → another order");
+  assert(validationRows(train, 0, 16, 3).length === 3, "validation rows are capped");
+});
+
+Deno.test("training lowers the loss, evaluates per position and leaks no tensors", async () => {
+  await initBackend();
+  const model = Gpt2.random(TINY, 0);
+  const data = tinyData();
+  const before = lossByPosition(model, validationRows(data.validation, 0, 32, 4));
+  const n0 = tf.memory().numTensors;
+  const r = await trainLm(model, data, quickCfg({ total_steps: 80, lr: 1e-2, eval_every: 20 }), { progress: false });
+  assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
+  const first = r.history.slice(0, 5).reduce((s, e) => s + e.loss, 0) / 5;
+  const last = r.history.slice(-5).reduce((s, e) => s + e.loss, 0) / 5;
+  assert(last < first - 0.5, `training loss falls: ${first} → ${last}`);
+  assert(r.evals.length === 4 && r.evals.at(-1)!.step === 80, "evaluated every 20 steps");
+  const after = lossByPosition(model, validationRows(data.validation, 0, 32, 4));
+  const mean = (s: Float64Array) => s.reduce((a, b) => a + b, 0) / s.length;
+  assert(mean(after.sum) < mean(before.sum), "validation loss falls");
+  // which walk a document follows is only known from context: late positions are predicted better
+  const span = (a: number, b: number) => after.sum.slice(a, b).reduce((x, y) => x + y, 0) / ((b - a) * after.count);
+  assert(span(16, 32) < span(1, 3), `the model uses its context: ${span(16, 32)} vs ${span(1, 3)}`);
+  model.dispose();
+});
+
+Deno.test("an interrupted run resumed from its checkpoint matches the uninterrupted run exactly", async () => {
+  await initBackend();
+  const dir = await Deno.makeTempDir({ prefix: "lm_resume_" });
+  try {
+    const data = tinyData();
+    const cfg = quickCfg();
+    const full = Gpt2.random(TINY, 0);
+    const a = await trainLm(full, data, cfg, { progress: false });
+
+    const part = Gpt2.random(TINY, 0);
+    const first = await trainLm(part, data, cfg, { progress: false, checkpointDir: dir, stopAtStep: 12 });
+    assert(first.stopped && first.step === 12, "stopped at step 12");
+    assert((await listCheckpoints(dir, { prefix: "lm" })).includes(12), "the stop wrote a checkpoint");
+    part.dispose();
+    const resumed = Gpt2.random(TINY, 99); // different init: everything must come from the checkpoint
+    const b = await trainLm(resumed, data, cfg, { progress: false, checkpointDir: dir });
+    assert(b.startStep === 12 && b.step === 30, `resumed from 12 to 30, got ${b.startStep}→${b.step}`);
+    assert(b.history.length === 30, "history carried over");
+    for (let i = 0; i < 30; i++) {
+      assert(Math.abs(a.history[i]!.loss - b.history[i]!.loss) <= 1e-6, `step ${i + 1} loss`);
+    }
+    const pa = full.toArrays(), pb = resumed.toArrays();
+    let maxDiff = 0;
+    for (const [k, v] of pa) {
+      const w = pb.get(k)!;
+      for (let i = 0; i < v.length; i++) maxDiff = Math.max(maxDiff, Math.abs(v[i]! - w[i]!));
+    }
+    assert(maxDiff <= 1e-6, `parameters differ by ${maxDiff}`);
+    full.dispose();
+    resumed.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resuming with a different recipe is refused, naming the field", async () => {
+  await initBackend();
+  const dir = await Deno.makeTempDir({ prefix: "lm_cfg_" });
+  try {
+    const model = Gpt2.random(TINY, 0);
+    await trainLm(model, tinyData(), quickCfg(), { progress: false, checkpointDir: dir, stopAtStep: 3 });
+    await expectReject(
+      trainLm(model, tinyData(), quickCfg({ lr: 1e-2 }), { progress: false, checkpointDir: dir }),
+      "lr = 0.003",
+      "0.01",
+    );
+    model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a diverging run stops with an error naming the step and keeps the last good checkpoint", async () => {
+  await initBackend();
+  const dir = await Deno.makeTempDir({ prefix: "lm_div_" });
+  try {
+    const model = Gpt2.random(TINY, 0);
+    const cfg = quickCfg({ lr: 30, warmup_steps: 0, grad_clip: 0, checkpoint_every: 1, weight_decay: 0 });
+    const err = await expectReject(
+      trainLm(model, tinyData(), cfg, { progress: false, checkpointDir: dir }),
+      "diverged at step",
+      "last good checkpoint",
+    );
+    assert(err instanceof LmDivergenceError, "LmDivergenceError");
+    const kept = await loadLatestCheckpoint(dir, { prefix: "lm" });
+    assert(kept !== null && kept.step === err.lastCheckpoint && kept.step < err.step, "checkpoint before the failure");
+    model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("LM training config errors name the field", () => {
+  const bad = (o: Record<string, unknown>, phrase: string) => {
+    try {
+      defaultLmTrainConfig(o);
+    } catch (e) {
+      assert((e as Error).message.includes(phrase), `${(e as Error).message} mentions ${phrase}`);
+      return;
+    }
+    throw new Error(`expected an error for ${JSON.stringify(o)}`);
+  };
+  bad({ micro_batch_rows: 3, batch_rows: 8 }, "micro_batch_rows: 3 does not divide batch_rows 8");
+  bad({ lr: -1 }, "LmTrainConfig.lr");
+  bad({ schedule: "step" }, "LmTrainConfig.schedule");
+  bad({ adam_beta2: 1 }, "LmTrainConfig.adam_beta2");
+});
