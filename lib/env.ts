@@ -7,6 +7,8 @@
  * | `SAE_OUT_DIR` | where figures, caches and run outputs go | the project root, or `.quick/` when `QUICK=1` |
  * | `SAE_BACKEND` | compute backend: `node-gpu`, `node`, `wasm` or `cpu` | best available |
  * | `SAE_HEADLESS` | set by the notebook runner: outputs are for a static file, not a live page | unset |
+ * | `SAE_ARTIFACTS` | study B: a folder or JSON file pointing at real GPT-2 / SAE / data files (`lib/lm/artifacts.ts`) | the embedded default in `data/embedded/` |
+ * | `SAE_BLAS` | `off` disables the OpenBLAS matmul path (`lib/engine/blas_ffi.ts`) | on when the library is found |
  *
  * @module
  */

@@ -72,12 +72,13 @@ async function compareWithCpu(
   what: string,
   fn: () => tf.Tensor | tf.Tensor[],
   rtol = RTOL,
+  atol = ATOL,
 ): Promise<void> {
   installEngineKernels(mode);
   const want = await runOn("cpu", fn);
   const got = await runOn("wasm", fn);
   if (got.length !== want.length) throw new Error(`${what}: ${got.length} outputs, expected ${want.length}`);
-  got.forEach((g, i) => assertClose(g, want[i]!, `${what} [blas=${mode.blas}] output ${i}`, rtol));
+  got.forEach((g, i) => assertClose(g, want[i]!, `${what} [blas=${mode.blas}] output ${i}`, rtol, atol));
 }
 
 const MODES = blasStatus().available ? [{ blas: true }, { blas: false }] : [{ blas: false }];
@@ -443,6 +444,17 @@ Deno.test("adamUpdate with per-instance rates, β1 = 0 and log-space matches a f
       );
     }
   }
+});
+
+Deno.test("tanh on wasm matches the cpu backend within 2e-7 absolute, saturation and gradient included", async () => {
+  const rng = new Rng(15, "tanh");
+  const x = randn(rng, [4, 257]);
+  for (let i = 0; i < x.values.length; i++) x.values[i] = x.values[i]! * (i % 3 === 0 ? 10 : 1); // saturated entries too
+  x.values[0] = 0;
+  x.values[1] = 1e-6;
+  x.values[2] = -30;
+  await compareWithCpu(MODES[0]!, "tanh", () => tf.tanh(t(x)), 0, 2e-7);
+  await compareWithCpu(MODES[0]!, "tanh grad", () => tf.grad((v: tf.Tensor) => tf.sum(tf.tanh(v)))(t(x)), 0, 5e-7);
 });
 
 Deno.test("tf.clone on wasm shares memory, survives disposing either side and frees the data at the end", async () => {

@@ -229,3 +229,21 @@ Deno.test("LM training config errors name the field", () => {
   bad({ schedule: "step" }, "LmTrainConfig.schedule");
   bad({ adam_beta2: 1 }, "LmTrainConfig.adam_beta2");
 });
+
+Deno.test("a non-finite loss stops training at that step before any update", async () => {
+  await initBackend();
+  const donor = Gpt2.random(TINY, 0);
+  const arrays = donor.toArrays();
+  donor.dispose();
+  arrays.get("h.1.mlp.c_fc.weight")![7] = NaN;
+  const model = new Gpt2(TINY, arrays);
+  const before = model.toArrays().get("wte.weight")!.slice();
+  const err = await expectReject(
+    trainLm(model, tinyData(), quickCfg(), { progress: false }),
+    "diverged at step 1",
+    "NaN",
+  );
+  assert(err instanceof LmDivergenceError && err.step === 1 && err.lastCheckpoint === null, "step 1, no checkpoint");
+  assert(model.toArrays().get("wte.weight")!.every((v, i) => v === before[i]), "parameters untouched");
+  model.dispose();
+});

@@ -145,7 +145,9 @@ export function defaultLmTrainConfig(overrides: Partial<LmTrainConfig> = {}): Lm
 export function validateLmTrainConfig(c: LmTrainConfig): void {
   const int = (k: keyof LmTrainConfig, min: number) => {
     const v = c[k] as number;
-    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`LmTrainConfig.${k}: expected an integer ≥ ${min}, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < min) {
+      throw new RangeError(`LmTrainConfig.${k}: expected an integer ≥ ${min}, got ${v}`);
+    }
   };
   int("total_steps", 1);
   int("n_ctx", 1);
@@ -250,7 +252,12 @@ export function epochRows(
  * validationRows([Int32Array.from({ length: 50 }, (_, i) => i + 1)], 0, 8, 2).length; // 2
  * ```
  */
-export function validationRows(docs: readonly Int32Array[], bos: number, n_ctx: number, maxRows?: number): Int32Array[] {
+export function validationRows(
+  docs: readonly Int32Array[],
+  bos: number,
+  n_ctx: number,
+  maxRows?: number,
+): Int32Array[] {
   const out: Int32Array[] = [];
   for (const row of tokenizeAndConcatenate(docs, n_ctx + 1, { eos: bos })) {
     if (maxRows !== undefined && out.length >= maxRows) break;
@@ -339,18 +346,23 @@ export function fusedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.
     flat[i] = i * V + t;
   }
   // customGrad's typing passes (…inputs, save) as one variadic list
-  const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    const logp = tf.logSoftmax(x as tf.Tensor2D);
-    const value = tf.neg(tf.mean(tf.gather(tf.reshape(logp, [-1]), flat))) as tf.Scalar;
-    save([tf.exp(logp)]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const oneHot = tf.oneHot(tf.tensor1d(targets, "int32"), V);
-        return tf.mul(tf.sub(saved[0] as tf.Tensor, oneHot), tf.div(dy, N));
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const f = tf.customGrad(
+    ((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      // one softmax pass serves the loss (log of the N picked probabilities, floored at the smallest normal
+      // float32 so that an underflow reads as an 87-nat loss rather than inf) and the gradient
+      const probs = tf.softmax(x as tf.Tensor2D);
+      const picked = tf.maximum(tf.gather(tf.reshape(probs, [-1]), flat), 1.1754944e-38);
+      const value = tf.neg(tf.mean(tf.log(picked))) as tf.Scalar;
+      save([probs]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const oneHot = tf.oneHot(tf.tensor1d(targets, "int32"), V);
+          return tf.mul(tf.sub(saved[0] as tf.Tensor, oneHot), tf.div(dy, N));
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
   return f(logits) as tf.Scalar;
 }
 
@@ -659,10 +671,10 @@ function trainStep(
     }
     optimizer.learningRate = lr;
     optimizer.applyGradients(scaled);
-    if (scale !== 1) for (const g of Object.values(scaled)) g.dispose();
+    if (scale !== 1) { for (const g of Object.values(scaled)) g.dispose(); }
     return { loss, gradNorm };
   } finally {
-    if (acc) for (const g of Object.values(acc)) g.dispose();
+    if (acc) { for (const g of Object.values(acc)) g.dispose(); }
   }
 }
 

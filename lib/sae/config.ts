@@ -115,6 +115,8 @@ export interface SaeTrainConfig {
    * `"linear"`: c = 1 − n/ghost_grads_cooldown (the study's evident intent, the spec's reading);
    * `"step"`: c = 1 if n = 0 else 0, which is what the study's code computes: it stores
    * `1 − n/1000` into an integer (int64) tensor, which truncates every value in (0, 1) to 0.
+   * The default is `"step"`, so the reproduction trains what the study trained; `"linear"` is the
+   * documented intent and is kept as an option.
    */
   l1_cooldown_shape: "linear" | "step";
   /** SAELens `l1_warm_up_steps`: λ ramps linearly from 0 (step 0) to its value at this step; 0 disables. */
@@ -193,7 +195,7 @@ export function defaultSaeTrainConfig(overrides: Partial<SaeTrainConfig> = {}): 
     dead_feature_threshold: 1e-6,
     aux_k_coefficient: 0,
     aux_k: null,
-    l1_cooldown_shape: "linear",
+    l1_cooldown_shape: "step",
     l1_warm_up_steps: 0,
     topk_threshold_lr: 0.01,
     loss_instance_divisor: null,

@@ -64,7 +64,15 @@ export interface KernelArgs {
   sums: Float64Array;
 }
 
-/** The batch loop for any d_in, d_sae. */
+/**
+ * The batch loop for any d_in, d_sae.
+ *
+ * @example
+ * ```ts
+ * import { accumulateGeneric } from "./fused_kernels.ts";
+ * // called by FusedSmallSae.step for each instance: accumulateGeneric(args)
+ * ```
+ */
 export function accumulateGeneric(A: KernelArgs): void {
   const { p, base, g, h, batch, invN, invN2, lam, c, dead, ghostOn, thr, gscale, fired, fireCnt } = A;
   const { d_in, d_sae, oWe, obe, oWd, obd } = A;
@@ -169,7 +177,15 @@ export function accumulateGeneric(A: KernelArgs): void {
   A.sums[2] = sumGhost;
 }
 
-/** The batch loop unrolled for d_in = 2, d_sae = 4 (same arithmetic as {@link accumulateGeneric}). */
+/**
+ * The batch loop unrolled for d_in = 2, d_sae = 4 (same arithmetic as {@link accumulateGeneric}).
+ *
+ * @example
+ * ```ts
+ * import { accumulate2x4 } from "./fused_kernels.ts";
+ * // called by FusedSmallSae.step when d_in = 2 and d_sae = 4: accumulate2x4(args)
+ * ```
+ */
 export function accumulate2x4(A: KernelArgs): void {
   const { p, base, g, h, batch, invN, invN2, lam, c, dead, ghostOn, thr, gscale } = A;
   // W_enc [d][j] at oWe + d*4 + j; b_enc at obe; W_dec [j][d] at oWd + j*2 + d; b_dec at obd

@@ -95,7 +95,19 @@ export interface FusedChunkResult {
   ms: number;
 }
 
-/** Makes the step function of a batch source: fills `h` ([batch, d_in]) with the next batch. */
+/**
+ * Makes the step function of a batch source: fills `h` ([batch, d_in]) with the next batch.
+ *
+ * @example
+ * ```ts
+ * import { makeBatchStream } from "./fused_run.ts";
+ * import { datasetConfig } from "../toy/data.ts";
+ * const toy = { n_in: 4, n_hid: 2, W: new Float64Array([1, 0, -1, 0, 0, 1, 0, -1]), b: new Float64Array(4) };
+ * const next = makeBatchStream({ kind: "toy", data: datasetConfig("D1"), toy, seed: 0, stream: "sae/batches" }, 64, 2);
+ * const h = new Float64Array(128);
+ * next(h); // the first batch of hidden activations
+ * ```
+ */
 export function makeBatchStream(source: ToyBatchSource, batch: number, dIn: number): (h: Float64Array) => void {
   if (source.kind !== "toy") {
     throw new Error(`fused SAE: unknown batch source kind "${(source as { kind: string }).kind}"`);
@@ -121,6 +133,12 @@ export function makeBatchStream(source: ToyBatchSource, batch: number, dIn: numb
  * Trains one chunk of instances for `train.total_steps` steps.
  *
  * @param onProgress called with the number of finished steps every `progressEvery` steps and at the end
+ *
+ * @example
+ * ```ts
+ * import { runFusedChunk } from "./fused_run.ts";
+ * // const result = runFusedChunk(job, (done) => console.log(done)); result.params
+ * ```
  */
 export function runFusedChunk(job: FusedChunkJob, onProgress?: (done: number) => void): FusedChunkResult {
   const { cfg, train } = job;

@@ -140,6 +140,12 @@ function runInWorker(job: FusedChunkJob, onProgress: (done: number) => void): {
  * `train.total_steps` steps, splitting instances over `options.workers` workers.
  *
  * @throws {SaeConfigError} naming the field when the configuration is invalid or not supported by the kernel
+ *
+ * @example
+ * ```ts
+ * import { trainFusedSmall } from "./fused_small.ts";
+ * // see the module example: const result = await trainFusedSmall(cfg, train, init, source, { workers: 2 });
+ * ```
  */
 export async function trainFusedSmall(
   cfg: SaeConfig,
@@ -269,12 +275,12 @@ function merge(
 
 /**
  * The trained instances as the core's {@link Sae} (float32 tfjs variables; call `dispose()`).
+ * See the module example: `fusedResultToSae(await trainFusedSmall(…))`.
  *
  * @example
  * ```ts
- * import { fusedResultToSae, type FusedTrainResult } from "./fused_small.ts";
- * declare const result: FusedTrainResult;
- * const toSae: (r: FusedTrainResult) => unknown = fusedResultToSae;
+ * import { fusedResultToSae } from "./fused_small.ts";
+ * // const sae = fusedResultToSae(await trainFusedSmall(cfg, train, init, source)); … sae.dispose();
  * ```
  */
 export function fusedResultToSae(result: FusedTrainResult): Sae {

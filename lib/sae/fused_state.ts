@@ -104,6 +104,14 @@ export interface FusedStepStats {
 /**
  * SAE parameters and training state of `n_inst` tiny SAEs, packed per instance
  * as `[W_enc (d_in×d_sae), b_enc (d_sae), W_dec (d_sae×d_in), b_dec (d_in)]`.
+ *
+ * @example
+ * ```ts
+ * import { FusedSmallSae } from "./fused_state.ts";
+ * import { defaultSaeConfig, defaultSaeTrainConfig } from "./config.ts";
+ * const sae = new FusedSmallSae(defaultSaeConfig({ n_inst: 3 }), defaultSaeTrainConfig({ lr: [1e-3, 3e-4, 1e-4] }));
+ * sae.P; // 22 parameters per instance for d_in 2, d_sae 4
+ * ```
  */
 export class FusedSmallSae {
   readonly n_inst: number;

@@ -52,6 +52,13 @@ export interface Rotation {
  * The figure rotation that puts feature `ref` (x1) on the horizontal axis.
  *
  * @throws {RangeError} when the toy model's hidden size is not 2
+ *
+ * @example
+ * ```ts
+ * import { rotationFor } from "./analysis.ts";
+ * const toy = { n_in: 4, n_hid: 2, W: new Float64Array([0, 1, 0, -1, -1, 0, 1, 0]), b: new Float64Array(4) };
+ * rotationFor(toy, "atan2").theta; // π/2
+ * ```
  */
 export function rotationFor(toy: ToyModel, mode: RotationMode = DEFAULT_ROTATION, ref = 0): Rotation {
   if (toy.n_hid !== 2) throw new RangeError(`rotationFor: needs a 2-D hidden space, the toy model has ${toy.n_hid}`);
@@ -220,6 +227,12 @@ export interface InstanceEval {
  * fresh samples) with the core's metrics, and measures decoder alignment.
  *
  * @param lambdas ℓ1 coefficient of each instance (for the selection loss)
+ *
+ * @example
+ * ```ts
+ * import { evaluateInstances } from "./analysis.ts";
+ * // const evals = evaluateInstances(sae, toy, [2, 2], hFresh, lambdas); evals[0].axis_cos, evals[0].loss
+ * ```
  */
 export function evaluateInstances(
   sae: Sae,
@@ -359,7 +372,15 @@ export function hiddenCovariance(h: ArrayLike<number>, n: number, d: number): Co
   return { mean, cov, eigenvalues: eig, ratio: eig[eig.length - 1]! / eig[0]! };
 }
 
-/** Eigenvalues of a symmetric d×d matrix by cyclic Jacobi rotations. */
+/**
+ * Eigenvalues of a symmetric d×d matrix by cyclic Jacobi rotations.
+ *
+ * @example
+ * ```ts
+ * import { symmetricEigenvalues } from "./analysis.ts";
+ * symmetricEigenvalues([2, 1, 1, 2], 2); // [1, 3] in some order
+ * ```
+ */
 export function symmetricEigenvalues(m: readonly number[], d: number): number[] {
   const a = [...m];
   for (let sweep = 0; sweep < 100; sweep++) {

@@ -251,7 +251,15 @@ function pairTable(cfg: ComposedDataConfig, w0: number[], w1: number[]): Float64
   return t;
 }
 
-/** Builds the list of events and their (normalised) probabilities. */
+/**
+ * Builds the list of events and their (normalised) probabilities.
+ *
+ * @example
+ * ```ts
+ * import { buildEvents, datasetConfig } from "./data.ts";
+ * buildEvents(datasetConfig("D3u")).map((e) => e.probability); // 4 × 0.0625, 4 × 0.1875
+ * ```
+ */
 export function buildEvents(cfg: ComposedDataConfig): DataEvent[] {
   validate(cfg);
   const fs = cfg.feat_sets;
@@ -327,6 +335,14 @@ export function buildEvents(cfg: ComposedDataConfig): DataEvent[] {
  * Random draws per sample, in order: for each draw, one uniform per set
  * (magnitudes), then one uniform for the event. The same `Rng` state gives the
  * same batch.
+ *
+ * @example
+ * ```ts
+ * import { ComposedFeatureData, datasetConfig } from "./data.ts";
+ * import { Rng } from "../engine/rng.ts";
+ * const data = new ComposedFeatureData(datasetConfig("D2"));
+ * const x = data.sample(8, new Rng(0, "toy/batches")); // [8, 4]
+ * ```
  */
 export class ComposedFeatureData {
   /** The configuration this source was built from. */

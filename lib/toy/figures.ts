@@ -15,10 +15,11 @@
  *
  * @example
  * ```ts
- * import { gridFigure } from "./figures.ts";
- * import type { GridRun } from "./grid.ts";
- * declare const run: GridRun;
- * const build: (r: GridRun) => unknown = gridFigure; // figure + data for save()
+ * import { gridFigure, schematicFigure } from "./figures.ts";
+ * import { save } from "../plot/mod.ts";
+ * // with `run` from runGrid() and `toy` its toy model:
+ * // const { fig, data } = gridFigure(run, toy); await save(fig, "toy_grid_D1", data);
+ * // const s = schematicFigure(run, run.cells[12]!, toy); await save(s.fig, "toy_schematic_D1", s.data);
  * ```
  *
  * @module
@@ -45,7 +46,15 @@ import type { ToyModel } from "./model.ts";
 import { rotateVec, type Rotation, rotationFor } from "./analysis.ts";
 import type { GridCell, GridRun } from "./grid.ts";
 
-/** Colour of each feature set (Dark2 green, orange, then grey). */
+/**
+ * Colour of each feature set (Dark2 green, orange, then grey).
+ *
+ * @example
+ * ```ts
+ * import { setColor } from "./figures.ts";
+ * setColor(0); // "rgb(27,158,119)"
+ * ```
+ */
 export function setColor(set: number): string {
   return set === 0 ? DARK2_GREEN : set === 1 ? DARK2_ORANGE : "rgb(117,112,179)";
 }
@@ -77,7 +86,19 @@ function setOf(featSets: readonly number[], i: number): number {
   return featSets.length - 1;
 }
 
-/** The toy model's feature arrows (rotated) in one panel. */
+/**
+ * The toy model's feature arrows (rotated) in one panel.
+ *
+ * @example
+ * ```ts
+ * import { toyArrows } from "./figures.ts";
+ * import { initToyModel } from "./model.ts";
+ * import { rotationFor } from "./analysis.ts";
+ * import { Rng } from "../engine/rng.ts";
+ * const toy = initToyModel(4, 2, new Rng(0));
+ * toyArrows(toy, [2, 2], rotationFor(toy), { xaxis: "x", yaxis: "y" }).length; // 4
+ * ```
+ */
 export function toyArrows(toy: ToyModel, featSets: readonly number[], rot: Rotation, axes: AxisPair): Annotation[] {
   const out: Annotation[] = [];
   for (let i = 0; i < toy.n_in; i++) {
@@ -87,7 +108,16 @@ export function toyArrows(toy: ToyModel, featSets: readonly number[], rot: Rotat
   return out;
 }
 
-/** Decoder-row arrows of one instance (`wDec` = [d_sae × 2], row-major), rotated. */
+/**
+ * Decoder-row arrows of one instance (`wDec` = [d_sae × 2], row-major), rotated.
+ *
+ * @example
+ * ```ts
+ * import { decoderArrows } from "./figures.ts";
+ * const rot = { theta: 0, mode: "atan2" as const, R: [1, 0, 0, 1] as [number, number, number, number] };
+ * decoderArrows([1, 0, 0, 1], rot, { xaxis: "x", yaxis: "y" }, "black", 2).length; // 2
+ * ```
+ */
 export function decoderArrows(
   wDec: readonly number[],
   rot: Rotation,
@@ -106,6 +136,15 @@ export function decoderArrows(
 /**
  * The toy model figure: learned feature directions (rotated, labelled) and the
  * training loss per step (log scale; steps with loss 0 are left out).
+ *
+ * @example
+ * ```ts
+ * import { toyModelFigure } from "./figures.ts";
+ * import { ComposedFeatureData, datasetConfig } from "./data.ts";
+ * import { defaultToyTrainConfig, trainToyModel } from "./model.ts";
+ * const r = trainToyModel(new ComposedFeatureData(datasetConfig("D1")), defaultToyTrainConfig({ steps: 100 }));
+ * const fig = toyModelFigure(r.model, r.losses, [2, 2], "D1: toy model");
+ * ```
  */
 export function toyModelFigure(
   toy: ToyModel,
@@ -174,6 +213,12 @@ export interface SchematicData {
  * The 6-panel schematic of one grid cell (§7.3 panel boxes on a 6.5 × 2 in
  * canvas, 1300 × 400 px): A toy features, B the lowest-loss instance (with
  * latent labels f1…), C–F the other instances in increasing loss.
+ *
+ * @example
+ * ```ts
+ * import { schematicFigure } from "./figures.ts";
+ * // const { fig, data } = schematicFigure(run, run.cells[12]!, toy); data.panel_instances; // lowest loss first
+ * ```
  */
 export function schematicFigure(
   run: GridRun,
@@ -261,7 +306,15 @@ export function schematicFigure(
   };
 }
 
-/** "3×10⁻⁵" for 3e-5 (the study's `to_scientific`, 0 decimals). */
+/**
+ * "3×10⁻⁵" for 3e-5 (the study's `to_scientific`, 0 decimals).
+ *
+ * @example
+ * ```ts
+ * import { sci } from "./figures.ts";
+ * sci(3e-5); // "3×10⁻⁵"
+ * ```
+ */
 export function sci(v: number): string {
   const e = Math.floor(Math.log10(v));
   const m = Math.round(v / 10 ** e);
@@ -324,6 +377,12 @@ export interface GridFigureData {
  * features, the lowest-loss instance (black, width 2) and the most
  * monosemantic one (grey, width 1) when different. Rows: lr top to bottom;
  * columns: λ left to right.
+ *
+ * @example
+ * ```ts
+ * import { gridFigure } from "./figures.ts";
+ * // const { fig, data } = gridFigure(run, toy); data.composed_cells
+ * ```
  */
 export function gridFigure(run: GridRun, toy: ToyModel, rot: Rotation = rotationFor(toy)): {
   fig: Figure;

@@ -141,6 +141,16 @@ export interface GridRun {
  * Trains and evaluates one data set's grid on the frozen toy model `toy`.
  *
  * @param onProgress (finished steps, total steps) during training
+ *
+ * @example
+ * ```ts
+ * import { defaultGridConfig, runGrid } from "./grid.ts";
+ * import { datasetConfig } from "./data.ts";
+ * import { initToyModel } from "./model.ts";
+ * import { Rng } from "../engine/rng.ts";
+ * const toy = initToyModel(4, 2, new Rng(0));
+ * const run = await runGrid("D1", datasetConfig("D1"), toy, defaultGridConfig({ total_steps: 50, instances: 1 }));
+ * ```
  */
 export async function runGrid(
   dataset: string,

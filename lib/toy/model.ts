@@ -223,7 +223,17 @@ export function toyLossAndGrad(
   return loss * scale;
 }
 
-/** AdamW state for a flat parameter vector, torch semantics (`p ← p − lr·wd·p`, then the Adam step). */
+/**
+ * AdamW state for a flat parameter vector, torch semantics (`p ← p − lr·wd·p`, then the Adam step).
+ *
+ * @example
+ * ```ts
+ * import { AdamW } from "./model.ts";
+ * const opt = new AdamW(2, 1e-3, 0.01);
+ * const p = new Float64Array([1, -1]);
+ * opt.step(p, new Float64Array([0.5, 0.5]));
+ * ```
+ */
 export class AdamW {
   #m: Float64Array;
   #v: Float64Array;
@@ -282,7 +292,7 @@ export interface ToyTrainResult {
  * import { ComposedFeatureData, datasetConfig } from "./data.ts";
  * import { defaultToyTrainConfig, trainToyModel } from "./model.ts";
  * const r = trainToyModel(new ComposedFeatureData(datasetConfig("D2")), defaultToyTrainConfig({ steps: 50 }));
- * r.losses[49] < r.losses[0]; // usually true
+ * r.losses.length; // 50
  * ```
  */
 export function trainToyModel(

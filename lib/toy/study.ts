@@ -103,6 +103,12 @@ export interface GeneratorRow {
 /**
  * Event frequencies of `n` fresh samples of data set `name` (stream "check/generator")
  * against the table's probabilities.
+ *
+ * @example
+ * ```ts
+ * import { generatorStats } from "./study.ts";
+ * generatorStats("D1", 10_000, 0).map((r) => r.observed); // ≈ 0.25 each
+ * ```
  */
 export function generatorStats(name: DatasetName, n: number, seed: number): GeneratorRow[] {
   const data = new ComposedFeatureData(datasetConfig(name));
@@ -117,7 +123,15 @@ export function generatorStats(name: DatasetName, n: number, seed: number): Gene
   return rows;
 }
 
-/** The ℓ1 of hand-built dictionaries on fresh samples (stream "check/dictionary") and the §9.5 values. */
+/**
+ * The ℓ1 of hand-built dictionaries on fresh samples (stream "check/dictionary") and the §9.5 values.
+ *
+ * @example
+ * ```ts
+ * import { dictionaryStats } from "./study.ts";
+ * dictionaryStats("D1", 10_000, 0).measured.diagonal; // ≈ 0.707
+ * ```
+ */
 export function dictionaryStats(
   name: DatasetName,
   n: number,
@@ -151,6 +165,13 @@ export interface ToyStage {
 /**
  * Trains `cfg.toy_restarts` toy models of `name`, keeps the lowest-loss one and saves
  * `figures/toy_model_{name}` (geometry + loss curve).
+ *
+ * @example
+ * ```ts
+ * import { runToyStage, toyStudyConfig } from "./study.ts";
+ * const stage = await runToyStage("D1", toyStudyConfig(true));
+ * stage.antipodal.x; // ≈ −1
+ * ```
  */
 export async function runToyStage(name: DatasetName, cfg: ToyStudyConfig): Promise<ToyStage> {
   const data = new ComposedFeatureData(datasetConfig(name));
@@ -192,7 +213,16 @@ export async function runToyStage(name: DatasetName, cfg: ToyStudyConfig): Promi
   return { result, antipodal, covariance, restarts };
 }
 
-/** Trains the SAE grid of `name` on the toy model and saves the grid and schematic figures. */
+/**
+ * Trains the SAE grid of `name` on the toy model and saves the grid and schematic figures.
+ *
+ * @example
+ * ```ts
+ * import { runGridStage, runToyStage, toyStudyConfig } from "./study.ts";
+ * const cfg = toyStudyConfig(true);
+ * const grid = await runGridStage("D1", await runToyStage("D1", cfg), cfg);
+ * ```
+ */
 export async function runGridStage(
   name: DatasetName,
   toy: ToyStage,
@@ -264,7 +294,15 @@ export function cellRows(run: GridRun): CellRow[] {
   });
 }
 
-/** Columns of `rows` as arrays (for `pl.DataFrame`). */
+/**
+ * Columns of `rows` as arrays (for `pl.DataFrame`).
+ *
+ * @example
+ * ```ts
+ * import { columns } from "./study.ts";
+ * columns([{ a: 1, b: "x" }, { a: 2, b: "y" }]); // { a: [1, 2], b: ["x", "y"] }
+ * ```
+ */
 export function columns<T extends object>(rows: T[]): Record<string, unknown[]> {
   const out: Record<string, unknown[]> = {};
   if (rows.length === 0) return out;

@@ -2,7 +2,7 @@
  * Installs the project's kernel overrides into tfjs's global kernel registry,
  * for the wasm backend: `BatchMatMul` and `_FusedMatMul` (native BLAS, or
  * explicit transposes), `Sum`, `Mean`, `Max`, `Min` over non-innermost axes,
- * `Identity` (shares memory instead of copying)
+ * `Identity` (shares memory instead of copying), `Tanh` (through `Sigmoid`)
  * and `UnsortedSegmentSum` (the embedding gradient); and,
  * for every backend, a `BatchMatMul` gradient that reduces broadcast batch
  * dimensions (`matmul_grad.ts`).
@@ -30,6 +30,7 @@ import { batchMatMulGradConfig } from "./matmul_grad.ts";
 import { makeBlockReduce, type ReduceKind } from "./reduce.ts";
 import { unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
 import { makeSharingIdentity } from "./identity.ts";
+import { makeFastTanh } from "./tanh.ts";
 
 /** What {@link installEngineKernels} installed. */
 export interface EngineKernelStatus {
@@ -110,6 +111,13 @@ export function installEngineKernels(options: Partial<InstallOptions> = {}): Eng
     disposeFunc: orig?.disposeFunc,
     kernelFunc: makeSharingIdentity(stockFn("Identity", orig)),
   }));
+  replace("Tanh", (orig) => ({
+    kernelName: "Tanh",
+    backendName: BACKEND,
+    setupFunc: orig?.setupFunc,
+    disposeFunc: orig?.disposeFunc,
+    kernelFunc: makeFastTanh(stockFn("Tanh", orig)),
+  }));
   replace("UnsortedSegmentSum", () => ({
     kernelName: "UnsortedSegmentSum",
     backendName: BACKEND,
@@ -124,7 +132,7 @@ export function installEngineKernels(options: Partial<InstallOptions> = {}): Eng
       : "wasm (explicit transpose)",
     segmentSum: "js on the wasm heap",
     blas: useBlas ? bs : { ...bs, available: false, reason: "disabled by installEngineKernels({ blas: false })" },
-    kernels: ["BatchMatMul", "_FusedMatMul", "Sum", "Mean", "Max", "Min", "Identity", "UnsortedSegmentSum"],
+    kernels: ["BatchMatMul", "_FusedMatMul", "Sum", "Mean", "Max", "Min", "Identity", "Tanh", "UnsortedSegmentSum"],
     gradients: ["BatchMatMul"],
   };
   currentUsesBlas = useBlas;

@@ -1,0 +1,588 @@
+/**
+ * The embedded default of study B: a small GPT-2 and its short-context SAEs,
+ * trained by this project on the npm corpora and shipped under `data/`.
+ *
+ * Layout (relative to the data root, `data/` by default):
+ * ```
+ * manifest.json                         sha256 + size of every file below, configs, splits, seeds, losses, code version
+ * embedded/model/config.json            Hugging Face GPT2Config
+ * embedded/model/model.safetensors      weights (uncentred, as Hugging Face stores them)
+ * embedded/model/vocab_map.json         compact vocabulary (model id → GPT-2 id, unknown token)
+ * embedded/saes/<hook>/cfg.json         SAELens folders, one per hook
+ * embedded/saes/<hook>/sae_weights.safetensors, sparsity.safetensors
+ * embedded/training/lm_record.json      LM curves, per-position validation loss
+ * embedded/training/sae_record.json     per-hook SAE curves and held-out quality
+ * ```
+ *
+ * The pipeline: {@link runEmbeddedLmTraining} (`deno task train-lm`) then
+ * {@link runEmbeddedSaeTraining} (`deno task train-saes`); each rewrites the
+ * manifest. {@link loadEmbedded} verifies the manifest (naming any file that
+ * does not match) and loads the model centred, as TransformerLens would.
+ *
+ * @example
+ * ```ts
+ * import { loadEmbedded } from "./embedded.ts";
+ * const { model, tokenMap, saeDirs } = await loadEmbedded();
+ * ```
+ *
+ * @module
+ */
+
+import { cacheDir, dataDir, isQuick, outputRoot } from "../env.ts";
+import { sha256Bytes, sha256File } from "../io/manifest.ts";
+import { type Manifest, readManifest, verifyManifest, writeManifest } from "../io/manifest.ts";
+import { writeJsonAtomic } from "../io/atomic.ts";
+import { join } from "../path.ts";
+import { CORPUS_PACKAGES, type CorpusName } from "../data/corpora.ts";
+import { defaultSplitConfig } from "../data/splits.ts";
+import { loadTokenizedCorpus, splitTokenized } from "../data/token_cache.ts";
+import { type Gpt2Config, gpt2ParamCount } from "./config.ts";
+import { defaultGpt2Config } from "./config.ts";
+import { Gpt2 } from "./gpt2.ts";
+import { HF_CONFIG_FILE, HF_WEIGHTS_FILE, loadGpt2FromHf, saveGpt2ToHf, VOCAB_MAP_FILE } from "./hf_loader.ts";
+import { TokenMap } from "./token_map.ts";
+import { BOS_TOKEN_ID } from "./tokenizer.ts";
+import {
+  defaultLmTrainConfig,
+  type LmTrainConfig,
+  type LmTrainResult,
+  lossByPosition,
+  trainLm,
+  validationRows,
+} from "./train.ts";
+import {
+  defaultSaeTrainingConfig,
+  type HookSaeResult,
+  type SaeTrainingConfig,
+  studyHooks,
+  trainModelSaes,
+} from "./sae_training.ts";
+import { SAE_CFG_FILE, SAE_SPARSITY_FILE, SAE_WEIGHTS_FILE } from "../sae/saelens.ts";
+import { figure, lineTrace, save } from "../plot/mod.ts";
+
+/** Everything that defines the embedded default. */
+export interface EmbeddedConfig {
+  /** `model_name` of the SAEs. */
+  name: string;
+  /** Model shape (d_vocab is set from the vocabulary). */
+  model: Omit<Gpt2Config, "d_vocab" | "d_mlp">;
+  /** Seed of the model's initialisation. */
+  model_seed: number;
+  /** Compact vocabulary: most frequent GPT-2 ids of the LM training text (BOS and unknown included). */
+  vocab: { max_vocab: number; min_count: number };
+  /** Corpora whose train splits train the LM (and define the vocabulary). */
+  lm_corpora: CorpusName[];
+  /** Web-like corpora whose train/validation splits train and evaluate the SAEs. */
+  sae_corpora: CorpusName[];
+  /** LM recipe. */
+  lm: LmTrainConfig;
+  /** SAE recipe. */
+  sae: SaeTrainingConfig;
+}
+
+/**
+ * The full-size embedded default: 4 layers × d_model 128 × 4 heads, n_ctx 1024,
+ * 8192-token vocabulary (91% of training tokens; the rest map to the unknown
+ * token); LM 600 steps of 8 rows × 1024 tokens (≈ 4.9M tokens, ≈ 1.3 epochs
+ * of the 3.7M-token training text; ≈ 35–55 min on 2 quiet cores); SAEs at 128
+ * tokens (n_ctx / 8), expansion 16 (d_sae 2048), 400 steps of 4096 tokens per
+ * hook after an 80-step ℓ1 pilot (≈ 30 min for the five SAEs).
+ *
+ * @example
+ * ```ts
+ * import { defaultEmbeddedConfig } from "./embedded.ts";
+ * defaultEmbeddedConfig().model.n_ctx; // 1024
+ * ```
+ */
+export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): EmbeddedConfig {
+  return {
+    name: "embedded-gpt2",
+    model: { n_layer: 4, d_model: 128, n_head: 4, n_ctx: 1024, layer_norm_epsilon: 1e-5 },
+    model_seed: 0,
+    vocab: { max_vocab: 8192, min_count: 2 },
+    lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
+    sae_corpora: ["sotu", "spam-assassin"],
+    lm: defaultLmTrainConfig({
+      n_ctx: 1024,
+      total_steps: 600,
+      batch_rows: 8,
+      micro_batch_rows: 1,
+      lr: 2e-3,
+      warmup_steps: 40,
+      eval_every: 100,
+      eval_rows: 8,
+      checkpoint_every: 25,
+    }),
+    sae: defaultSaeTrainingConfig({ context_size: 128, expansion_factor: 16, total_steps: 400 }),
+    ...overrides,
+  };
+}
+
+/**
+ * The QUICK (CI) configuration: a 2-layer d_model-32 model with n_ctx 128 and
+ * a 512-token vocabulary, 200 LM steps; SAEs at 16 tokens (n_ctx / 8),
+ * expansion 4, 60 steps with a 20-step pilot.
+ *
+ * @example
+ * ```ts
+ * import { quickEmbeddedConfig } from "./embedded.ts";
+ * quickEmbeddedConfig().sae.context_size; // 16
+ * ```
+ */
+export function quickEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): EmbeddedConfig {
+  return defaultEmbeddedConfig({
+    name: "embedded-gpt2-quick",
+    model: { n_layer: 2, d_model: 32, n_head: 2, n_ctx: 128, layer_norm_epsilon: 1e-5 },
+    vocab: { max_vocab: 512, min_count: 2 },
+    lm: defaultLmTrainConfig({
+      n_ctx: 128,
+      total_steps: 200,
+      batch_rows: 4,
+      micro_batch_rows: 4,
+      lr: 5e-3,
+      warmup_steps: 20,
+      eval_every: 50,
+      eval_rows: 4,
+      checkpoint_every: 50,
+    }),
+    sae: defaultSaeTrainingConfig({
+      context_size: 16,
+      expansion_factor: 4,
+      rows_per_buffer: 64,
+      harvest_rows: 64,
+      batch_size: 256,
+      total_steps: 60,
+      pilot_steps: 20,
+      l1_multipliers: [0.5, 2],
+      dead_feature_window: 20,
+      b_dec_init_samples: 512,
+      eval_rows: 32,
+      checkpoint_every: 20,
+    }),
+    ...overrides,
+  });
+}
+
+/**
+ * {@link quickEmbeddedConfig} under `QUICK=1`, else {@link defaultEmbeddedConfig}.
+ *
+ * @example
+ * ```ts
+ * import { embeddedConfig } from "./embedded.ts";
+ * const cfg = embeddedConfig();
+ * ```
+ */
+export function embeddedConfig(): EmbeddedConfig {
+  return isQuick() ? quickEmbeddedConfig() : defaultEmbeddedConfig();
+}
+
+/** Paths of the embedded default under a data root. */
+export interface EmbeddedPaths {
+  root: string;
+  manifest: string;
+  modelDir: string;
+  saeDir: string;
+  lmRecord: string;
+  saeRecord: string;
+  checkpoints: string;
+}
+
+/**
+ * Paths under `root` (default: `data/`, or `<outputRoot>/data` under `QUICK=1`).
+ * Checkpoints go to `cacheDir()/embedded_ckpt/` for the default root and to
+ * `<root>/.checkpoints/` for any other (never listed in the manifest).
+ *
+ * @example
+ * ```ts
+ * import { embeddedPaths } from "./embedded.ts";
+ * embeddedPaths("/tmp/x").modelDir; // "/tmp/x/embedded/model"
+ * ```
+ */
+export function embeddedPaths(root?: string): EmbeddedPaths {
+  const fallback = isQuick() ? join(outputRoot(), "data") : dataDir();
+  const checkpoints = root === undefined ? join(cacheDir(), "embedded_ckpt") : join(root, ".checkpoints");
+  root ??= fallback;
+  return {
+    root,
+    manifest: join(root, "manifest.json"),
+    modelDir: join(root, "embedded", "model"),
+    saeDir: join(root, "embedded", "saes"),
+    lmRecord: join(root, "embedded", "training", "lm_record.json"),
+    saeRecord: join(root, "embedded", "training", "sae_record.json"),
+    checkpoints,
+  };
+}
+
+/**
+ * A compact vocabulary from token documents: model id 0 is BOS/EOS (50256),
+ * 1 the unknown token, then the GPT-2 ids with at least `minCount`
+ * occurrences by decreasing count (ties by id), up to `maxVocab` ids in all.
+ *
+ * @example
+ * ```ts
+ * import { buildCompactVocab } from "./embedded.ts";
+ * const map = buildCompactVocab([new Int32Array([5, 5, 7, 7, 7, 9])], 4, 2);
+ * map.modelToSource; // Int32Array [50256, -1, 7, 5]
+ * ```
+ */
+export function buildCompactVocab(docs: Iterable<ArrayLike<number>>, maxVocab: number, minCount: number): TokenMap {
+  if (!Number.isInteger(maxVocab) || maxVocab < 3) {
+    throw new RangeError(`vocab max_vocab: expected ≥ 3, got ${maxVocab}`);
+  }
+  const counts = new Map<number, number>();
+  for (const d of docs) {
+    for (let i = 0; i < d.length; i++) counts.set(d[i] as number, (counts.get(d[i] as number) ?? 0) + 1);
+  }
+  counts.delete(BOS_TOKEN_ID);
+  const ids = [...counts.entries()].filter(([, c]) => c >= minCount).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  return new TokenMap([BOS_TOKEN_ID, -1, ...ids.slice(0, maxVocab - 2).map(([id]) => id)], 1);
+}
+
+/** Token documents of a split of some corpora, as GPT-2 ids, with provenance. */
+async function splitDocs(corpora: readonly CorpusName[], split: "train" | "validation") {
+  const docs: Int32Array[] = [];
+  const provenance: Record<string, unknown> = {};
+  for (const name of corpora) {
+    const { tokenized } = await loadTokenizedCorpus(name);
+    const a = splitTokenized(tokenized);
+    const index = new Map(tokenized.docIds.map((id, i) => [id, i]));
+    let tokens = 0;
+    for (const id of a.ids[split]) {
+      const i = index.get(id) as number;
+      const d = Int32Array.from(tokenized.tokens.subarray(tokenized.offsets[i]!, tokenized.offsets[i + 1]!));
+      docs.push(d);
+      tokens += d.length;
+    }
+    provenance[name] = {
+      package: CORPUS_PACKAGES[name],
+      method: a.method,
+      fractions: a.fractions,
+      documents: a.ids[split].length,
+      tokens,
+      ids_sha256: sha256Bytes(new TextEncoder().encode(a.ids[split].join("\n"))),
+    };
+  }
+  return { docs, provenance };
+}
+
+/** Options of the embedded pipeline steps. */
+export interface EmbeddedRunOptions {
+  /** Data root (see {@link embeddedPaths}). */
+  root?: string;
+  /** Save training figures through `lib/plot` (default true). */
+  figures?: boolean;
+  /** Folder of the figures (default `figuresDir()`). */
+  figuresDir?: string;
+  /** Progress bars (default true). */
+  progress?: boolean;
+  /** Stop after this step (checkpointing), as an interruption would. */
+  stopAtStep?: number;
+}
+
+/** The LM part of `lm_record.json`. */
+export interface LmRecord {
+  config: EmbeddedConfig;
+  n_params: number;
+  vocab_size: number;
+  unk_rate_train: number;
+  data: { train: Record<string, unknown>; validation: Record<string, unknown>; split_seed: number };
+  history: LmTrainResult["history"];
+  evals: LmTrainResult["evals"];
+  rows_per_epoch: number;
+  final_train_loss: number;
+  final_val_loss: number;
+  /** Mean validation loss per position 0 … n_ctx − 1 (position j predicts token j + 1). */
+  val_loss_by_position: number[];
+  val_loss_pos_1_32: number;
+  val_loss_pos_512_1023: number | null;
+  val_rows: number;
+  train_seconds: number;
+}
+
+/**
+ * Trains (or resumes training) the embedded LM, saves it in Hugging Face
+ * layout with its vocabulary map, writes `lm_record.json`, the training
+ * figures and the manifest. Returns null when stopped early.
+ */
+export async function runEmbeddedLmTraining(
+  cfg: EmbeddedConfig = embeddedConfig(),
+  opts: EmbeddedRunOptions = {},
+): Promise<LmRecord | null> {
+  const paths = embeddedPaths(opts.root);
+  const train = await splitDocs(cfg.lm_corpora, "train");
+  const validation = await splitDocs(cfg.lm_corpora, "validation");
+  const tokenMap = buildCompactVocab(train.docs, cfg.vocab.max_vocab, cfg.vocab.min_count);
+  const encode = (docs: Int32Array[]) => docs.map((d) => tokenMap.encode(d));
+  const data = { train: encode(train.docs), validation: encode(validation.docs), bos: 0 };
+  let unk = 0, total = 0;
+  for (const d of data.train) for (const t of d) (total++, t === tokenMap.unkId && unk++);
+  const modelCfg = defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab });
+  const model = Gpt2.random(modelCfg, cfg.model_seed);
+  try {
+    // a changed recipe or vocabulary starts a fresh checkpoint folder
+    const key = sha256Bytes(
+      new TextEncoder().encode(JSON.stringify([cfg.model, cfg.model_seed, cfg.vocab, cfg.lm_corpora, cfg.lm])),
+    );
+    const ckpt = join(paths.checkpoints, cfg.name, `lm-${key.slice(0, 12)}`);
+    const result = await trainLm(model, data, cfg.lm, {
+      checkpointDir: ckpt,
+      stopAtStep: opts.stopAtStep,
+      progress: opts.progress,
+      label: "train-lm",
+    });
+    if (result.stopped) return null;
+    const rows = validationRows(data.validation, 0, cfg.lm.n_ctx);
+    const { sum, count } = lossByPosition(model, rows, cfg.lm.micro_batch_rows);
+    const byPos = Array.from(sum, (v) => v / count);
+    const span = (a: number, b: number) => (b <= byPos.length ? mean(byPos.slice(a, b)) : null);
+    await saveGpt2ToHf(model, paths.modelDir, { tokenMap, metadata: { name: cfg.name } });
+    const record: LmRecord = {
+      config: cfg,
+      n_params: gpt2ParamCount(modelCfg),
+      vocab_size: tokenMap.modelVocab,
+      unk_rate_train: unk / total,
+      data: { train: train.provenance, validation: validation.provenance, split_seed: defaultSplitConfig().seed },
+      history: result.history,
+      evals: result.evals,
+      rows_per_epoch: result.rowsPerEpoch,
+      final_train_loss: mean(result.history.slice(-20).map((e) => e.loss)),
+      final_val_loss: mean(byPos),
+      val_loss_by_position: byPos,
+      val_loss_pos_1_32: span(1, 33) as number,
+      val_loss_pos_512_1023: span(512, 1024),
+      val_rows: rows.length,
+      train_seconds: result.history.at(-1)?.elapsed_s ?? 0,
+    };
+    await writeJsonAtomic(paths.lmRecord, record);
+    if (opts.figures ?? true) await saveLmFigures(record, cfg.name, opts.figuresDir);
+    await writeEmbeddedManifest(paths);
+    return record;
+  } finally {
+    model.dispose();
+  }
+}
+
+function mean(a: readonly number[]): number {
+  return a.reduce((s, v) => s + v, 0) / a.length;
+}
+
+async function saveLmFigures(r: LmRecord, name: string, dir?: string): Promise<void> {
+  const steps = r.history.map((e) => e.step);
+  await save(
+    figure([
+      lineTrace(steps, r.history.map((e) => e.loss), { name: "train (per step)" }),
+      lineTrace(r.evals.map((e) => e.step), r.evals.map((e) => e.val_loss), {
+        name: "validation",
+        mode: "lines+markers",
+      }),
+    ], {
+      title: { text: `${name}: LM training loss` },
+      xaxis: { title: { text: "step" } },
+      yaxis: { title: { text: "loss (nats)" } },
+    }),
+    `${name}_lm_training`,
+    { step: steps, train_loss: r.history.map((e) => e.loss), lr: r.history.map((e) => e.lr), evals: r.evals },
+    { dir },
+  );
+  const pos = r.val_loss_by_position.map((_, j) => j);
+  await save(
+    figure([lineTrace(pos.slice(1), r.val_loss_by_position.slice(1), { name: "validation" })], {
+      title: { text: `${name}: validation loss by position` },
+      xaxis: { title: { text: "position j (predicting token j+1)" }, type: "log" },
+      yaxis: { title: { text: "loss (nats)" } },
+    }),
+    `${name}_lm_loss_by_position`,
+    { position: pos, loss: r.val_loss_by_position, rows: r.val_rows },
+    { dir },
+  );
+}
+
+/** `sae_record.json`. */
+export interface SaeRecord {
+  config: EmbeddedConfig;
+  data: { train: Record<string, unknown>; validation: Record<string, unknown> };
+  hooks: HookSaeResult[];
+}
+
+/**
+ * Trains (or resumes) one SAE per hook on the shipped model (loaded centred),
+ * writes the SAELens folders, `sae_record.json`, the figures and the
+ * manifest. Returns null when stopped early.
+ */
+export async function runEmbeddedSaeTraining(
+  cfg: EmbeddedConfig = embeddedConfig(),
+  opts: EmbeddedRunOptions = {},
+): Promise<SaeRecord | null> {
+  const paths = embeddedPaths(opts.root);
+  const { model, tokenMap } = await loadGpt2FromHf(paths.modelDir, { centerWritingWeights: true, trainable: false });
+  try {
+    if (tokenMap === null) throw new Error(`${paths.modelDir}: no ${VOCAB_MAP_FILE}; the embedded model needs one`);
+    const train = await splitDocs(cfg.sae_corpora, "train");
+    const validation = await splitDocs(cfg.sae_corpora, "validation");
+    const encode = (docs: Int32Array[]) => docs.map((d) => tokenMap.encode(d));
+    // a retrained model or a changed recipe starts fresh SAE checkpoints
+    const weights = await sha256File(join(paths.modelDir, HF_WEIGHTS_FILE));
+    const saeKey = sha256Bytes(new TextEncoder().encode(JSON.stringify([weights.sha256, cfg.sae, cfg.sae_corpora])));
+    const hooks = await trainModelSaes(
+      model,
+      { train: encode(train.docs), validation: encode(validation.docs), bos: 0 },
+      cfg.sae,
+      {
+        outDir: paths.saeDir,
+        checkpointDir: join(paths.checkpoints, cfg.name, `saes-${saeKey.slice(0, 12)}`),
+        modelName: cfg.name,
+        datasetPath: cfg.sae_corpora.map((c) => CORPUS_PACKAGES[c]).join("+"),
+        metadata: { model_from_pretrained_kwargs: { center_writing_weights: true } },
+        progress: opts.progress,
+        stopAtStep: opts.stopAtStep,
+      },
+    );
+    if (hooks.length < (cfg.sae.hooks ?? studyHooks(model.cfg.n_layer)).length) return null; // stopped early
+    const record: SaeRecord = {
+      config: cfg,
+      data: { train: train.provenance, validation: validation.provenance },
+      hooks,
+    };
+    await writeJsonAtomic(paths.saeRecord, record);
+    if (opts.figures ?? true) {
+      await save(
+        figure(hooks.map((h) => lineTrace(h.curve.map((c) => c.step), h.curve.map((c) => c.loss), { name: h.hook })), {
+          title: { text: `${cfg.name}: SAE training loss (context ${cfg.sae.context_size})` },
+          xaxis: { title: { text: "step" } },
+          yaxis: { title: { text: "loss" }, type: "log" },
+        }),
+        `${cfg.name}_sae_training`,
+        { hooks: hooks.map((h) => ({ hook: h.hook, curve: h.curve, quality: h.quality })) },
+        { dir: opts.figuresDir },
+      );
+    }
+    await writeEmbeddedManifest(paths);
+    return record;
+  } finally {
+    model.dispose();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The code version: `git rev-parse HEAD` (with `-dirty` when the work tree has
+ * changes), or "unknown" without git.
+ *
+ * @example
+ * ```ts
+ * import { codeVersion } from "./embedded.ts";
+ * console.log(await codeVersion()); // "09488b5…" or "09488b5…-dirty"
+ * ```
+ */
+export async function codeVersion(): Promise<string> {
+  try {
+    const run = async (...args: string[]) => {
+      const out = await new Deno.Command("git", { args, stdout: "piped", stderr: "null" }).output();
+      return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+    };
+    const head = await run("rev-parse", "HEAD");
+    if (head === null) return "unknown";
+    const status = await run("status", "--porcelain", "--untracked-files=no");
+    return status ? `${head}-dirty` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * Writes `manifest.json` for whatever the embedded folder holds (the model,
+ * and the SAEs when trained): every file's sha256 and size plus the configs,
+ * data splits, seeds, steps, final losses and the code version.
+ */
+export async function writeEmbeddedManifest(paths: EmbeddedPaths = embeddedPaths()): Promise<Manifest> {
+  const rel = (p: string) => p.slice(paths.root.length + 1);
+  const files = [HF_CONFIG_FILE, HF_WEIGHTS_FILE, VOCAB_MAP_FILE].map((f) => rel(join(paths.modelDir, f)));
+  const lm = JSON.parse(await Deno.readTextFile(paths.lmRecord)) as LmRecord;
+  files.push(rel(paths.lmRecord));
+  let sae: SaeRecord | null = null;
+  if (await exists(paths.saeRecord)) {
+    sae = JSON.parse(await Deno.readTextFile(paths.saeRecord)) as SaeRecord;
+    files.push(rel(paths.saeRecord));
+    for (const h of sae.hooks) {
+      for (const f of [SAE_CFG_FILE, SAE_WEIGHTS_FILE, SAE_SPARSITY_FILE]) {
+        files.push(rel(join(paths.saeDir, h.hook, f)));
+      }
+    }
+  }
+  return await writeManifest(paths.manifest, files, {
+    name: lm.config.name,
+    code_version: await codeVersion(),
+    written: new Date().toISOString(),
+    model: {
+      config: lm.config.model,
+      vocab: { ...lm.config.vocab, size: lm.vocab_size, unk_rate_train: lm.unk_rate_train },
+      n_params: lm.n_params,
+      seed: lm.config.model_seed,
+      train_config: lm.config.lm,
+      steps: lm.history.length,
+      tokens: lm.history.at(-1)?.tokens ?? 0,
+      final_train_loss: lm.final_train_loss,
+      final_val_loss: lm.final_val_loss,
+      val_loss_pos_1_32: lm.val_loss_pos_1_32,
+      val_loss_pos_512_1023: lm.val_loss_pos_512_1023,
+      train_seconds: lm.train_seconds,
+      data: lm.data,
+    },
+    saes: sae === null ? null : {
+      train_config: sae.config.sae,
+      data: sae.data,
+      hooks: sae.hooks.map((h) => ({
+        hook: h.hook,
+        l1_coefficient: h.l1_coefficient,
+        steps: h.steps,
+        final_loss: h.final_loss,
+        ...h.quality,
+      })),
+    },
+  });
+}
+
+/** What {@link loadEmbedded} returns. */
+export interface LoadedEmbedded {
+  /** The model, centred (TransformerLens `center_writing_weights`); the caller disposes it. */
+  model: Gpt2;
+  /** Its compact vocabulary. */
+  tokenMap: TokenMap;
+  /** SAELens folders by hook name (load with `loadSaeLens`). */
+  saeDirs: Record<string, string>;
+  /** The verified manifest. */
+  manifest: Manifest;
+}
+
+/**
+ * Loads the embedded model after verifying every file against the manifest
+ * (throws `ManifestError` naming the file that is missing or changed).
+ *
+ * @example
+ * ```ts
+ * import { loadEmbedded } from "./embedded.ts";
+ * const { model, saeDirs } = await loadEmbedded();
+ * model.dispose();
+ * ```
+ */
+export async function loadEmbedded(opts: { root?: string; verify?: boolean } = {}): Promise<LoadedEmbedded> {
+  const paths = embeddedPaths(opts.root);
+  const manifest = (opts.verify ?? true) ? await verifyManifest(paths.manifest) : await readManifest(paths.manifest);
+  const { model, tokenMap } = await loadGpt2FromHf(paths.modelDir, { centerWritingWeights: true, trainable: false });
+  if (tokenMap === null) {
+    model.dispose();
+    throw new Error(`${paths.modelDir}: no ${VOCAB_MAP_FILE}; the embedded model needs one`);
+  }
+  const saeDirs: Record<string, string> = {};
+  const saes = manifest.saes as { hooks: { hook: string }[] } | null;
+  for (const h of saes?.hooks ?? []) saeDirs[h.hook] = join(paths.saeDir, h.hook);
+  return { model, tokenMap, saeDirs, manifest };
+}

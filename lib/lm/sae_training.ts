@@ -1,0 +1,825 @@
+/**
+ * Trains residual-stream SAEs on a {@link Gpt2}, the way the study's
+ * gpt2-small-res-jb SAEs were made (study B §2.3), through `lib/sae`'s `trainSae`:
+ *
+ * - **rows:** web-like documents packed SAELens-style into rows of exactly
+ *   `context_size` tokens with BOS at each row start (`packRowsSaeLens`);
+ *   each epoch the documents are shuffled by `Rng(seed, "sae/epoch/<e>")` and
+ *   the rows shuffled;
+ * - **activation buffer:** buffer `k` holds the activations of rows
+ *   `k·rows_per_buffer …` at the hook and is read in `buffer_reuse` passes,
+ *   pass `p` in the token order of `Rng(seed, "sae/buffer/<hook>/<k>/<p>")`,
+ *   `batch_size` tokens per SAE step. Every batch is a pure function of
+ *   (seed, step), so a resumed run (trainSae's checkpoints) continues exactly;
+ *   the buffer is recomputed, never stored;
+ * - **one SAE per hook**: `blocks.{L}.hook_resid_pre` for every L plus the
+ *   last `blocks.{n−1}.hook_resid_post`; ReLU SAE, d_sae = expansion × d_model,
+ *   unit-norm decoder with the parallel gradient removed, `b_dec` at the
+ *   geometric median, ghost gradients for dead latents, normalised MSE;
+ * - **ℓ1:** λ = `l1_coefficient` / mean‖x‖ at the hook (scale-free with the
+ *   normalised MSE); with `l1_search` on, a pilot run of one instance per
+ *   multiplier in `l1_multipliers` picks the multiplier whose held-out L0 lies
+ *   in `target_l0` closest (in log) to its geometric middle;
+ * - **evaluation** on held-out rows (non-BOS tokens for L0, explained variance
+ *   and dead latents; CE-loss recovered from the clean, spliced and
+ *   zero-ablated next-token losses averaged over all tokens, every position spliced).
+ *
+ * The model given must be the centred one (TransformerLens `center_writing_weights`),
+ * as the real SAEs were trained on that stream.
+ *
+ * @example
+ * ```ts
+ * // const results = await trainModelSaes(model, { train, validation, bos: 0 }, defaultSaeTrainingConfig(), {
+ * //   outDir: "data/embedded/saes", checkpointDir: ".cache/sae_ckpt", modelName: "embedded-gpt2",
+ * // });
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../engine/rng.ts";
+import { writeJsonAtomic } from "../io/atomic.ts";
+import { listCheckpoints } from "../io/checkpoint.ts";
+import { progress } from "../progress.ts";
+import { join } from "../path.ts";
+import { defaultSaeConfig, defaultSaeTrainConfig, type SaeTrainConfig } from "../sae/config.ts";
+import { createSae, type Sae } from "../sae/sae.ts";
+import { createTrainState, disposeTrainState, trainSae, trainStep } from "../sae/train.ts";
+import { SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
+import type { Gpt2 } from "./gpt2.ts";
+import { saeSpliceHook, zeroAblationHook } from "./splice.ts";
+import { packRowsSaeLens } from "./tokenizer.ts";
+import { processCpuMs } from "./train.ts";
+
+/** The recipe of {@link trainModelSaes}. */
+export interface SaeTrainingConfig {
+  /** Seed of rows, buffers, SAE initialisation. */
+  seed: number;
+  /** Tokens per training row (SAELens `context_size`; the study: 128 = n_ctx / 8). */
+  context_size: number;
+  /** d_sae = expansion_factor · d_model. */
+  expansion_factor: number;
+  /** Hooks to train; null = every `blocks.L.hook_resid_pre` plus the last `hook_resid_post`. */
+  hooks: string[] | null;
+  /** Rows per activation buffer. */
+  rows_per_buffer: number;
+  /** Rows per harvesting forward pass. */
+  harvest_rows: number;
+  /** Passes over each buffer (reshuffled per pass) before the next is harvested; harvesting costs 1/this. */
+  buffer_reuse: number;
+  /** Tokens per SAE step. */
+  batch_size: number;
+  /** SAE steps per hook. */
+  total_steps: number;
+  /** Adam learning rate. */
+  lr: number;
+  /** Scale-free ℓ1 coefficient: λ = l1_coefficient / mean‖x‖ (one value, or one per hook name). */
+  l1_coefficient: number | Record<string, number>;
+  /** Run the ℓ1 pilot search. */
+  l1_search: boolean;
+  /** Multipliers of l1_coefficient tried by the pilot. */
+  l1_multipliers: number[];
+  /** Steps of the pilot. */
+  pilot_steps: number;
+  /** Wanted L0 range. */
+  target_l0: [number, number];
+  /** Linear ℓ1 warm-up as a fraction of total_steps. */
+  l1_warm_up_fraction: number;
+  /** Steps without firing after which a latent is dead (ghost gradients revive it). */
+  dead_feature_window: number;
+  /** Samples for the geometric-median b_dec and the norm scale. */
+  b_dec_init_samples: number;
+  /** Held-out rows for evaluation and the pilot's L0. */
+  eval_rows: number;
+  /** Save an SAE checkpoint every this many steps. */
+  checkpoint_every: number;
+}
+
+/**
+ * Default {@link SaeTrainingConfig}: 128-token rows, expansion 16, 512-row
+ * buffers (65,536 tokens) read twice, 4096-token batches, 400 steps, lr 1e-3,
+ * scale-free ℓ1 0.05 with an 80-step pilot over ×{0.4, 1, 2.5}, target L0 10–80,
+ * dead after 50 silent steps (200k tokens), evaluation on 256 held-out rows.
+ *
+ * @example
+ * ```ts
+ * import { defaultSaeTrainingConfig } from "./sae_training.ts";
+ * defaultSaeTrainingConfig({ total_steps: 100 }).context_size; // 128
+ * ```
+ */
+export function defaultSaeTrainingConfig(overrides: Partial<SaeTrainingConfig> = {}): SaeTrainingConfig {
+  const cfg: SaeTrainingConfig = {
+    seed: 0,
+    context_size: 128,
+    expansion_factor: 16,
+    hooks: null,
+    rows_per_buffer: 512,
+    harvest_rows: 32,
+    buffer_reuse: 2,
+    batch_size: 4096,
+    total_steps: 400,
+    lr: 1e-3,
+    l1_coefficient: 0.05,
+    l1_search: true,
+    l1_multipliers: [0.4, 1, 2.5],
+    pilot_steps: 80,
+    target_l0: [10, 80],
+    l1_warm_up_fraction: 0.05,
+    dead_feature_window: 50,
+    b_dec_init_samples: 4096,
+    eval_rows: 256,
+    checkpoint_every: 100,
+    ...overrides,
+  };
+  validateSaeTrainingConfig(cfg);
+  return cfg;
+}
+
+/**
+ * Throws naming the field when the config is invalid.
+ *
+ * @example
+ * ```ts
+ * import { defaultSaeTrainingConfig, validateSaeTrainingConfig } from "./sae_training.ts";
+ * validateSaeTrainingConfig(defaultSaeTrainingConfig());
+ * ```
+ */
+export function validateSaeTrainingConfig(c: SaeTrainingConfig): void {
+  for (
+    const k of [
+      "context_size",
+      "expansion_factor",
+      "rows_per_buffer",
+      "harvest_rows",
+      "buffer_reuse",
+      "batch_size",
+      "total_steps",
+      "pilot_steps",
+      "dead_feature_window",
+      "b_dec_init_samples",
+      "eval_rows",
+      "checkpoint_every",
+    ] as const
+  ) {
+    if (!Number.isSafeInteger(c[k]) || c[k] < 1) {
+      throw new RangeError(`SaeTrainingConfig.${k}: expected an integer ≥ 1, got ${c[k]}`);
+    }
+  }
+  if (c.context_size < 2) throw new RangeError(`SaeTrainingConfig.context_size: expected ≥ 2, got ${c.context_size}`);
+  if (c.rows_per_buffer * c.context_size < c.batch_size) {
+    throw new RangeError(
+      `SaeTrainingConfig.rows_per_buffer: ${c.rows_per_buffer} rows × ${c.context_size} tokens hold fewer than ` +
+        `batch_size ${c.batch_size} tokens`,
+    );
+  }
+  if (!(c.lr > 0)) throw new RangeError(`SaeTrainingConfig.lr: expected > 0, got ${c.lr}`);
+  const l1s = typeof c.l1_coefficient === "number" ? [c.l1_coefficient] : Object.values(c.l1_coefficient);
+  if (l1s.some((v) => !(v >= 0))) {
+    throw new RangeError(
+      `SaeTrainingConfig.l1_coefficient: expected values ≥ 0, got ${JSON.stringify(c.l1_coefficient)}`,
+    );
+  }
+  if (c.l1_multipliers.length < 1 || c.l1_multipliers.some((v) => !(v > 0))) {
+    throw new RangeError(`SaeTrainingConfig.l1_multipliers: expected positive numbers, got [${c.l1_multipliers}]`);
+  }
+  const [lo, hi] = c.target_l0;
+  if (!(lo > 0 && hi > lo)) {
+    throw new RangeError(`SaeTrainingConfig.target_l0: expected 0 < lo < hi, got [${lo}, ${hi}]`);
+  }
+  if (!(c.l1_warm_up_fraction >= 0 && c.l1_warm_up_fraction <= 1)) {
+    throw new RangeError(`SaeTrainingConfig.l1_warm_up_fraction: expected [0, 1], got ${c.l1_warm_up_fraction}`);
+  }
+}
+
+/**
+ * The hooks the study trains SAEs on: `blocks.{L}.hook_resid_pre` for every L,
+ * then `blocks.{n−1}.hook_resid_post`.
+ *
+ * @example
+ * ```ts
+ * import { studyHooks } from "./sae_training.ts";
+ * studyHooks(2); // ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_post"]
+ * ```
+ */
+export function studyHooks(n_layer: number): string[] {
+  const out = Array.from({ length: n_layer }, (_, l) => `blocks.${l}.hook_resid_pre`);
+  out.push(`blocks.${n_layer - 1}.hook_resid_post`);
+  return out;
+}
+
+/** The hook's layer count to run: blocks 0 … L for `blocks.L.*` (stopAtLayer = L + 1). */
+function stopLayer(hook: string): number {
+  const m = /^blocks\.(\d+)\./.exec(hook);
+  if (!m) throw new RangeError(`SAE training: hook "${hook}" is not a blocks.{L}.* hook`);
+  return Number(m[1]) + 1;
+}
+
+/**
+ * Activations `[rows · context, d_model]` (row-major) of `model` at `hook` for
+ * some equal-length token rows, `chunkRows` rows per forward pass.
+ *
+ * @example
+ * ```ts
+ * // const acts = harvestActivations(model, rows, "blocks.0.hook_resid_pre");
+ * ```
+ */
+export function harvestActivations(
+  model: Gpt2,
+  rows: readonly Int32Array[],
+  hook: string,
+  chunkRows = 32,
+): Float32Array {
+  const T = rows[0]?.length ?? 0;
+  const d = model.cfg.d_model;
+  const out = new Float32Array(rows.length * T * d);
+  const stop = Math.min(stopLayer(hook), model.cfg.n_layer);
+  for (let r0 = 0; r0 < rows.length; r0 += chunkRows) {
+    const chunk = rows.slice(r0, r0 + chunkRows);
+    const ids = new Int32Array(chunk.length * T);
+    chunk.forEach((r, i) => ids.set(r, i * T));
+    const tokens = tf.tensor2d(ids, [chunk.length, T], "int32");
+    const { logits, cache } = model.runWithCache(tokens, [hook], { stopAtLayer: stop });
+    tokens.dispose();
+    logits?.dispose();
+    const act = cache.get(hook) as tf.Tensor3D; // [rows, pos, d_model]
+    out.set(act.dataSync(), r0 * T * d);
+    act.dispose();
+  }
+  return out;
+}
+
+/** Deterministic SAE training rows and activation buffers for one hook. */
+export class ActivationBuffer {
+  readonly #model: Gpt2;
+  readonly #docs: readonly Int32Array[];
+  readonly #bos: number;
+  readonly #cfg: SaeTrainingConfig;
+  readonly #hook: string;
+  #epoch = -1;
+  #rows: Int32Array[] = [];
+  #index = -1;
+  #acts: Float32Array = new Float32Array(0);
+  #pass = -1;
+  #order = new Int32Array(0);
+  /** Rows per epoch of the document set. */
+  readonly rowsPerEpoch: number;
+  /** Batches per pass over a buffer. */
+  readonly batchesPerBuffer: number;
+
+  constructor(model: Gpt2, docs: readonly Int32Array[], bos: number, cfg: SaeTrainingConfig, hook: string) {
+    this.#model = model;
+    this.#docs = docs;
+    this.#bos = bos;
+    this.#cfg = cfg;
+    this.#hook = hook;
+    this.#loadEpoch(0);
+    this.rowsPerEpoch = this.#rows.length;
+    if (this.rowsPerEpoch < 1) throw new RangeError(`SAE training data do not fill one ${cfg.context_size}-token row`);
+    this.batchesPerBuffer = Math.floor((cfg.rows_per_buffer * cfg.context_size) / cfg.batch_size);
+  }
+
+  #loadEpoch(e: number): void {
+    if (e === this.#epoch) return;
+    this.#rows = saeRows(this.#docs, this.#bos, this.#cfg.context_size, this.#cfg.seed, e);
+    this.#epoch = e;
+  }
+
+  /** Harvests buffer k (unshuffled) and sets the token order of pass p over it. */
+  #load(k: number, p: number): void {
+    if (k !== this.#index) {
+      const R = this.#cfg.rows_per_buffer;
+      const rows: Int32Array[] = [];
+      for (let g = k * R; g < (k + 1) * R; g++) {
+        this.#loadEpoch(Math.floor(g / this.rowsPerEpoch));
+        rows.push(this.#rows[g % this.rowsPerEpoch] as Int32Array);
+      }
+      this.#acts = harvestActivations(this.#model, rows, this.#hook, this.#cfg.harvest_rows);
+      this.#index = k;
+      this.#pass = -1;
+    }
+    if (p !== this.#pass) {
+      const n = this.#acts.length / this.#model.cfg.d_model;
+      const order = Array.from({ length: n }, (_, i) => i);
+      new Rng(this.#cfg.seed, `sae/buffer/${this.#hook}/${k}/${p}`).shuffle(order);
+      this.#order = Int32Array.from(order);
+      this.#pass = p;
+    }
+  }
+
+  /** Batch `[batch_size, d_model]` of 0-based SAE step `step` (host copy). */
+  batch(step: number): Float32Array {
+    const perBuffer = this.batchesPerBuffer * this.#cfg.buffer_reuse;
+    const k = Math.floor(step / perBuffer);
+    this.#load(k, Math.floor((step % perBuffer) / this.batchesPerBuffer));
+    const d = this.#model.cfg.d_model;
+    const B = this.#cfg.batch_size;
+    const at = (step % this.batchesPerBuffer) * B;
+    const out = new Float32Array(B * d);
+    for (let i = 0; i < B; i++) {
+      const q = this.#order[at + i] as number;
+      out.set(this.#acts.subarray(q * d, (q + 1) * d), i * d);
+    }
+    return out;
+  }
+
+  /** The first `n` tokens of buffer 0 in its first pass order (for b_dec and the norm scale): `[n, d_model]`. */
+  initSamples(n: number): Float32Array {
+    this.#load(0, 0);
+    const d = this.#model.cfg.d_model;
+    const m = Math.min(n, this.#order.length);
+    const out = new Float32Array(m * d);
+    for (let i = 0; i < m; i++) {
+      const q = this.#order[i] as number;
+      out.set(this.#acts.subarray(q * d, (q + 1) * d), i * d);
+    }
+    return out;
+  }
+}
+
+/**
+ * SAE training rows of one epoch: documents shuffled by `Rng(seed, "sae/epoch/<e>")`,
+ * packed SAELens-style (BOS at each row start), rows shuffled.
+ *
+ * @example
+ * ```ts
+ * import { saeRows } from "./sae_training.ts";
+ * saeRows([Int32Array.from({ length: 300 }, (_, i) => 1 + (i % 9))], 0, 128, 0, 0)[0]![0]; // 0 (BOS)
+ * ```
+ */
+export function saeRows(
+  docs: readonly Int32Array[],
+  bos: number,
+  contextSize: number,
+  seed: number,
+  epoch: number,
+): Int32Array[] {
+  const rng = new Rng(seed, `sae/epoch/${epoch}`);
+  const order = docs.map((_, i) => i);
+  rng.shuffle(order);
+  const rows = [...packRowsSaeLens(order.map((i) => docs[i] as Int32Array), contextSize, { bos, maxDocTokens: null })];
+  rng.shuffle(rows);
+  return rows;
+}
+
+/** Held-out quality of one SAE at its training context. */
+export interface SaeQuality {
+  /** Mean L0 over non-BOS tokens. */
+  l0: number;
+  /** SAELens explained variance over non-BOS tokens. */
+  explained_variance: number;
+  /** Mean next-token CE, clean / spliced / zero-ablated (all positions spliced). */
+  ce_clean: number;
+  ce_spliced: number;
+  ce_zero: number;
+  /** (CE_zero − CE_spliced) / (CE_zero − CE_clean). */
+  ce_loss_recovered: number;
+  /** Fraction of latents that never fire on the held-out tokens. */
+  dead_fraction: number;
+  /** Held-out tokens (non-BOS) used. */
+  tokens: number;
+  /** Firing frequency per latent over the held-out non-BOS tokens. */
+  density: Float64Array;
+}
+
+/**
+ * Evaluates `sae` (one instance, or several for a pilot: per-instance L0 and EV only)
+ * on held-out rows; CE numbers only for one-instance SAEs.
+ */
+export function evaluateModelSae(
+  model: Gpt2,
+  sae: Sae,
+  rows: readonly Int32Array[],
+  bos: number,
+  chunkRows = 32,
+): SaeQuality[] {
+  const hook = sae.cfg.hook_name;
+  const n = sae.cfg.n_inst;
+  const d = model.cfg.d_model;
+  const s = sae.cfg.d_sae;
+  const acts = harvestActivations(model, rows, hook, chunkRows);
+  const keep: number[] = [];
+  rows.forEach((r, i) => r.forEach((t, j) => t !== bos && keep.push(i * r.length + j)));
+  const N = keep.length;
+  const sse = new Float64Array(n), l0 = new Float64Array(n), fired = new Float64Array(n * s);
+  let sumSq = 0;
+  const mean = new Float64Array(d);
+  for (let c0 = 0; c0 < N; c0 += 2048) {
+    const idx = keep.slice(c0, c0 + 2048);
+    const x = new Float32Array(idx.length * d);
+    idx.forEach((q, i) => x.set(acts.subarray(q * d, (q + 1) * d), i * d));
+    for (let i = 0; i < x.length; i++) {
+      sumSq += (x[i] as number) ** 2;
+      mean[i % d] = (mean[i % d] as number) + (x[i] as number);
+    }
+    const [e, f, cnt] = tf.tidy(() => {
+      const xt = tf.tensor3d(x, [1, idx.length, d]);
+      const out = sae.forward(xt);
+      const err = tf.sum(tf.square(tf.sub(out.recon, xt)), [1, 2]); // [n]
+      const pos = tf.cast(tf.greater(out.acts, 0), "float32"); // [n, batch, d_sae]
+      return [err, tf.sum(pos, [1, 2]), tf.sum(pos, 1)];
+    });
+    const eh = e.dataSync(), fh = f.dataSync(), ch = cnt.dataSync();
+    tf.dispose([e, f, cnt]);
+    for (let i = 0; i < n; i++) {
+      sse[i] = (sse[i] as number) + (eh[i] as number);
+      l0[i] = (l0[i] as number) + (fh[i] as number);
+    }
+    for (let q = 0; q < n * s; q++) fired[q] = (fired[q] as number) + (ch[q] as number);
+  }
+  let meanSq = 0;
+  for (let k = 0; k < d; k++) meanSq += ((mean[k] as number) / N) ** 2;
+  const variance = sumSq / N - meanSq;
+  let ce = { clean: NaN, spliced: NaN, zero: NaN };
+  if (n === 1) ce = ceTriple(model, sae, rows, chunkRows);
+  return Array.from({ length: n }, (_, i) => {
+    const density = Float64Array.from(fired.subarray(i * s, (i + 1) * s), (v) => v / N);
+    return {
+      l0: (l0[i] as number) / N,
+      explained_variance: 1 - (sse[i] as number) / N / variance,
+      ce_clean: ce.clean,
+      ce_spliced: ce.spliced,
+      ce_zero: ce.zero,
+      ce_loss_recovered: (ce.zero - ce.spliced) / (ce.zero - ce.clean),
+      dead_fraction: density.filter((v) => v === 0).length / s,
+      tokens: N,
+      density,
+    };
+  });
+}
+
+/** Mean next-token CE over all predictions of the rows: clean, SAE spliced at every position, zero-ablated. */
+function ceTriple(
+  model: Gpt2,
+  sae: Sae,
+  rows: readonly Int32Array[],
+  chunkRows: number,
+): { clean: number; spliced: number; zero: number } {
+  const hook = sae.cfg.hook_name;
+  const T = rows[0]?.length ?? 0;
+  const sums = { clean: 0, spliced: 0, zero: 0 };
+  let count = 0;
+  const spliceHook = saeSpliceHook(sae);
+  const zero = zeroAblationHook();
+  for (let r0 = 0; r0 < rows.length; r0 += chunkRows) {
+    const chunk = rows.slice(r0, r0 + chunkRows);
+    const ids = new Int32Array(chunk.length * T);
+    chunk.forEach((r, i) => ids.set(r, i * T));
+    const tokens = tf.tensor2d(ids, [chunk.length, T], "int32");
+    for (
+      const [key, hooks] of [["clean", {}], ["spliced", { [hook]: spliceHook }], ["zero", { [hook]: zero }]] as const
+    ) {
+      const v = tf.tidy(() => tf.sum(model.lossPerToken(model.runWithHooks(tokens, hooks), tokens)));
+      sums[key] += v.dataSync()[0] as number;
+      v.dispose();
+    }
+    count += chunk.length * (T - 1);
+    tokens.dispose();
+  }
+  return { clean: sums.clean / count, spliced: sums.spliced / count, zero: sums.zero / count };
+}
+
+/** Outcome of training one hook's SAE. */
+export interface HookSaeResult {
+  hook: string;
+  /** λ used (after the norm scale and the pilot's multiplier). */
+  l1_coefficient: number;
+  /** Multiplier of the base coefficient the pilot chose (1 without a pilot). */
+  l1_multiplier: number;
+  /** Mean ‖x‖ at the hook (the λ scale). */
+  mean_norm: number;
+  /** Pilot L0 per multiplier, when searched. */
+  pilot: { multiplier: number; l0: number; explained_variance: number }[];
+  /** Held-out quality. */
+  quality: Omit<SaeQuality, "density"> & {
+    /** Fraction of latents that fired on fewer than 1e-6 of the training tokens (the trainer's count). */
+    dead_fraction_train: number;
+  };
+  /** Last logged training loss, L0 and step. */
+  final_loss: number;
+  steps: number;
+  /** Training history: step, loss, mse, l0, explained variance, dead latents. */
+  curve: { step: number; loss: number; mse: number; l0: number; explained_variance: number; dead: number }[];
+  /** Folder the SAELens files were written to. */
+  dir: string;
+  /** Seconds spent on this hook. */
+  seconds: number;
+}
+
+/** Options of {@link trainModelSaes}. */
+export interface TrainModelSaesOptions {
+  /** Where the SAELens folders go: `<outDir>/<hook>/`. */
+  outDir: string;
+  /** Folder for resumable checkpoints and per-hook results. */
+  checkpointDir: string;
+  /** `model_name` in cfg.json. */
+  modelName: string;
+  /** `dataset_path` in cfg.json. */
+  datasetPath?: string;
+  /** Extra cfg.json metadata (e.g. `model_from_pretrained_kwargs`). */
+  metadata?: Record<string, unknown>;
+  /** Show progress bars (default true). */
+  progress?: boolean;
+  /** Stop each SAE's training after this step (checkpointing it), as an interruption would. */
+  stopAtStep?: number;
+}
+
+/** Data for {@link trainModelSaes}: web-like token documents in model ids. */
+export interface SaeData {
+  train: readonly Int32Array[];
+  validation: readonly Int32Array[];
+  bos: number;
+}
+
+function slug(hook: string): string {
+  return hook.replace(/[^A-Za-z0-9]+/g, "_");
+}
+
+function baseL1(cfg: SaeTrainingConfig, hook: string): number {
+  if (typeof cfg.l1_coefficient === "number") return cfg.l1_coefficient;
+  const v = cfg.l1_coefficient[hook];
+  if (v === undefined) throw new RangeError(`SaeTrainingConfig.l1_coefficient has no entry for hook "${hook}"`);
+  return v;
+}
+
+/** The lib/sae recipe used for every hook. */
+export function saeRecipe(cfg: SaeTrainingConfig, steps: number, l1: number | number[]): SaeTrainConfig {
+  return defaultSaeTrainConfig({
+    lr: l1 instanceof Array ? l1.map(() => cfg.lr) : cfg.lr,
+    l1_coefficient: l1,
+    batch_size: cfg.batch_size,
+    total_steps: steps,
+    adam_beta1: 0.9,
+    adam_beta2: 0.999,
+    lr_warm_up_fraction: 0.05,
+    lr_decay_fraction: 0.2,
+    mse_loss: "l2_normalized",
+    normalize_decoder: true,
+    remove_decoder_parallel_grad: true,
+    b_dec_init_method: "geometric_median",
+    b_dec_init_samples: cfg.b_dec_init_samples,
+    use_ghost_grads: true,
+    ghost_grads_cooldown: 0,
+    dead_feature_window: cfg.dead_feature_window,
+    l1_warm_up_steps: Math.floor(cfg.l1_warm_up_fraction * steps),
+    seed: cfg.seed,
+  });
+}
+
+function meanNorm(x: Float32Array, d: number): number {
+  let s = 0;
+  const n = x.length / d;
+  for (let i = 0; i < n; i++) {
+    let q = 0;
+    for (let k = 0; k < d; k++) q += (x[i * d + k] as number) ** 2;
+    s += Math.sqrt(q);
+  }
+  return s / n;
+}
+
+/**
+ * Trains one SAE per hook (see the module notes), writes each as a SAELens
+ * folder under `opts.outDir`, and returns the per-hook results. A hook whose
+ * result file exists in the checkpoint folder is not retrained; an
+ * interrupted hook resumes from its checkpoint.
+ */
+export async function trainModelSaes(
+  model: Gpt2,
+  data: SaeData,
+  cfg: SaeTrainingConfig,
+  opts: TrainModelSaesOptions,
+): Promise<HookSaeResult[]> {
+  validateSaeTrainingConfig(cfg);
+  const hooks = cfg.hooks ?? studyHooks(model.cfg.n_layer);
+  const evalRows = saeRows(data.validation, data.bos, cfg.context_size, cfg.seed, 0).slice(0, cfg.eval_rows);
+  if (evalRows.length === 0) throw new RangeError(`SAE validation data do not fill one ${cfg.context_size}-token row`);
+  await Deno.mkdir(opts.checkpointDir, { recursive: true });
+  const results: HookSaeResult[] = [];
+  for (const hook of hooks) {
+    const resultPath = join(opts.checkpointDir, `result-${slug(hook)}.json`);
+    // a finished hook is skipped while its SAELens files are still there (else it is re-evaluated and
+    // re-saved from its final checkpoint)
+    try {
+      const done = JSON.parse(await Deno.readTextFile(resultPath)) as HookSaeResult;
+      await Deno.stat(join(opts.outDir, hook, SAE_WEIGHTS_FILE));
+      results.push(done);
+      continue;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    const r = await trainHookSae(model, data, cfg, hook, evalRows, opts);
+    if (r === null) return results; // stopped early (stopAtStep)
+    await writeJsonAtomic(resultPath, r);
+    results.push(r);
+  }
+  return results;
+}
+
+async function trainHookSae(
+  model: Gpt2,
+  data: SaeData,
+  cfg: SaeTrainingConfig,
+  hook: string,
+  evalRows: Int32Array[],
+  opts: TrainModelSaesOptions,
+): Promise<HookSaeResult | null> {
+  const t0 = performance.now();
+  const d = model.cfg.d_model;
+  const d_sae = cfg.expansion_factor * d;
+  const buffer = new ActivationBuffer(model, data.train, data.bos, cfg, hook);
+  const init = buffer.initSamples(cfg.b_dec_init_samples);
+  const norm = meanNorm(init, d);
+  const base = baseL1(cfg, hook) / norm;
+  const saeCfg = defaultSaeConfig({
+    d_in: d,
+    d_sae,
+    n_inst: 1,
+    architecture: "standard",
+    apply_b_dec_to_input: true,
+    hook_name: hook,
+    context_size: cfg.context_size,
+    model_name: opts.modelName,
+    prepend_bos: true,
+    dataset_path: opts.datasetPath ?? "",
+  });
+  const source = (step: number) => tf.tensor2d(buffer.batch(step), [cfg.batch_size, d]);
+  const initBatch = () => tf.tensor2d(init, [init.length / d, d]);
+
+  // ℓ1 pilot: one instance per multiplier on the same batches; its choice is stored so a resume skips it
+  const choicePath = join(opts.checkpointDir, `l1-${slug(hook)}.json`);
+  let multiplier = 1;
+  let pilot: HookSaeResult["pilot"] = [];
+  if (cfg.l1_search) {
+    try {
+      ({ multiplier, pilot } = JSON.parse(await Deno.readTextFile(choicePath)));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      ({ multiplier, pilot } = await runPilot(model, cfg, saeCfg, base, source, initBatch, evalRows, data.bos, opts));
+      await writeJsonAtomic(choicePath, { multiplier, pilot });
+    }
+  }
+  const l1 = base * multiplier;
+  const recipe = saeRecipe(cfg, cfg.total_steps, l1);
+  const sae = createSae(saeCfg, cfg.seed, { scheme: "saelens" });
+  const prefix = `sae-${slug(hook)}`;
+  const done = await listCheckpoints(opts.checkpointDir, { prefix });
+  const start = done.length ? Math.max(...done) : 0;
+  const stopAt = Math.min(opts.stopAtStep ?? cfg.total_steps, cfg.total_steps);
+  const bar = (opts.progress ?? true) ? progress({ total: cfg.total_steps - start, label: `SAE ${hook}` }) : null;
+  const controller = new AbortController();
+  const curve: HookSaeResult["curve"] = [];
+  try {
+    const result = await trainSae(sae, recipe, source, {
+      initBatch,
+      logEvery: Math.max(1, Math.min(25, Math.floor(cfg.total_steps / 50))),
+      checkpoint: { dir: opts.checkpointDir, every: cfg.checkpoint_every, prefix },
+      signal: controller.signal,
+      onLog: (e) => {
+        curve.push({
+          step: e.step,
+          loss: e.loss[0] as number,
+          mse: e.mse[0] as number,
+          l0: e.l0[0] as number,
+          explained_variance: e.explained_variance[0] as number,
+          dead: e.dead[0] as number,
+        });
+        bar?.set(e.step - start, {
+          loss: e.loss[0] as number,
+          l0: e.l0[0] as number,
+          ev: e.explained_variance[0] as number,
+        });
+        if (e.step >= stopAt && stopAt < cfg.total_steps) controller.abort();
+      },
+    });
+    await bar?.done();
+    disposeTrainState(result.state);
+    // stopped early: the checkpoints (every `checkpoint_every` steps) let a later call resume exactly
+    if (result.aborted || result.state.step < cfg.total_steps) return null;
+    const history = result.history.map((e) => ({
+      step: e.step,
+      loss: e.loss[0] as number,
+      mse: e.mse[0] as number,
+      l0: e.l0[0] as number,
+      explained_variance: e.explained_variance[0] as number,
+      dead: e.dead[0] as number,
+    }));
+    const [q] = evaluateModelSae(model, sae, evalRows, data.bos, cfg.harvest_rows);
+    const quality = q as SaeQuality;
+    const dir = join(opts.outDir, hook);
+    const sparsity = Float32Array.from(quality.density, (v) => Math.log10(v + 1e-10));
+    await saveSaeLens(sae, dir, {
+      sparsity,
+      metadata: { ...opts.metadata, l1_coefficient: l1, training_steps: cfg.total_steps, batch_size: cfg.batch_size },
+    });
+    const { density: _density, ...qualityOut } = quality;
+    return {
+      hook,
+      l1_coefficient: l1,
+      l1_multiplier: multiplier,
+      mean_norm: norm,
+      pilot,
+      quality: { ...qualityOut, dead_fraction_train: result.history.at(-1)?.below_1e_6[0] ?? NaN },
+      final_loss: history.at(-1)?.loss ?? NaN,
+      steps: cfg.total_steps,
+      curve: history,
+      dir,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    sae.dispose();
+  }
+}
+
+async function runPilot(
+  model: Gpt2,
+  cfg: SaeTrainingConfig,
+  saeCfg: ReturnType<typeof defaultSaeConfig>,
+  base: number,
+  source: (step: number) => tf.Tensor,
+  initBatch: () => tf.Tensor,
+  evalRows: Int32Array[],
+  bos: number,
+  opts: TrainModelSaesOptions,
+): Promise<{ multiplier: number; pilot: HookSaeResult["pilot"] }> {
+  const mults = cfg.l1_multipliers;
+  const pilotCfg = { ...saeCfg, n_inst: mults.length };
+  const sae = createSae(pilotCfg, cfg.seed, { scheme: "saelens" });
+  try {
+    const bar = (opts.progress ?? true)
+      ? progress({ total: cfg.pilot_steps, label: `ℓ1 pilot ${saeCfg.hook_name}` })
+      : null;
+    const r = await trainSae(sae, saeRecipe(cfg, cfg.pilot_steps, mults.map((m) => m * base)), source, {
+      initBatch,
+      logEvery: Math.max(1, Math.floor(cfg.pilot_steps / 20)),
+      onLog: (e) => bar?.set(e.step, { l0: Math.min(...e.l0) }),
+    });
+    await bar?.done();
+    disposeTrainState(r.state);
+    const q = evaluateModelSae(model, sae, evalRows, bos, cfg.harvest_rows);
+    const pilot = mults.map((m, i) => ({
+      multiplier: m,
+      l0: q[i]!.l0,
+      explained_variance: q[i]!.explained_variance,
+    }));
+    const [lo, hi] = cfg.target_l0;
+    const mid = Math.log(Math.sqrt(lo * hi));
+    const score = (p: { l0: number }) => {
+      const inRange = p.l0 >= lo && p.l0 <= hi ? 0 : 100;
+      return inRange + Math.abs(Math.log(Math.max(p.l0, 1e-3)) - mid);
+    };
+    const best = pilot.reduce((a, b) => (score(b) < score(a) ? b : a));
+    return { multiplier: best.multiplier, pilot };
+  } finally {
+    sae.dispose();
+  }
+}
+
+/** SAE training throughput. */
+export interface SaeThroughput {
+  stepsPerSecond: number;
+  tokensPerSecond: number;
+  stepsPerCpuSecond: number;
+  stepMs: number[];
+}
+
+/**
+ * Times `steps` SAE training steps (the {@link saeRecipe} recipe) of a
+ * d_in × d_sae SAE on random batches of `batch` tokens.
+ *
+ * @example
+ * ```ts
+ * // measureSaeThroughput(128, 2048, 4096, 5).stepsPerSecond
+ * ```
+ */
+export function measureSaeThroughput(d_in: number, d_sae: number, batch: number, steps = 5): SaeThroughput {
+  const cfg = defaultSaeTrainingConfig({ batch_size: batch, rows_per_buffer: Math.ceil(batch / 128) });
+  const sae = createSae(defaultSaeConfig({ d_in, d_sae, apply_b_dec_to_input: true }), 0, { scheme: "saelens" });
+  const state = createTrainState(sae, saeRecipe(cfg, steps + 1, 1e-3));
+  const rng = new Rng(0, "sae/measure");
+  const x = () => tf.tensor2d(rng.fillNormal(new Float32Array(batch * d_in)), [batch, d_in]);
+  try {
+    const warm = x();
+    trainStep(sae, state, warm);
+    warm.dispose();
+    const stepMs: number[] = [];
+    const c0 = processCpuMs();
+    for (let i = 0; i < steps; i++) {
+      const b = x();
+      const t = performance.now();
+      trainStep(sae, state, b);
+      stepMs.push(performance.now() - t);
+      b.dispose();
+    }
+    const cpu = c0 === null ? NaN : (processCpuMs() as number) - c0;
+    const wall = stepMs.reduce((a, b) => a + b, 0) / 1000;
+    return {
+      stepsPerSecond: steps / wall,
+      tokensPerSecond: (steps * batch) / wall,
+      stepsPerCpuSecond: steps / (cpu / 1000),
+      stepMs,
+    };
+  } finally {
+    disposeTrainState(state);
+    sae.dispose();
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * F4 (LAMBADA-style last-word prediction) and F5 (CBT-style 10-way cloze):
+ * every item scored by the clean model and with each SAE spliced at every
+ * position (study B §5), prompts built by lib/data's `lambadaPrompt` /
+ * `cbtPrompts` (BOS first, left-truncated to the model's context) and scored
+ * by `scoreLambada` / `scoreCbt`.
+ *
+ * A model with a compact vocabulary cannot name every GPT-2 token: LAMBADA
+ * items whose target word contains a token outside it, and CBT items where an
+ * option's scored tokens do, are dropped (counted in `dropped`) — otherwise
+ * "predicting the unknown token" would count as a hit.
+ *
+ * Batches are right-padded (a causal model needs no mask; outputs are read only
+ * up to each prompt's length), prompts sorted by length to waste little.
+ *
+ * @example
+ * ```ts
+ * import { evaluateLambada, lambadaSummary } from "./benchmarks_eval.ts";
+ * // const lam = await evaluateLambada(setup, benchmarks.lambada);
+ * // lambadaSummary(lam).find((r) => r.variant === "clean")!.accuracy;
+ * ```
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import type { CbtItem, LambadaItem } from "../data/benchmarks.ts";
+import { cbtPrompts, lambadaPrompt, type NextTokenView, scoreCbt, scoreLambada } from "../data/bench_prompts.ts";
+import { saeSpliceHook } from "../lm/splice.ts";
+import { encodeText } from "../lm/tokenizer.ts";
+import { argmaxTokens, nextTokenLogProbs, perTokenKL } from "../metrics/lm_metrics.ts";
+import { progress } from "../progress.ts";
+import type { Sae } from "../sae/sae.ts";
+import { selectLayers } from "./context_sweep.ts";
+import { groupByBytes, loadStudySae, type StudySetup, toModelIds } from "./setup.ts";
+import type { HookFn } from "../lm/gpt2.ts";
+
+/** Options of the benchmark evaluations. */
+export interface BenchEvalConfig {
+  /** Bound on one `[rows, maxLen, d_vocab]` logits tensor (floats). */
+  maxLogitElements: number;
+  /** SAE layer labels to splice; null = all. */
+  layers: number[] | null;
+  /** SAE weights kept in memory at once (bytes). */
+  maxResidentSaeBytes: number;
+  progress: boolean;
+}
+
+/**
+ * Default {@link BenchEvalConfig}: ≤ 16 M logits per batch, all layers, 1 GiB of SAEs.
+ *
+ * @example
+ * ```ts
+ * import { defaultBenchEvalConfig } from "./benchmarks_eval.ts";
+ * defaultBenchEvalConfig({ layers: [0, 4] }).layers; // [0, 4]
+ * ```
+ */
+export function defaultBenchEvalConfig(overrides: Partial<BenchEvalConfig> = {}): BenchEvalConfig {
+  return { maxLogitElements: 16 * 2 ** 20, layers: null, maxResidentSaeBytes: 2 ** 30, progress: true, ...overrides };
+}
+
+/** One model variant: `layer` null is the clean model. */
+export interface VariantKey {
+  /** `"clean"` or `"L<label>"`. */
+  variant: string;
+  layer: number | null;
+}
+
+/** A prepared LAMBADA prompt in model ids. */
+interface PreparedLambada {
+  tokens: Int32Array;
+  targetIds: number[];
+  lastContextIndex: number;
+  promptLength: number;
+}
+
+/** Per-item outcomes of one variant on the LAMBADA-style set. */
+export interface LambadaOutcomes extends VariantKey {
+  firstTokenCorrect: Uint8Array;
+  fullWordCorrect: Uint8Array;
+  firstTokenLogProb: Float64Array;
+  targetLogProb: Float64Array;
+  /** KL(clean ‖ this) at the last context position (0 for clean). */
+  klLast: Float64Array;
+}
+
+/** Output of {@link evaluateLambada}. */
+export interface LambadaEval {
+  /** Kept items: id, source, context length in tokens with BOS (before truncation), tokens dropped by truncation. */
+  items: { id: string; source: string; promptLength: number; truncated: number }[];
+  dropped: { unknownTargetToken: number };
+  variants: LambadaOutcomes[];
+  saeContext: number;
+  modelContext: number;
+  seconds: number;
+}
+
+function batchesByLength<T extends { tokens: Int32Array }>(
+  items: readonly T[],
+  vocab: number,
+  maxLogitElements: number,
+  groupSize = 1,
+): number[][] {
+  // indices sorted by length (groups of `groupSize` consecutive items stay together)
+  const nGroups = items.length / groupSize;
+  const glen = (g: number) => Math.max(...items.slice(g * groupSize, (g + 1) * groupSize).map((p) => p.tokens.length));
+  const order = Array.from({ length: nGroups }, (_, g) => g).sort((a, b) => glen(a) - glen(b) || a - b);
+  const batches: number[][] = [];
+  let cur: number[] = [];
+  let curMax = 0;
+  for (const g of order) {
+    const L = glen(g);
+    const rows = cur.length + groupSize;
+    if (cur.length > 0 && rows * Math.max(curMax, L) * vocab > maxLogitElements) {
+      batches.push(cur);
+      cur = [];
+      curMax = 0;
+    }
+    for (let k = 0; k < groupSize; k++) cur.push(g * groupSize + k);
+    curMax = Math.max(curMax, L);
+  }
+  if (cur.length > 0) batches.push(cur);
+  return batches;
+}
+
+function padded(seqs: readonly Int32Array[], pad: number): { tensor: tf.Tensor2D; maxLen: number } {
+  const maxLen = Math.max(2, ...seqs.map((s) => s.length));
+  const data = new Int32Array(seqs.length * maxLen).fill(pad);
+  seqs.forEach((s, i) => data.set(s, i * maxLen));
+  return { tensor: tf.tensor2d(data, [seqs.length, maxLen], "int32"), maxLen };
+}
+
+/** Per-row views (argmax and next-token log-probs) of a batch's logits. */
+function views(logits: tf.Tensor3D, tokens: tf.Tensor2D): NextTokenView[] {
+  const [B, L] = tokens.shape;
+  const am = argmaxTokens(logits);
+  const lp = nextTokenLogProbs(logits, tokens);
+  const a = am.dataSync();
+  const l = lp.dataSync();
+  tf.dispose([am, lp]);
+  return Array.from({ length: B }, (_, i) => ({
+    argmax: a.slice(i * L, (i + 1) * L),
+    nextLogProb: l.slice(i * (L - 1), (i + 1) * (L - 1)),
+  }));
+}
+
+/** Logit rows `[rows, vocab]` at one position per batch row. */
+function rowsAt(logits: tf.Tensor3D, positions: readonly number[]): tf.Tensor2D {
+  const [, L, V] = logits.shape;
+  const idx = Int32Array.from(positions, (p, i) => i * L + p);
+  return tf.tidy(() => tf.gather(tf.reshape(logits, [-1, V]), idx) as tf.Tensor2D);
+}
+
+async function forEachGroup(
+  setup: StudySetup,
+  cfg: BenchEvalConfig,
+  fn: (group: { key: VariantKey; hook: HookFn | null; hookName: string | null }[]) => void,
+): Promise<void> {
+  const entries = selectLayers(setup.saes, cfg.layers);
+  const groups = groupByBytes(entries, cfg.maxResidentSaeBytes);
+  if (groups.length === 0) groups.push([]);
+  for (const [g, group] of groups.entries()) {
+    const saes: Sae[] = [];
+    try {
+      for (const e of group) saes.push(await loadStudySae(e));
+      const variants = group.map((e, i) => ({
+        key: { variant: `L${e.label}`, layer: e.label },
+        hook: saeSpliceHook(saes[i]!),
+        hookName: e.hook,
+      }));
+      await fn(
+        g === 0 ? [{ key: { variant: "clean", layer: null }, hook: null, hookName: null }, ...variants] : variants,
+      );
+    } finally {
+      for (const s of saes) s.dispose();
+    }
+  }
+}
+
+/**
+ * Scores LAMBADA-style items (study B §5.1): primary first-token accuracy,
+ * full-word greedy match, target log-probs, KL at the last context position.
+ */
+export async function evaluateLambada(
+  setup: StudySetup,
+  items: readonly LambadaItem[],
+  config: Partial<BenchEvalConfig> = {},
+): Promise<LambadaEval> {
+  const cfg = defaultBenchEvalConfig(config);
+  const t0 = performance.now();
+  const prepared: PreparedLambada[] = [];
+  const kept: LambadaEval["items"] = [];
+  let unknown = 0;
+  for (const item of items) {
+    const p = lambadaPrompt(item, encodeText, { nCtx: setup.modelContext });
+    const targetIds = Array.from(toModelIds(setup, p.targetIds));
+    if (setup.tokenMap && targetIds.includes(setup.tokenMap.unkId)) {
+      unknown++;
+      continue;
+    }
+    prepared.push({
+      tokens: toModelIds(setup, p.tokens),
+      targetIds,
+      lastContextIndex: p.lastContextIndex,
+      promptLength: p.promptLength,
+    });
+    kept.push({ id: item.id, source: item.source, promptLength: p.promptLength, truncated: p.truncated });
+  }
+  if (prepared.length === 0) throw new Error(`evaluateLambada: none of ${items.length} items is usable`);
+  const n = prepared.length;
+  const batches = batchesByLength(prepared, setup.model.cfg.d_vocab, cfg.maxLogitElements);
+  const variants: LambadaOutcomes[] = [];
+  const nVariants = 1 + selectLayers(setup.saes, cfg.layers).length;
+  const bar = cfg.progress ? progress({ total: n * nVariants, label: "LAMBADA-style" }) : null;
+  await forEachGroup(setup, cfg, (group) => {
+    const outs = group.map(({ key }) => {
+      const o: LambadaOutcomes = {
+        ...key,
+        firstTokenCorrect: new Uint8Array(n),
+        fullWordCorrect: new Uint8Array(n),
+        firstTokenLogProb: new Float64Array(n),
+        targetLogProb: new Float64Array(n),
+        klLast: new Float64Array(n),
+      };
+      variants.push(o);
+      return o;
+    });
+    for (const idx of batches) {
+      const { tensor: tokens } = padded(idx.map((i) => prepared[i]!.tokens), setup.bosId);
+      const cleanLogits = setup.model.forward(tokens);
+      const last = idx.map((i) => prepared[i]!.lastContextIndex);
+      const cleanLast = rowsAt(cleanLogits, last);
+      try {
+        for (const [v, { hook, hookName }] of group.entries()) {
+          const logits = hook ? setup.model.runWithHooks(tokens, { [hookName!]: hook }) : cleanLogits;
+          const vs = views(logits, tokens);
+          let kl: Float32Array | null = null;
+          if (hook) {
+            const lastRows = rowsAt(logits, last);
+            const k = tf.tidy(() => perTokenKL(tf.expandDims(cleanLast, 1), tf.expandDims(lastRows, 1)));
+            kl = k.dataSync() as Float32Array;
+            tf.dispose([k, lastRows]);
+            logits.dispose();
+          }
+          idx.forEach((i, r) => {
+            const p = prepared[i]!;
+            const s = scoreLambada(
+              { ...p, truncated: 0, fullLength: p.tokens.length },
+              vs[r]!,
+            );
+            const o = outs[v]!;
+            o.firstTokenCorrect[i] = s.firstTokenCorrect ? 1 : 0;
+            o.fullWordCorrect[i] = s.fullWordCorrect ? 1 : 0;
+            o.firstTokenLogProb[i] = s.firstTokenLogProb;
+            o.targetLogProb[i] = s.targetLogProb;
+            o.klLast[i] = kl ? kl[r]! : 0;
+          });
+          bar?.tick(idx.length);
+        }
+      } finally {
+        tf.dispose([tokens, cleanLogits, cleanLast]);
+      }
+    }
+  });
+  await bar?.done();
+  return {
+    items: kept,
+    dropped: { unknownTargetToken: unknown },
+    variants,
+    saeContext: setup.saeContext,
+    modelContext: setup.modelContext,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Per-item outcomes of one variant on the CBT-style set. */
+export interface CbtOutcomes extends VariantKey {
+  correct: Uint8Array;
+  /** Index of the predicted option. */
+  predicted: Int32Array;
+}
+
+/** Output of {@link evaluateCbt}. */
+export interface CbtEval {
+  /** Kept items: id, source, total prompt length of the answer option (before truncation), truncated tokens. */
+  items: { id: string; source: string; promptLength: number; truncated: number }[];
+  dropped: { unknownOptionToken: number };
+  variants: CbtOutcomes[];
+  nOptions: number;
+  saeContext: number;
+  modelContext: number;
+  seconds: number;
+}
+
+/**
+ * Scores CBT-style items (study B §5.2): each option's filled-in question
+ * scored by the sum of its token log-probs from the option on; the highest wins.
+ */
+export async function evaluateCbt(
+  setup: StudySetup,
+  items: readonly CbtItem[],
+  config: Partial<BenchEvalConfig> = {},
+): Promise<CbtEval> {
+  const cfg = defaultBenchEvalConfig(config);
+  const t0 = performance.now();
+  const kept: { item: CbtItem; prompts: ReturnType<typeof cbtPrompts> }[] = [];
+  const info: CbtEval["items"] = [];
+  let unknown = 0;
+  const nOptions = items[0]?.options.length ?? 0;
+  for (const item of items) {
+    if (item.options.length !== nOptions) {
+      throw new Error(`cbt item ${item.id} has ${item.options.length} options, the first item ${nOptions}`);
+    }
+    const prompts = cbtPrompts(item, encodeText, { nCtx: setup.modelContext }).map((p) => ({
+      ...p,
+      tokens: toModelIds(setup, p.tokens),
+    }));
+    const unk = setup.tokenMap?.unkId;
+    if (unk !== undefined && prompts.some((p) => p.tokens.subarray(p.optionStart).includes(unk))) {
+      unknown++;
+      continue;
+    }
+    kept.push({ item, prompts });
+    const a = prompts[item.options.indexOf(item.answer)]!;
+    info.push({ id: item.id, source: item.source, promptLength: a.fullLength, truncated: a.truncated });
+  }
+  if (kept.length === 0) throw new Error(`evaluateCbt: none of ${items.length} items is usable`);
+  const flat = kept.flatMap((k) => k.prompts);
+  const batches = batchesByLength(flat, setup.model.cfg.d_vocab, cfg.maxLogitElements, nOptions);
+  const variants: CbtOutcomes[] = [];
+  const n = kept.length;
+  const nVariants = 1 + selectLayers(setup.saes, cfg.layers).length;
+  const bar = cfg.progress ? progress({ total: n * nVariants, label: "CBT-style" }) : null;
+  await forEachGroup(setup, cfg, (group) => {
+    const outs = group.map(({ key }) => {
+      const o: CbtOutcomes = { ...key, correct: new Uint8Array(n), predicted: new Int32Array(n) };
+      variants.push(o);
+      return o;
+    });
+    for (const idx of batches) {
+      const { tensor: tokens } = padded(idx.map((i) => flat[i]!.tokens), setup.bosId);
+      try {
+        for (const [v, { hook, hookName }] of group.entries()) {
+          const logits = hook ? setup.model.runWithHooks(tokens, { [hookName!]: hook }) : setup.model.forward(tokens);
+          const vs = views(logits, tokens);
+          logits.dispose();
+          for (let r = 0; r < idx.length; r += nOptions) {
+            const itemIdx = idx[r]! / nOptions;
+            const { item, prompts } = kept[itemIdx]!;
+            const s = scoreCbt(item, prompts, vs.slice(r, r + nOptions));
+            outs[v]!.correct[itemIdx] = s.correct ? 1 : 0;
+            outs[v]!.predicted[itemIdx] = item.options.indexOf(s.predicted);
+          }
+          bar?.tick(idx.length / nOptions);
+        }
+      } finally {
+        tokens.dispose();
+      }
+    }
+  });
+  await bar?.done();
+  return {
+    items: info,
+    dropped: { unknownOptionToken: unknown },
+    variants,
+    nOptions,
+    saeContext: setup.saeContext,
+    modelContext: setup.modelContext,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

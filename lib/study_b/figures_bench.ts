@@ -1,0 +1,224 @@
+/**
+ * Figure builders of F4 (`bench_lambada_*`) and F5 (`bench_cbt_*`): accuracy
+ * per SAE layer with the clean model as a horizontal line, accuracy per
+ * prompt-length bin, clean→spliced outcome transitions, and ΔCE / KL at the
+ * LAMBADA target. Error bars are 95% Wilson intervals (accuracies) or ±1 s.e.
+ *
+ * @example
+ * ```ts
+ * import { benchLayerFigure } from "./figures_bench.ts";
+ * // const f = benchLayerFigure("lambada", lambadaSummary(lam), lam);
+ * ```
+ *
+ * @module
+ */
+
+import { barTrace, gridLayout, hline, layerColor, lineTrace, mergeLayout, vline } from "../plot/mod.ts";
+import { dark2 } from "../plot/colors.ts";
+import { figure } from "../plot/figure.ts";
+import type { Trace } from "../plot/types.ts";
+import type { AccuracyRow, BinRow, LambadaRow, TransitionRow } from "./bench_summary.ts";
+import type { CbtEval, LambadaEval } from "./benchmarks_eval.ts";
+import { type FigureSpec, withCaption } from "./figures.ts";
+
+type Bench = "lambada" | "cbt";
+
+function facts(bench: Bench, ev: LambadaEval | CbtEval): string {
+  const long = ev.items.filter((it) => it.promptLength > ev.saeContext).length;
+  const over = ev.items.filter((it) => it.truncated > 0).length;
+  const dropped = "unknownTargetToken" in ev.dropped ? ev.dropped.unknownTargetToken : ev.dropped.unknownOptionToken;
+  return `${ev.items.length} ${bench === "lambada" ? "LAMBADA" : "CBT"}-style items (${long} with prompts longer ` +
+    `than the SAE training context ${ev.saeContext}, ${over} left-truncated to the model context ${ev.modelContext}` +
+    `${dropped > 0 ? `; ${dropped} dropped because a scored token is outside the model's vocabulary` : ""}). ` +
+    `Prompts start with BOS; each SAE is spliced at every position, BOS included.`;
+}
+
+/** F4a / F5a (`bench_<bench>_layers`): accuracy vs SAE layer, clean as a horizontal line. */
+export function benchLayerFigure(
+  bench: Bench,
+  rows: readonly (AccuracyRow | LambadaRow)[],
+  ev: LambadaEval | CbtEval,
+): FigureSpec {
+  const clean = rows.find((r) => r.layer === null)!;
+  const layers = rows.filter((r) => r.layer !== null);
+  const x = layers.map((r) => r.layer!);
+  const main = lineTrace(x, layers.map((r) => r.accuracy), {
+    name: bench === "lambada" ? "first target token (primary)" : "spliced",
+    mode: "lines+markers",
+    color: dark2(0),
+  });
+  main.error_y = {
+    type: "data",
+    symmetric: false,
+    array: layers.map((r) => r.hi - r.accuracy),
+    arrayminus: layers.map((r) => r.accuracy - r.lo),
+    visible: true,
+  };
+  const traces: Trace[] = [main];
+  if (bench === "lambada") {
+    const lr = layers as LambadaRow[];
+    traces.push(lineTrace(x, lr.map((r) => r.fullWordAccuracy), {
+      name: "full word (greedy)",
+      mode: "lines+markers",
+      color: dark2(1),
+      dash: "dash",
+    }));
+  }
+  const caption = `${bench === "lambada" ? "F4a" : "F5a"}: accuracy with each SAE spliced (95% Wilson intervals); ` +
+    `the black line is the clean model (${(clean.accuracy * 100).toFixed(1)}%, grey band its interval). ` +
+    facts(bench, ev);
+  const layout = withCaption(
+    mergeLayout(gridLayout(1, 1, { width: 820, height: 440 }).layout, {
+      title: { text: `${bench === "lambada" ? "LAMBADA" : "CBT"}-style accuracy by spliced SAE layer` },
+      xaxis: { title: { text: "spliced SAE (layer label)" }, dtick: 1 },
+      yaxis: { title: { text: "accuracy" } },
+      showlegend: true,
+      shapes: [
+        {
+          type: "rect",
+          xref: "x domain",
+          yref: "y",
+          x0: 0,
+          x1: 1,
+          y0: clean.lo,
+          y1: clean.hi,
+          fillcolor: "rgba(0,0,0,0.08)",
+          line: { width: 0 },
+          layer: "below",
+        },
+        hline(clean.accuracy, { color: "black", dash: "solid", width: 1.5 }),
+      ],
+    }),
+    caption,
+    130,
+  );
+  return {
+    name: `bench_${bench}_layers`,
+    fig: figure(traces, layout),
+    data: { rows, sae_context: ev.saeContext },
+    caption,
+  };
+}
+
+/** F4b / F5b (`bench_<bench>_length`): accuracy vs prompt-length bin, one line per variant. */
+export function benchLengthFigure(bench: Bench, bins: readonly BinRow[], ev: LambadaEval | CbtEval): FigureSpec {
+  const variants = [...new Set(bins.map((b) => b.variant))];
+  const labels = [...new Set(bins.map((b) => b.label))];
+  const nLayers = variants.length - 1;
+  const traces: Trace[] = [];
+  let li = 0;
+  for (const v of variants) {
+    const rows = bins.filter((b) => b.variant === v);
+    const clean = v === "clean";
+    traces.push(lineTrace(rows.map((r) => r.label), rows.map((r) => (r.n > 0 ? r.p : NaN)), {
+      name: clean ? "clean" : `layer ${rows[0]!.layer}`,
+      color: clean ? "black" : layerColor(li++, Math.max(1, nLayers)),
+      width: clean ? 2.5 : 1.3,
+      mode: "lines+markers",
+      markerSize: clean ? 7 : 5,
+    }));
+  }
+  const counts = labels.map((l) => bins.find((b) => b.label === l && b.variant === "clean")!.n);
+  const ctxBin = labels.findIndex((l) => Number(l.split(/[–+]/)[0]) > ev.saeContext);
+  const caption = `${bench === "lambada" ? "F4b" : "F5b"}: accuracy by prompt length in tokens (BOS included; ` +
+    `${bench === "lambada" ? "context before the target word" : "the answer option's full prompt"}), bins ` +
+    `relative to the SAE training context ${ev.saeContext} (dashed line between the bins). Items per bin: ${
+      labels.map((l, i) => `${l}: ${counts[i]}`).join(", ")
+    }. ${facts(bench, ev)}`;
+  const shapes = ctxBin > 0 ? [vline(ctxBin - 0.5, { dash: "dash" })] : [];
+  const layout = withCaption(
+    mergeLayout(gridLayout(1, 1, { width: 900, height: 460 }).layout, {
+      title: { text: `${bench === "lambada" ? "LAMBADA" : "CBT"}-style accuracy by prompt length` },
+      xaxis: { title: { text: "prompt length (tokens)" }, type: "category" },
+      yaxis: { title: { text: "accuracy" } },
+      showlegend: true,
+      shapes,
+    }),
+    caption,
+    140,
+  );
+  return {
+    name: `bench_${bench}_length`,
+    fig: figure(traces, layout),
+    data: { bins, counts: Object.fromEntries(labels.map((l, i) => [l, counts[i]])), sae_context: ev.saeContext },
+    caption,
+  };
+}
+
+/** F4c (`bench_<bench>_transitions`): per layer, fractions clean-correct→SAE-wrong and clean-wrong→SAE-correct. */
+export function benchTransitionFigure(
+  bench: Bench,
+  rows: readonly TransitionRow[],
+  ev: LambadaEval | CbtEval,
+): FigureSpec {
+  const x = rows.map((r) => `L${r.layer}`);
+  const traces: Trace[] = [
+    barTrace(x, rows.map((r) => r.fracBroken), { name: "clean correct → SAE wrong", color: dark2(1) }),
+    barTrace(x, rows.map((r) => r.fracFixed), { name: "clean wrong → SAE correct", color: dark2(0) }),
+  ];
+  const caption = `${bench === "lambada" ? "F4c" : "F5c"}: outcome changes when each SAE is spliced, as fractions of ` +
+    `all items. ${facts(bench, ev)}`;
+  const layout = withCaption(
+    mergeLayout(gridLayout(1, 1, { width: 820, height: 420 }).layout, {
+      title: { text: "Which answers splicing changes" },
+      xaxis: { title: { text: "spliced SAE" } },
+      yaxis: { title: { text: "fraction of items" } },
+      barmode: "group",
+      showlegend: true,
+    }),
+    caption,
+    130,
+  );
+  return { name: `bench_${bench}_transitions`, fig: figure(traces, layout), data: { rows }, caption };
+}
+
+/** F4d (`bench_lambada_dce_kl`): mean ΔCE of the first target token and KL at the last context position, per layer. */
+export function lambadaDceKlFigure(rows: readonly LambadaRow[], ev: LambadaEval): FigureSpec {
+  const layers = rows.filter((r) => r.layer !== null);
+  const x = layers.map((r) => `L${r.layer}`);
+  const g = gridLayout(1, 2, {
+    width: 1000,
+    height: 420,
+    gapX: 80,
+    panelTitles: ["ΔCE of the first target token", "KL at the last context position"],
+  });
+  const traces: Trace[] = [
+    barTrace(x, layers.map((r) => r.deltaCe), {
+      name: "ΔCE",
+      color: dark2(2),
+      errorY: layers.map((r) => r.deltaCeSe),
+      axes: g.axes(0, 0),
+    }),
+    barTrace(x, layers.map((r) => r.kl), {
+      name: "KL",
+      color: dark2(3),
+      errorY: layers.map((r) => r.klSe),
+      axes: g.axes(0, 1),
+    }),
+  ];
+  const caption = `F4d: per spliced SAE, mean ΔCE = ln p_clean(target) − ln q_spliced(target) of the first target ` +
+    `token and mean KL(clean ‖ spliced) at the prediction position (±1 s.e.). ${facts("lambada", ev)}`;
+  const layout = withCaption(
+    mergeLayout(g.layout, {
+      title: { text: "LAMBADA-style: loss change at the target" },
+      yaxis: { title: { text: "nats" } },
+      yaxis2: { title: { text: "nats" } },
+      showlegend: false,
+      shapes: [hline(0, { axes: g.axes(0, 0), color: "black", dash: "solid", width: 1 })],
+    }),
+    caption,
+    150,
+  );
+  return {
+    name: "bench_lambada_dce_kl",
+    fig: figure(traces, layout),
+    data: {
+      layers: layers.map((r) => r.layer),
+      delta_ce: layers.map((r) => r.deltaCe),
+      delta_ce_se: layers.map((r) => r.deltaCeSe),
+      kl: layers.map((r) => r.kl),
+      kl_se: layers.map((r) => r.klSe),
+    },
+    caption,
+  };
+}

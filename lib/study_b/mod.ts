@@ -1,0 +1,41 @@
+/**
+ * Study B — "Examining language model performance with reconstructed
+ * activations using sparse autoencoders": the pipeline behind notebooks 11–14.
+ *
+ * | module | what |
+ * | --- | --- |
+ * | `setup.ts` | model (centred), token map, BOS id, SAE list with layer labels |
+ * | `rows.ts` | N evaluation prompts of T tokens (TransformerLens `tokenize_and_concatenate`) |
+ * | `context_sweep.ts` | F1/F2: clean + spliced (+ zero-ablated) runs, every per-position metric |
+ * | `error_propagation.ts` | F3: how one spliced SAE moves later activations and later SAEs |
+ * | `benchmarks_eval.ts`, `bench_summary.ts` | F4/F5: LAMBADA- and CBT-style scoring per variant |
+ * | `positional.ts` | FU1: positional add-back variants V0–V3 |
+ * | `summary.ts` | window means, hold positions, claim verdicts built from the numbers |
+ * | `figures*.ts` | figure builders with data and captions |
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../engine/backend.ts";
+ * import { loadEvalRows, loadStudySetup, runContextSweep } from "./mod.ts";
+ * await initBackend();
+ * const setup = await loadStudySetup();
+ * const rows = await loadEvalRows(setup, { nRows: 8, T: 256 });
+ * const result = await runContextSweep(setup, rows.rows);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./setup.ts";
+export * from "./rows.ts";
+export * from "./batch_metrics.ts";
+export * from "./context_sweep.ts";
+export * from "./error_propagation.ts";
+export * from "./benchmarks_eval.ts";
+export * from "./bench_summary.ts";
+export * from "./positional.ts";
+export * from "./summary.ts";
+export * from "./run_config.ts";
+export * from "./figures.ts";
+export * from "./figures_followup.ts";
+export * from "./figures_bench.ts";

@@ -1,0 +1,79 @@
+/**
+ * The sizes each study-B notebook runs with, in one place (full and QUICK mode).
+ *
+ * Prompt length T: the model context (at most 1024) in full mode; in QUICK mode
+ * 3 × the SAE training context (capped by the model context), still well past
+ * twice the training context so the context effect is visible. Row and item
+ * counts were chosen from timings on this 2-core machine (see the notebooks'
+ * timing lines): a model of 4 layers, d_model 128, vocabulary 8192 and 5 SAEs
+ * runs the F1/F2 sweep at ~8 s per 1024-token row, so 48 rows take ~7 minutes.
+ *
+ * @example
+ * ```ts
+ * import { studyBRunConfig } from "./run_config.ts";
+ * studyBRunConfig("context", { quick: true, saeContext: 128, modelContext: 1024 }).T; // 384
+ * ```
+ *
+ * @module
+ */
+
+import type { BosPolicy } from "../metrics/per_position.ts";
+
+/** Which notebook. */
+export type StudyBNotebook = "context" | "propagation" | "benchmarks" | "positional";
+
+/** Sizes and seeds of one notebook run. */
+export interface StudyBRunConfig {
+  notebook: StudyBNotebook;
+  mode: "full" | "quick";
+  /** Evaluation rows (N_owt) of the per-position runs. */
+  nRows: number;
+  /** Tokens per row, BOS included. */
+  T: number;
+  /** Seed of row sampling and sampled targets. */
+  seed: number;
+  /** Rows with the zero-ablation baseline (CE-loss recovered). */
+  zeroAblationRows: number;
+  /** Which positions enter averages. */
+  bosPolicy: BosPolicy;
+  /** LAMBADA-style items per length bin and per source (book / web). */
+  lambadaItemsPerBin: number;
+  /** CBT-style items per source (book / web). */
+  cbtItemsPerSource: number;
+}
+
+/**
+ * The run configuration of a notebook (see the module documentation for the rules).
+ *
+ * @throws {RangeError} when the model context is not larger than the SAE context
+ */
+export function studyBRunConfig(
+  notebook: StudyBNotebook,
+  facts: { quick: boolean; saeContext: number; modelContext: number },
+  overrides: Partial<StudyBRunConfig> = {},
+): StudyBRunConfig {
+  const { quick, saeContext: ctx, modelContext: nCtx } = facts;
+  if (!(nCtx > ctx)) {
+    throw new RangeError(`the model context ${nCtx} must exceed the SAE training context ${ctx} for study B`);
+  }
+  const T = quick ? Math.min(nCtx, 3 * ctx) : Math.min(nCtx, 1024);
+  const rows: Record<StudyBNotebook, [number, number]> = {
+    context: [48, 12],
+    propagation: [32, 8],
+    benchmarks: [0, 0],
+    positional: [24, 6],
+  };
+  const [full, q] = rows[notebook];
+  return {
+    notebook,
+    mode: quick ? "quick" : "full",
+    nRows: quick ? q : full,
+    T,
+    seed: 0,
+    zeroAblationRows: notebook === "context" ? (quick ? 4 : 16) : 0,
+    bosPolicy: "exclude-position-0",
+    lambadaItemsPerBin: quick ? 4 : 30,
+    cbtItemsPerSource: quick ? 4 : 25,
+    ...overrides,
+  };
+}
