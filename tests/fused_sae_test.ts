@@ -58,7 +58,13 @@ function referenceLoss(
 function makeSae(nInst: number, seed: number, kernel: "auto" | "generic" = "auto"): FusedSmallSae {
   const sae = new FusedSmallSae(
     defaultSaeConfig({ n_inst: nInst, d_in: 2, d_sae: 4 }),
-    defaultSaeTrainConfig({ lr: 1e-3, l1_coefficient: [0.3, 0.05, 1.0].slice(0, nInst), loss_instance_divisor: 1 }),
+    // the linear ℓ1 cool-down shape, so the finite-difference test also covers a fractional weight (c = 0.5)
+    defaultSaeTrainConfig({
+      lr: 1e-3,
+      l1_coefficient: [0.3, 0.05, 1.0].slice(0, nInst),
+      loss_instance_divisor: 1,
+      l1_cooldown_shape: "linear",
+    }),
     kernel,
   );
   const rng = new Rng(seed, "sae/init");

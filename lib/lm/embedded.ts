@@ -319,9 +319,11 @@ export async function runEmbeddedLmTraining(
   const modelCfg = defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab });
   const model = Gpt2.random(modelCfg, cfg.model_seed);
   try {
-    // a changed recipe or vocabulary starts a fresh checkpoint folder
+    // a changed recipe or vocabulary (e.g. re-cleaned corpora) starts a fresh checkpoint folder
     const key = sha256Bytes(
-      new TextEncoder().encode(JSON.stringify([cfg.model, cfg.model_seed, cfg.vocab, cfg.lm_corpora, cfg.lm])),
+      new TextEncoder().encode(
+        JSON.stringify([cfg.model, cfg.model_seed, cfg.lm_corpora, cfg.lm, Array.from(tokenMap.modelToSource)]),
+      ),
     );
     const ckpt = join(paths.checkpoints, cfg.name, `lm-${key.slice(0, 12)}`);
     const result = await trainLm(model, data, cfg.lm, {

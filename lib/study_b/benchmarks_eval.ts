@@ -7,8 +7,9 @@
  *
  * A model with a compact vocabulary cannot name every GPT-2 token: LAMBADA
  * items whose target word contains a token outside it, and CBT items where an
- * option's scored tokens do, are dropped (counted in `dropped`) — otherwise
- * "predicting the unknown token" would count as a hit.
+ * option's own tokens do, are dropped (counted in `dropped`) — otherwise
+ * "predicting the unknown token" would count as a hit. (The rest of a CBT question is shared by all
+ * options, so unknown tokens there do not favour any option.)
  *
  * Batches are right-padded (a causal model needs no mask; outputs are read only
  * up to each prompt's length), prompts sorted by length to waste little.
@@ -316,7 +317,10 @@ export async function evaluateCbt(
       tokens: toModelIds(setup, p.tokens),
     }));
     const unk = setup.tokenMap?.unkId;
-    if (unk !== undefined && prompts.some((p) => p.tokens.subarray(p.optionStart).includes(unk))) {
+    // an option whose own tokens fall outside the vocabulary cannot be told apart from another such option
+    const ownTokens = (p: (typeof prompts)[number]) =>
+      p.tokens.subarray(p.optionStart, p.optionStart + encodeText(` ${p.option}`).length);
+    if (unk !== undefined && prompts.some((p) => ownTokens(p).includes(unk))) {
       unknown++;
       continue;
     }

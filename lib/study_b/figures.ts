@@ -18,7 +18,18 @@
  * @module
  */
 
-import { bandTraces, gridLayout, hline, label, layerColor, lineTrace, mergeLayout, vline } from "../plot/mod.ts";
+import {
+  bandTraces,
+  gridLayout,
+  hline,
+  label,
+  layerColor,
+  lineTrace,
+  mergeLayout,
+  saveAndShow,
+  type SavedFigure,
+  vline,
+} from "../plot/mod.ts";
 import { figure } from "../plot/figure.ts";
 import type { AxisPair } from "../plot/traces.ts";
 import type { Figure, Layout, Shape, Trace } from "../plot/types.ts";
@@ -51,15 +62,16 @@ export function wrapCaption(text: string, width = 150): string {
 export function withCaption(layout: Layout, caption: string, width = 150): Layout {
   const wrapped = wrapCaption(caption, width);
   const nLines = wrapped.split("<br>").length;
-  const bottom = (layout.margin?.b ?? 60) + 16 * nLines + 30;
-  const height = (layout.height ?? 460) + 16 * nLines + 30;
+  const b0 = layout.margin?.b ?? 60;
+  const bottom = b0 + 16 * nLines + 30;
+  const height = (layout.height ?? 460) + 16 * nLines + 30 + 40;
   return mergeLayout(layout, {
     height,
-    margin: { b: bottom },
+    margin: { b: bottom, t: (layout.margin?.t ?? 50) + 40 },
     annotations: [
       {
         ...label(wrapped, 0, 0, { xanchor: "left", yanchor: "top", align: "left", font: { size: 10.5 } }),
-        yshift: -((layout.margin?.b ?? 60) - 10),
+        yshift: -(b0 + 6),
       } as ReturnType<typeof label>,
     ],
   });
@@ -401,4 +413,39 @@ export function klLinesFigure(res: ContextSweepResult): FigureSpec {
     caption,
   );
   return { name: "kl_vs_dce_kl_lines", fig: figure(traces, layout), data: { ...meta(res), layers: data }, caption };
+}
+
+/**
+ * A deep copy of figure data with every non-finite number (NaN: no values at a
+ * position, an undefined ratio) replaced by null, as the data JSON requires.
+ *
+ * @example
+ * ```ts
+ * import { jsonSafe } from "./figures.ts";
+ * jsonSafe({ a: [1, NaN], b: new Float64Array([Infinity]) }); // { a: [1, null], b: [null] }
+ * ```
+ */
+export function jsonSafe(data: unknown): unknown {
+  if (typeof data === "number") return Number.isFinite(data) ? data : null;
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    return Array.from(data as unknown as ArrayLike<number>, (v) => (Number.isFinite(v) ? v : null));
+  }
+  if (Array.isArray(data)) return data.map(jsonSafe);
+  if (data !== null && typeof data === "object") {
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, jsonSafe(v)]));
+  }
+  return data;
+}
+
+/**
+ * Saves a {@link FigureSpec} (figure files + its data with non-finite numbers as null) and shows it.
+ *
+ * @example
+ * ```ts
+ * import { saveSpec } from "./figures.ts";
+ * // for (const f of contextReconFigures(result)) await saveSpec(f);
+ * ```
+ */
+export async function saveSpec(spec: FigureSpec): Promise<SavedFigure> {
+  return await saveAndShow(spec.fig, spec.name, jsonSafe(spec.data));
 }

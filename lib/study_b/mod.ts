@@ -34,6 +34,7 @@ export * from "./error_propagation.ts";
 export * from "./benchmarks_eval.ts";
 export * from "./bench_summary.ts";
 export * from "./positional.ts";
+export * from "./positional_run.ts";
 export * from "./summary.ts";
 export * from "./run_config.ts";
 export * from "./figures.ts";

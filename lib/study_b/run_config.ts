@@ -6,7 +6,9 @@
  * twice the training context so the context effect is visible. Row and item
  * counts were chosen from timings on this 2-core machine (see the notebooks'
  * timing lines): a model of 4 layers, d_model 128, vocabulary 8192 and 5 SAEs
- * runs the F1/F2 sweep at ~8 s per 1024-token row, so 48 rows take ~7 minutes.
+ * runs the F1/F2 sweep at ~8 s per 1024-token row, so 48 rows take ~7 minutes. Each notebook also asks for
+ * a minimum number of in-context tokens N · (ctx − 1) (6144 for F1/F2 in full mode, 2048 in QUICK mode), so that
+ * a model with a short SAE context gets enough rows for the in-context means (the bug guard) to be resolved.
  *
  * @example
  * ```ts
@@ -57,17 +59,19 @@ export function studyBRunConfig(
     throw new RangeError(`the model context ${nCtx} must exceed the SAE training context ${ctx} for study B`);
   }
   const T = quick ? Math.min(nCtx, 3 * ctx) : Math.min(nCtx, 1024);
-  const rows: Record<StudyBNotebook, [number, number]> = {
-    context: [48, 12],
-    propagation: [32, 8],
-    benchmarks: [0, 0],
-    positional: [24, 6],
+  // [rows, minimum in-context tokens N·(ctx − 1)] in full and quick mode
+  const sizes: Record<StudyBNotebook, [number, number, number, number]> = {
+    context: [48, 6144, 12, 2048],
+    propagation: [32, 2048, 8, 512],
+    benchmarks: [0, 0, 0, 0],
+    positional: [24, 3072, 6, 1024],
   };
-  const [full, q] = rows[notebook];
+  const [fullRows, fullTokens, quickRows, quickTokens] = sizes[notebook];
+  const nRows = Math.max(quick ? quickRows : fullRows, Math.ceil((quick ? quickTokens : fullTokens) / (ctx - 1)));
   return {
     notebook,
     mode: quick ? "quick" : "full",
-    nRows: quick ? q : full,
+    nRows,
     T,
     seed: 0,
     zeroAblationRows: notebook === "context" ? (quick ? 4 : 16) : 0,

@@ -297,3 +297,103 @@ export function tableColumns<T extends object>(rows: readonly T[], digits = 4): 
   }
   return out;
 }
+
+/**
+ * The F3 claims (third-party descriptions of the post's "downstream error propagation" section): splicing an early
+ * SAE perturbs every later hook, later SAEs reconstruct the perturbed stream worse than the clean one, and the
+ * perturbation is larger beyond the training context. Verdicts from the pooled window means.
+ */
+export function propagationClaims(
+  inside: readonly { source: number; target: number; relDev: number; sseRatio: number }[],
+  beyond: readonly { source: number; target: number; relDev: number; sseRatio: number }[],
+  ctx: number,
+): ClaimRow[] {
+  const first = Math.min(...inside.map((r) => r.source));
+  const fromFirst = inside.filter((r) => r.source === first);
+  const compounding = inside.filter((r) => r.sseRatio > 1).length;
+  const larger = beyond.filter((b) => {
+    const i = inside.find((r) => r.source === b.source && r.target === b.target);
+    return i !== undefined && b.relDev > i.relDev;
+  }).length;
+  return [
+    claimRow(
+      "F3-a",
+      "errors of an early-layer SAE propagate: every later activation moves when it is spliced",
+      `relative deviation at later hooks with SAE ${first} spliced (1…${ctx - 1}): ${
+        fromFirst.map((r) => `→${r.target} ${fmt(r.relDev)}`).join(", ")
+      }`,
+      fromFirst.every((r) => r.relDev > 0),
+    ),
+    claimRow(
+      "F3-b",
+      "later SAEs reconstruct the perturbed stream worse than the clean one (errors compound)",
+      `SSE ratio > 1 for ${compounding}/${inside.length} (source, target) pairs inside the training context`,
+      compounding > inside.length / 2,
+    ),
+    claimRow(
+      "F3-c",
+      "the downstream perturbation is larger beyond the training context",
+      `relative deviation larger beyond ${ctx} than inside for ${larger}/${beyond.length} pairs`,
+      larger > beyond.length / 2,
+    ),
+  ];
+}
+
+/**
+ * The benchmark claims (F4/F5, R7, acceptance test 6), from per-variant accuracies split at the SAE training
+ * context: short prompts (≤ ctx) and long prompts (> ctx).
+ */
+export function benchmarkClaims(
+  bench: "LAMBADA" | "CBT",
+  split: readonly {
+    variant: string;
+    layer: number | null;
+    short: { p: number; n: number };
+    long: { p: number; n: number };
+  }[],
+  overall: readonly { layer: number | null; accuracy: number }[],
+  ctx: number,
+): ClaimRow[] {
+  const clean = split.find((s) => s.layer === null)!;
+  const layers = split.filter((s) => s.layer !== null);
+  const labels = layers.map((s) => s.layer!);
+  const out: ClaimRow[] = [];
+  const cleanAcc = overall.find((r) => r.layer === null)!.accuracy;
+  const spliced = overall.filter((r) => r.layer !== null);
+  const meanSpliced = spliced.reduce((a, r) => a + r.accuracy, 0) / Math.max(1, spliced.length);
+  out.push(claimRow(
+    `${bench}-A6`,
+    "acceptance test 6: spliced accuracies are at most the clean accuracy on average",
+    `clean ${fmt(cleanAcc)}, mean over spliced layers ${fmt(meanSpliced)}`,
+    spliced.length > 0 ? meanSpliced <= cleanAcc : null,
+  ));
+  const dropShort = layers.map((s) => clean.short.p - s.short.p);
+  const dropLong = layers.map((s) => clean.long.p - s.long.p);
+  const testableShort = clean.short.n > 0 && layers.length > 1;
+  const testableLong = clean.long.n > 0 && layers.length > 1;
+  const rhoShort = spearman(labels, dropShort);
+  out.push(claimRow(
+    `${bench}-R5`,
+    `prompts within the training context (≤ ${ctx} tokens): accuracy near clean, later layers worse`,
+    testableShort
+      ? `${clean.short.n} short prompts; accuracy drop vs clean by layer: ${
+        layers.map((s, i) => `L${s.layer} ${fmt(dropShort[i])}`).join(", ")
+      }; Spearman ρ(layer, drop) = ${fmt(rhoShort)}`
+      : `no prompts of ≤ ${ctx} tokens`,
+    testableShort ? rhoShort > 0 : null,
+  ));
+  const rhoLong = spearman(labels, dropLong);
+  out.push(claimRow(
+    bench === "CBT" ? "CBT-R7" : `${bench}-R6`,
+    bench === "CBT"
+      ? "long-context CBT: later layers ok-ish, early layers poor"
+      : `prompts longer than the training context: accuracy drops most for early layers`,
+    testableLong
+      ? `${clean.long.n} long prompts; accuracy drop vs clean by layer: ${
+        layers.map((s, i) => `L${s.layer} ${fmt(dropLong[i])}`).join(", ")
+      }; Spearman ρ(layer, drop) = ${fmt(rhoLong)}`
+      : `no prompts longer than ${ctx} tokens`,
+    testableLong ? rhoLong < 0 : null,
+  ));
+  return out;
+}

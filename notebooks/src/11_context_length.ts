@@ -27,7 +27,7 @@ import pl from "nodejs-polars";
 import { initBackend } from "@lib/engine/backend.ts";
 import { check, checkFinite } from "@lib/check.ts";
 import { isQuick } from "@lib/env.ts";
-import { saveAndShow, showText } from "@lib/plot/mod.ts";
+import { showText } from "@lib/plot/mod.ts";
 import {
   contextClaims,
   contextLossBugFigure,
@@ -39,6 +39,7 @@ import {
   loadEvalRows,
   loadStudySetup,
   runContextSweep,
+  saveSpec,
   studyBRunConfig,
   tableColumns,
 } from "@lib/study_b/mod.ts";
@@ -135,7 +136,7 @@ await showText(
 // training context; the dotted line the model context when it lies inside the plotted range.
 
 // %%
-for (const f of contextReconFigures(result)) await saveAndShow(f.fig, f.name, f.data);
+for (const f of contextReconFigures(result)) await saveSpec(f);
 
 // %% [markdown]
 // ## 4 · F2, fixed — and the bug, reconstructed
@@ -154,9 +155,9 @@ for (const f of contextReconFigures(result)) await saveAndShow(f.fig, f.name, f.
 
 // %%
 const fixed = contextLossFixedFigure(result);
-await saveAndShow(fixed.fig, fixed.name, fixed.data);
+await saveSpec(fixed);
 const bug = contextLossBugFigure(result);
-await saveAndShow(bug.fig, bug.name, bug.data);
+await saveSpec(bug);
 
 // %% [markdown]
 // ## 5 · Powers of two against every position (F2-pow2, FU3)
@@ -167,7 +168,7 @@ await saveAndShow(bug.fig, bug.name, bug.data);
 
 // %%
 const pow2 = contextLossPow2Figure(result);
-await saveAndShow(pow2.fig, pow2.name, pow2.data);
+await saveSpec(pow2);
 
 // %% [markdown]
 // ## 6 · The numbers
