@@ -27,7 +27,6 @@ import {
   lineTrace,
   mergeLayout,
   saveAndShow,
-  type SavedFigure,
   vline,
 } from "../plot/mod.ts";
 import { figure } from "../plot/figure.ts";
@@ -94,7 +93,7 @@ export function sweepCaption(
     `CE-based values exist for j ≤ ${
       res.T - 2
     }. Every position, BOS too, is spliced; averages: ${res.bosPolicyText}. ` +
-    `Bands: ±1 standard error over prompts.`;
+    `Shaded bands (drawn for up to 6 layers): ±1 standard error over prompts; the data file holds every standard error.`;
 }
 
 /** Mean and SE arrays of a layer's metric over positions `from … to−1`, NaN → null in the data. */
@@ -127,7 +126,7 @@ function layerTraces(
     const { x, m, s } = series(mean, se, 1, to);
     const mm = m.map(tr);
     const color = layerColor(i, n);
-    if (opts.bands ?? true) {
+    if (opts.bands ?? n <= 6) {
       const lo = mm.map((v, k) => (Number.isFinite(v) && Number.isFinite(s[k]!) ? v - s[k]! : v));
       const hi = mm.map((v, k) => (Number.isFinite(v) && Number.isFinite(s[k]!) ? v + s[k]! : v));
       traces.push(...bandTraces(x, lo, hi, { color, axes, alpha: 0.12, legendgroup: `L${l.label}` }));
@@ -438,7 +437,8 @@ export function jsonSafe(data: unknown): unknown {
 }
 
 /**
- * Saves a {@link FigureSpec} (figure files + its data with non-finite numbers as null) and shows it.
+ * Saves a {@link FigureSpec} (figure files + its data with non-finite numbers as null) and shows it; the PNG is
+ * rendered at pixel ratio `scale` (default 1: the figures are already 900–1250 px wide, and notebooks stay small).
  *
  * @example
  * ```ts
@@ -446,6 +446,27 @@ export function jsonSafe(data: unknown): unknown {
  * // for (const f of contextReconFigures(result)) await saveSpec(f);
  * ```
  */
-export async function saveSpec(spec: FigureSpec): Promise<SavedFigure> {
-  return await saveAndShow(spec.fig, spec.name, jsonSafe(spec.data));
+export async function saveSpec(spec: FigureSpec, scale = 1): Promise<void> {
+  await saveAndShow(compactFigure(spec.fig), spec.name, jsonSafe(spec.data), { scale });
+}
+
+/**
+ * The figure with every plotted x/y value rounded to `digits` significant digits (plot JSON only — the saved data
+ * keep full precision), which keeps notebooks with many per-position curves small.
+ *
+ * @example
+ * ```ts
+ * import { compactFigure } from "./figures.ts";
+ * compactFigure({ data: [{ type: "scatter", x: [1], y: [0.123456789] }], layout: {} }).data[0]!.y; // [0.12346]
+ * ```
+ */
+export function compactFigure(fig: Figure, digits = 5): Figure {
+  const r = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? Number(v.toPrecision(digits)) : v);
+  return {
+    ...fig,
+    data: fig.data.map((t) => {
+      if (t.type === "heatmap") return { ...t, z: t.z.map((row) => row.map((v) => r(v) as number | null)) };
+      return { ...t, x: t.x.map(r) as typeof t.x, y: t.y.map(r) as typeof t.y };
+    }),
+  };
 }

@@ -208,9 +208,11 @@ export function positionalFigure(
   }
   shapes.push(hline(0, { axes: g.axes(0, 1), color: "black", dash: "solid", width: 1 }));
   const caption = `FU1 at layer ${layer}: the positional-embedding add-back variants (W_pos = the model's centred ` +
-    `positional embedding). ${
-      sweepCaption({ ...facts, nRows: out.rows, T: out.T })
-    } Bands omitted; the summary table gives windows with standard errors.`;
+    `positional embedding). ${sweepCaption({ ...facts, nRows: out.rows, T: out.T })}${
+      layer === 0
+        ? " At layer 0, V1 and V3 are the same computation (x = W_E[t] + W_pos[j]) and their lines coincide."
+        : ""
+    }`;
   const layout = withCaption(
     mergeLayout(g.layout, {
       title: { text: `Positional add-back at layer ${layer}` },

@@ -77,7 +77,7 @@ export function studyBRunConfig(
     zeroAblationRows: notebook === "context" ? (quick ? 4 : 16) : 0,
     bosPolicy: "exclude-position-0",
     lambadaItemsPerBin: quick ? 4 : 30,
-    cbtItemsPerSource: quick ? 4 : 25,
+    cbtItemsPerSource: quick ? 4 : 10,
     ...overrides,
   };
 }

@@ -52,8 +52,9 @@ cfg;
 //
 // **QUICK mode** (`QUICK=1`) keeps the data, the toy model (10,000 steps × 1,000) and the full 5 × 5 × 5 grid, but
 // trains each SAE for 3,000 steps of 256 samples instead of 31,250 steps of 1,024 (32M samples, the study's
-// recommended length). All checks run in both modes except the composed-direction majority for D1, which is a
-// statement about trained SAEs: in QUICK mode it is reported, not enforced.
+// recommended length). All checks run in both modes except the grid-direction checks (D1: true axes in a minority
+// of cells; D2: composed directions in a majority), which are statements about trained SAEs: in QUICK mode they are
+// reported, not enforced.
 //
 // ## 1 · The data
 //
@@ -225,11 +226,17 @@ pl.DataFrame(columns(rowsD1));
 
 // %%
 const composedD1 = rowsD1.filter((r) => r.composed).length;
-await showText(`D1: ${composedD1} of ${rowsD1.length} cells composed (lowest-loss instance closer to the diagonals)`);
+const trueAxesD1 = rowsD1.filter((r) => r.axis_cos > 0.95).length;
+await showText(
+  `D1: ${composedD1} of ${rowsD1.length} cells composed (lowest-loss instance closer to the diagonals); ` +
+    `${trueAxesD1} cells recover the true axes (mean |cos| to the nearest axis > 0.95)`,
+);
 if (cfg.quick) {
-  await showText("QUICK mode: the majority check needs fully trained SAEs (31,250 steps); reported only.");
+  await showText("QUICK mode: the grid checks need fully trained SAEs (31,250 steps); reported only.");
 } else {
-  check(composedD1 > rowsD1.length / 2, `D1: composed directions in the majority of cells (${composedD1}/25)`);
+  // The robust half of the study's claim on D1: SAEs do not find the true features. Whether they lean diagonal
+  // is close to a coin flip on D1 in this reproduction (see section 5), so it is reported, not asserted.
+  check(trueAxesD1 < rowsD1.length / 2, `D1: true axes recovered in a minority of cells (${trueAxesD1}/25)`);
 }
 for (const r of rowsD1) check(Number.isFinite(r.loss) && r.loss >= 0, `D1 lr=${r.lr} λ=${r.l1}: finite loss ${r.loss}`);
 
@@ -251,6 +258,13 @@ await show(schematicFigure(gridD2, centreD2, modelD2, rotationFor(modelD2)).fig,
 await show(gridFigure(gridD2, modelD2, rotationFor(modelD2)).fig, { scale: 1 });
 const rowsD2 = cellRows(gridD2);
 for (const r of rowsD2) check(Number.isFinite(r.loss) && r.loss >= 0, `D2 lr=${r.lr} λ=${r.l1}: finite loss ${r.loss}`);
+if (!cfg.quick) {
+  const composedCellsD2 = rowsD2.filter((r) => r.composed).length;
+  check(
+    composedCellsD2 > rowsD2.length / 2,
+    `D2: composed directions in the majority of cells (${composedCellsD2}/25)`,
+  );
+}
 pl.DataFrame(columns(rowsD2));
 
 // %% [markdown]
@@ -292,8 +306,11 @@ pl.DataFrame(columns(summary));
 //    coefficient."* — Read the composed-cell counts and the two grids. On D2 most cells at learning rates
 //    $\ge 10^{-4}$ show four decoder rows on the four diagonals, close to exactly; the exceptions are the smallest
 //    learning rate (SAEs that barely moved from their random start in 31,250 steps) and λ = 0.01 at the largest
-//    learning rates, where the rows sit on the true axes. D1 is much less tidy: the rows point in scattered
-//    directions, and the full-mode check only requires that more than half of the cells lean diagonal.
+//    learning rates, where the rows sit on the true axes; the full-mode check asserts that most D2 cells are
+//    composed. D1 is much less tidy: the rows point in scattered directions, and the share of cells that lean
+//    diagonal sits near one half (the counts above), so this reproduction does **not** confirm the claim for D1 as
+//    stated; what holds on D1, and is checked, is the other half of the claim: the true axes are recovered in only
+//    a minority of cells.
 // 3. Why D1 is noisier than D2, although its objective prefers the diagonals more strongly (section 1): the study's
 //    reconstruction term divides the error by $\lVert h\rVert^2$, and on D1 $\lVert h\rVert = \sqrt2\,a$ with
 //    $a \sim U[0,1)$, so $\mathbb E[1/\lVert h\rVert^2]$ diverges. Any reconstruction offset at $h \to 0$ (a nonzero
