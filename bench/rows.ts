@@ -74,62 +74,53 @@ function matmulRow(name: string, m: number, k: number, n: number, ta: boolean, t
  * per-step bookkeeping (finite checks, firing counters: one host read per step).
  */
 function saeTrainerRow(name: string, dIn: number, dSae: number, batch: number, reps: number): RowSpec {
-  return {
-    name,
-    unit: "ms",
-    reps,
-    warmup: 2,
-    target: { op: "<=", ratio: 2 },
-    prepare() {
-      const sae = createSae(defaultSaeConfig({ d_in: dIn, d_sae: dSae }), 0);
-      const state = createTrainState(
-        sae,
-        defaultSaeTrainConfig({
-          lr: 1e-4,
-          l1_coefficient: 5e-3,
-          batch_size: batch,
-          total_steps: 1_000_000,
-          adam_beta1: 0.9,
-          lr_warm_up_fraction: 0,
-          lr_decay_fraction: 0,
-          mse_loss: "sum",
-          normalize_decoder: false,
-          remove_decoder_parallel_grad: false,
-          use_ghost_grads: false,
-          b_dec_init_method: "zeros",
-        }),
-      );
-      const x = tf.tensor2d(new Rng(0, "bench/sae/x").fillNormal(new Float32Array(batch * dIn)), [batch, dIn]);
-      return {
-        run: () => void trainStep(sae, state, x),
-        dispose: () => {
-          disposeTrainState(state);
-          sae.dispose();
-          x.dispose();
-        },
-        notes: "lib/sae/train.ts trainStep (plain recipe)",
-      };
-    },
-  };
+  return saeStepRow(name, reps, () => {
+    const sae = createSae(defaultSaeConfig({ d_in: dIn, d_sae: dSae }), 0);
+    const state = createTrainState(
+      sae,
+      defaultSaeTrainConfig({
+        lr: 1e-4,
+        l1_coefficient: 5e-3,
+        batch_size: batch,
+        total_steps: 1_000_000,
+        adam_beta1: 0.9,
+        lr_warm_up_fraction: 0,
+        lr_decay_fraction: 0,
+        mse_loss: "sum",
+        normalize_decoder: false,
+        remove_decoder_parallel_grad: false,
+        use_ghost_grads: false,
+        b_dec_init_method: "zeros",
+      }),
+    );
+    const x = tf.tensor2d(new Rng(0, "bench/sae/x").fillNormal(new Float32Array(batch * dIn)), [batch, dIn]);
+    return {
+      run: () => void trainStep(sae, state, x),
+      dispose: () => {
+        disposeTrainState(state);
+        sae.dispose();
+        x.dispose();
+      },
+      notes: "lib/sae/train.ts trainStep (plain recipe)",
+    };
+  });
 }
 
 /** The same step written directly in tfjs (`reference_sae_step.ts`): the engine without the trainer's bookkeeping. */
 function saeReferenceRow(name: string, dIn: number, dSae: number, batch: number, reps: number): RowSpec {
-  return {
-    name,
-    unit: "ms",
-    reps,
-    warmup: 2,
-    target: { op: "<=", ratio: 2 },
-    prepare() {
-      const s = new ReferenceSaeStep(dIn, dSae, batch, 0);
-      return {
-        run: () => void s.step(),
-        dispose: () => s.dispose(),
-        notes: "bench/reference_sae_step.ts (tfjs ReLU SAE + ℓ1, engine fusedAdam)",
-      };
-    },
-  };
+  return saeStepRow(name, reps, () => {
+    const s = new ReferenceSaeStep(dIn, dSae, batch, 0);
+    return {
+      run: () => void s.step(),
+      dispose: () => s.dispose(),
+      notes: "bench/reference_sae_step.ts (tfjs ReLU SAE + ℓ1, engine fusedAdam)",
+    };
+  });
+}
+
+/** A millisecond row of one SAE training step: 2 warm-up runs, target ≤ 2× PyTorch. */
+function saeStepRow(name: string, reps: number, prepare: () => Prepared): RowSpec {
+  return { name, unit: "ms", reps, warmup: 2, target: { op: "<=", ratio: 2 }, prepare };
 }
 
 /** All rows, in table order. */

@@ -21,26 +21,11 @@
  * @module
  */
 
-import { initBackend } from "../lib/engine/backend.ts";
 import { defaultGpt2Config, gpt2ParamCount } from "../lib/lm/config.ts";
 import { embeddedConfig, runEmbeddedLmTraining } from "../lib/lm/embedded.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { defaultLmTrainConfig, measureLmThroughput } from "../lib/lm/train.ts";
-
-/** Parses `--name value` and `--flag` arguments. */
-export function parseArgs(args: string[]): Map<string, string | true> {
-  const out = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (!a.startsWith("--")) throw new Error(`unexpected argument "${a}" (flags start with --)`);
-    const next = args[i + 1];
-    if (next !== undefined && !next.startsWith("--")) {
-      out.set(a.slice(2), next);
-      i++;
-    } else out.set(a.slice(2), true);
-  }
-  return out;
-}
+import { runTrainingCli } from "./train_cli.ts";
 
 /** Candidate sizes measured by `--measure`: [n_layer, d_model, n_head, d_vocab]. */
 export const LM_CANDIDATES: readonly [number, number, number, number][] = [
@@ -49,10 +34,7 @@ export const LM_CANDIDATES: readonly [number, number, number, number][] = [
   [4, 256, 4, 12288],
 ];
 
-async function measure(out: string | undefined, steps: number): Promise<void> {
-  const report = await initBackend();
-  console.log(report.summary);
-  const rows = [];
+function* measureRows(steps: number): Generator<Record<string, unknown>> {
   for (const [n_layer, d_model, n_head, d_vocab] of LM_CANDIDATES) {
     const cfg = defaultGpt2Config({ n_layer, d_model, n_head, n_ctx: 1024, d_vocab });
     const model = Gpt2.random(cfg, 0);
@@ -62,7 +44,7 @@ async function measure(out: string | undefined, steps: number): Promise<void> {
       steps,
     );
     model.dispose();
-    const row = {
+    yield {
       size: `${n_layer}×${d_model}×${n_head}h, vocab ${d_vocab}`,
       params: gpt2ParamCount(cfg),
       tokens_per_s: Math.round(t.tokensPerSecond),
@@ -71,35 +53,24 @@ async function measure(out: string | undefined, steps: number): Promise<void> {
       step_ms: t.stepMs.map(Math.round),
       load_average: t.loadAverage,
     };
-    console.log(JSON.stringify(row));
-    rows.push(row);
   }
-  if (out) await Deno.writeTextFile(out, JSON.stringify({ backend: report.summary, rows }, null, 2) + "\n");
 }
 
 if (import.meta.main) {
-  const args = parseArgs(Deno.args);
-  if (args.has("measure")) {
-    await measure(args.get("out") as string | undefined, Number(args.get("steps") ?? 3));
-  } else {
-    const report = await initBackend();
-    console.log(report.summary);
-    const cfg = embeddedConfig();
-    const stop = args.get("stop-at-step");
-    const record = await runEmbeddedLmTraining(cfg, {
-      root: args.get("root") as string | undefined,
-      figures: !args.has("no-figures"),
-      stopAtStep: stop === undefined ? undefined : Number(stop),
-    });
-    if (record === null) console.log("train-lm: stopped early; run again to resume from the checkpoint");
-    else {
-      console.log(
-        `train-lm: done — final train loss ${record.final_train_loss.toFixed(4)}, validation ${
-          record.final_val_loss.toFixed(4)
-        }, positions 1–32 ${record.val_loss_pos_1_32.toFixed(4)}, 512–1023 ${
-          record.val_loss_pos_512_1023?.toFixed(4) ?? "n/a"
-        }`,
-      );
-    }
-  }
+  await runTrainingCli(Deno.args, {
+    measureRows,
+    async train(opts) {
+      const record = await runEmbeddedLmTraining(embeddedConfig(), opts);
+      if (record === null) console.log("train-lm: stopped early; run again to resume from the checkpoint");
+      else {
+        console.log(
+          `train-lm: done — final train loss ${record.final_train_loss.toFixed(4)}, validation ${
+            record.final_val_loss.toFixed(4)
+          }, positions 1–32 ${record.val_loss_pos_1_32.toFixed(4)}, 512–1023 ${
+            record.val_loss_pos_512_1023?.toFixed(4) ?? "n/a"
+          }`,
+        );
+      }
+    },
+  });
 }

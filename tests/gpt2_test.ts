@@ -119,6 +119,59 @@ Deno.test("runWithHooks continues the forward pass from the replaced activation"
   model.dispose();
 });
 
+Deno.test("runFrom a residual hook equals a replacement hook there, caches from the start, skips logits on request", async () => {
+  const model = await tinyModel(true);
+  const ref = await reference();
+  const names = [
+    "blocks.0.hook_resid_pre",
+    "blocks.0.hook_resid_post",
+    "blocks.1.hook_resid_pre",
+    "blocks.1.hook_resid_post",
+  ];
+  const act = tf.randomNormal([...ref.tokens.shape, model.cfg.d_model], 0, 1, "float32", 7) as tf.Tensor3D;
+  const before = tf.memory().numTensors;
+  for (const hook of names) {
+    const viaHook = model.run(ref.tokens, { hooks: { [hook]: () => act }, cache: [hook, "blocks.1.hook_resid_post"] });
+    const fromHook = model.run(ref.tokens, { startAt: { hook, act }, cache: [hook, "blocks.1.hook_resid_post"] });
+    const d = maxAbsDiff(fromHook.logits!.dataSync(), viaHook.logits!.dataSync(), hook);
+    assert(d === 0, `${hook}: logits from the start point equal the hooked pass (max diff ${d})`);
+    for (const name of [hook, "blocks.1.hook_resid_post"]) {
+      const c = maxAbsDiff(fromHook.cache.get(name)!.dataSync(), viaHook.cache.get(name)!.dataSync(), name);
+      assert(c === 0, `${hook}: cached ${name} equal (max diff ${c})`);
+    }
+    const logits = model.runFrom(hook, act, ref.tokens);
+    assert(maxAbsDiff(logits.dataSync(), viaHook.logits!.dataSync(), "runFrom") === 0, `${hook}: runFrom logits`);
+    tf.dispose([logits, viaHook.logits!, fromHook.logits!, ...viaHook.cache.values(), ...fromHook.cache.values()]);
+  }
+  assert(!act.isDisposed, "the start activation stays owned by the caller");
+  const noLogits = model.run(ref.tokens, { startAt: { hook: names[0]!, act }, cache: [names[3]!], logits: false });
+  assert(noLogits.logits === null, "logits: false returns no logits");
+  const full = model.runWithCache(ref.tokens, [names[3]!], { stopAtLayer: 2 });
+  assert(full.logits !== null, "a pass to the last block computes logits by default");
+  tf.dispose([full.logits!, ...full.cache.values(), ...noLogits.cache.values()]);
+  assert(tf.memory().numTensors === before, "runs from a start point leak no tensors");
+  expectThrows(() => model.runFrom("blocks.0.hook_attn_out", act, ref.tokens), "startAt must be a residual hook");
+  expectThrows(() => model.runFrom("blocks.2.hook_resid_pre", act, ref.tokens), "startAt must be a residual hook");
+  expectThrows(
+    () => model.run(ref.tokens, { startAt: { hook: names[2]!, act }, cache: ["blocks.0.hook_mlp_out"] }),
+    'hook "blocks.0.hook_mlp_out" lies before startAt "blocks.1.hook_resid_pre"',
+  );
+  expectThrows(
+    () => model.run(ref.tokens, { startAt: { hook: names[2]!, act }, hooks: { [names[2]!]: (x) => x } }),
+    "replacement hook is set at the startAt hook",
+  );
+  expectThrows(
+    () => model.runFrom(names[1]!, tf.slice(act, [0, 0, 0], [1, -1, -1]) as tf.Tensor3D, ref.tokens),
+    "startAt activation has shape",
+  );
+  expectThrows(
+    () => model.run(ref.tokens, { cache: ["ln_final.hook_normalized"], logits: false }),
+    "needs the logits pass",
+  );
+  tf.dispose([act, ref.tokens]);
+  model.dispose();
+});
+
 Deno.test("a hook returning the wrong shape and an unknown hook name are clear errors", async () => {
   const model = await tinyModel();
   const tokens = tf.tensor2d([[1, 2, 3]], [1, 3], "int32");

@@ -8,6 +8,7 @@ import {
   deltaCE,
   ExplainedVarianceStats,
   featureSparsity,
+  logProbs,
   mseVariants,
   nextTokenLogProbs,
   perTokenCE,
@@ -81,6 +82,33 @@ Deno.test("next-token log-probs match a float64 reference on random logits", () 
     }
   }
   tf.dispose([logits, tokens, lp]);
+});
+
+Deno.test("next-token log-probs reject a target outside the vocabulary and too-large logits, naming them", () => {
+  const logits = tf.zeros([1, 3, 4]);
+  const tokens = tf.tensor2d([[0, 1, 4]], [1, 3], "int32");
+  assertThrows(() => nextTokenLogProbs(logits, tokens), /token 4 at \[0, 2\] is outside the vocabulary \[0, 4\)/, "id");
+  tf.dispose([logits, tokens]);
+  const huge = { rank: 3, shape: [2, 1024, 2 ** 20] } as unknown as tf.Tensor;
+  const hugeTokens = tf.zeros([2, 1024], "int32");
+  assertThrows(() => nextTokenLogProbs(huge, hugeTokens), /exceed 2\^31 − 1 entries/, "size");
+  hugeTokens.dispose();
+});
+
+Deno.test("KL from precomputed clean log-probs equals KL from the clean logits", () => {
+  const rng = new Rng(5, "test/kl-logprobs");
+  const [b, p, v] = [2, 3, 13];
+  const a = tf.tensor3d(Array.from({ length: b * p * v }, () => 3 * rng.normal()), [b, p, v]);
+  const c = tf.tensor3d(Array.from({ length: b * p * v }, () => 3 * rng.normal()), [b, p, v]);
+  const before = tf.memory().numTensors;
+  const lp = logProbs(a);
+  const fromLogProbs = perTokenKL(lp, c, { cleanIsLogProbs: true });
+  const fromLogits = perTokenKL(a, c);
+  const x = fromLogProbs.dataSync(), y = fromLogits.dataSync();
+  for (let i = 0; i < x.length; i++) assert(x[i] === y[i], `token ${i}: ${x[i]} vs ${y[i]}`);
+  tf.dispose([lp, fromLogProbs, fromLogits]);
+  assert(tf.memory().numTensors === before, "no tensors leak");
+  tf.dispose([a, c]);
 });
 
 Deno.test("KL of known distributions equals the hand-computed value", () => {

@@ -8,27 +8,7 @@ import {
   stripAnsiOutputs,
 } from "../scripts/ipynb.ts";
 import { join } from "../lib/path.ts";
-
-function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-function assertEquals(actual: unknown, expected: unknown, msg = ""): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${msg}\n  actual:   ${a}\n  expected: ${e}`);
-}
-
-function assertThrows(fn: () => unknown, includes: string[]): void {
-  try {
-    fn();
-  } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
-    for (const s of includes) assert(m.includes(s), `error message "${m}" should contain "${s}"`);
-    return;
-  }
-  throw new Error("expected an error");
-}
+import { assert, assertEquals, assertThrows } from "./helpers.ts";
 
 const SOURCE = [
   "// %% [markdown]",

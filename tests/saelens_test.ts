@@ -11,33 +11,12 @@ import { defaultSaeConfig } from "../lib/sae/config.ts";
 import { createSae } from "../lib/sae/sae.ts";
 import { assertSaeFitsModel, loadSaeLens, saeConfigFromSaeLens, saveSaeLens } from "../lib/sae/saelens.ts";
 import { fromFileUrl, join } from "../lib/path.ts";
+import { assert, expectRejects, maxAbsDiff } from "./helpers.ts";
 
 const SAE_DIR = fromFileUrl(new URL("./fixtures/sae_tiny/", import.meta.url));
 const GPT2_DIR = fromFileUrl(new URL("./fixtures/gpt2_tiny/", import.meta.url));
 const TOL = 1e-4;
 const VARIANTS = ["legacy_standard", "v5_scaled", "v6_topk", "v6_jumprelu"] as const;
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert(a.length === b.length, `lengths ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
-
-async function expectRejects(fn: () => unknown, ...phrases: string[]): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    for (const p of phrases) assert(msg.includes(p), `message ${JSON.stringify(msg)} mentions ${JSON.stringify(p)}`);
-    return;
-  }
-  throw new Error(`expected an error mentioning ${phrases.join(", ")}`);
-}
 
 async function refs() {
   const sae = (await readSafetensors(join(SAE_DIR, "reference.safetensors"))).tensors;

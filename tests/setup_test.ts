@@ -8,25 +8,7 @@ import {
   versionAtLeast,
 } from "../scripts/setup.ts";
 import { join } from "../lib/path.ts";
-
-function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-function assertEquals(actual: unknown, expected: unknown, msg = ""): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${msg}\n  actual:   ${a}\n  expected: ${e}`);
-}
-
-function errorOf(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Error) return e;
-  }
-  throw new Error("expected an error");
-}
+import { assert, assertEquals, errorOf } from "./helpers.ts";
 
 Deno.test("setup compares Deno versions numerically", () => {
   assert(versionAtLeast("2.9.6", [2, 8, 2]), "2.9.6 ≥ 2.8.2");

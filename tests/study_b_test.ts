@@ -56,31 +56,13 @@ import {
   type StudySetup,
   transitionSummary,
 } from "../lib/study_b/mod.ts";
+import { assert, assertClose as close, expectRejects } from "./helpers.ts";
 
 const GPT2 = fromFileUrl(new URL("./fixtures/gpt2_tiny/", import.meta.url));
 const SAE_FIXTURE = fromFileUrl(new URL("./fixtures/sae_tiny/legacy_standard/", import.meta.url));
 const OWT = fromFileUrl(new URL("./fixtures/formats/owt_sample.jsonl", import.meta.url));
 const D = 64;
 const T = 40;
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
-}
-
-function close(a: number, b: number, tol: number, what: string): void {
-  assert(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tolerance ${tol})`);
-}
-
-async function expectRejects(fn: () => unknown, ...phrases: string[]): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    for (const p of phrases) assert(msg.includes(p), `message ${JSON.stringify(msg)} mentions ${JSON.stringify(p)}`);
-    return;
-  }
-  throw new Error(`expected an error mentioning ${phrases.join(", ")}`);
-}
 
 /** Texts whose GPT-2 tokens make up the fixture's vocabulary map. */
 const LAMBADA: LambadaItem[] = [

@@ -50,6 +50,17 @@ export interface RunOptions {
    * no logits; every cached or hooked name must lie before the stop.
    */
   stopAtLayer?: number;
+  /**
+   * Start the pass at a residual-stream hook (`blocks.{L}.hook_resid_pre` or
+   * `blocks.{L}.hook_resid_post`) with `act` as its activation, skipping every
+   * block below it: the result equals a full pass with a replacement hook at
+   * `hook` returning `act`, without recomputing the unchanged blocks. `act`
+   * stays owned by the caller; hooks and cached names must not lie before
+   * `hook`, and no replacement hook may be set at `hook` itself.
+   */
+  startAt?: { hook: string; act: tf.Tensor3D };
+  /** Compute the logits (default true); false skips the unembedding and returns null logits. */
+  logits?: boolean;
 }
 
 /** What {@link Gpt2.run} returns; the caller owns (and must dispose) every tensor. */
@@ -93,6 +104,24 @@ export function hookLayer(name: string, n_layer: number): number {
     `unknown hook name "${name}" for a ${n_layer}-layer GPT-2: expected hook_embed, hook_pos_embed, ` +
       `blocks.{0..${n_layer - 1}}.{${BLOCK_HOOKS.join(",")}} or ln_final.hook_normalized`,
   );
+}
+
+/**
+ * The first block a pass started at `hook` runs ({@link RunOptions.startAt}):
+ * L for `blocks.{L}.hook_resid_pre`, L + 1 for `blocks.{L}.hook_resid_post`;
+ * null for any other name (a pass cannot start there).
+ *
+ * @example
+ * ```ts
+ * import { residStartBlock } from "./gpt2.ts";
+ * residStartBlock("blocks.1.hook_resid_post", 2); // 2
+ * residStartBlock("blocks.1.hook_attn_out", 2); // null
+ * ```
+ */
+export function residStartBlock(hook: string, n_layer: number): number | null {
+  const m = /^blocks\.(\d+)\.hook_resid_(pre|post)$/.exec(hook);
+  if (m === null || Number(m[1]) >= n_layer) return null;
+  return Number(m[1]) + (m[2] === "post" ? 1 : 0);
 }
 
 /**
@@ -213,7 +242,27 @@ export class Gpt2 {
     return this.run(tokens, { hooks }).logits as tf.Tensor3D;
   }
 
-  /** The general forward pass behind `forward`, `runWithCache` and `runWithHooks`. */
+  /**
+   * Logits `[batch, pos, d_vocab]` of a pass started at residual hook `hook`
+   * with activation `act` (see {@link RunOptions.startAt}): the same as
+   * `runWithHooks(tokens, { [hook]: () => act })`, without recomputing the blocks below `hook`.
+   *
+   * @example
+   * ```ts
+   * import * as tf from "@tensorflow/tfjs";
+   * import { defaultGpt2Config } from "./config.ts";
+   * import { Gpt2 } from "./gpt2.ts";
+   * const model = Gpt2.random(defaultGpt2Config({ n_layer: 2, d_model: 8, n_head: 2, n_ctx: 4, d_vocab: 10 }), 0);
+   * const tokens = tf.tensor2d([[1, 2, 3]], undefined, "int32");
+   * const act = tf.zeros([1, 3, 8]) as tf.Tensor3D; // [batch, pos, d_model]
+   * const logits = model.runFrom("blocks.1.hook_resid_pre", act, tokens); // [1, 3, 10]
+   * ```
+   */
+  runFrom(hook: string, act: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor3D {
+    return this.run(tokens, { startAt: { hook, act } }).logits as tf.Tensor3D;
+  }
+
+  /** The general forward pass behind `forward`, `runWithCache`, `runWithHooks` and `runFrom`. */
   run(tokens: tf.Tensor2D, opts: RunOptions = {}): RunResult {
     const { n_layer } = this.cfg;
     const [batch, T] = this.checkTokens(tokens);
@@ -221,12 +270,19 @@ export class Gpt2 {
     if (!Number.isInteger(stop) || stop < 0 || stop > n_layer) {
       throw new Error(`Gpt2.run: stopAtLayer must be an integer in [0, ${n_layer}], got ${stop}`);
     }
+    const withLogits = stop === n_layer && opts.logits !== false;
     const hooks = opts.hooks ?? {};
     const want = new Set(opts.cache ?? []);
+    const start = opts.startAt ? this.startPoint(opts.startAt, batch, T, stop, hooks) : null;
+    const order = hookNames(n_layer);
     for (const name of [...want, ...Object.keys(hooks)]) {
       const layer = hookLayer(name, n_layer);
       if (layer >= stop && !(layer === n_layer && stop === n_layer)) {
         throw new Error(`Gpt2.run: hook "${name}" lies after stopAtLayer=${stop}`);
+      }
+      if (layer === n_layer && !withLogits) throw new Error(`Gpt2.run: hook "${name}" needs the logits pass`);
+      if (start && order.indexOf(name) < order.indexOf(start.hook)) {
+        throw new Error(`Gpt2.run: hook "${name}" lies before startAt "${start.hook}"`);
       }
     }
     const cache = new Map<string, tf.Tensor3D>();
@@ -243,13 +299,20 @@ export class Gpt2 {
     };
     let resid: tf.Tensor3D | null = null;
     try {
-      resid = tf.tidy(() => this.embed(tokens, batch, T, point));
-      for (let l = 0; l < stop; l++) {
+      if (start === null) resid = tf.tidy(() => this.embed(tokens, batch, T, point));
+      else {
+        resid = tf.clone(start.act);
+        // a resid_pre start is recorded by its block's own hook point; a resid_post start here
+        if (start.block > hookLayer(start.hook, n_layer) && want.has(start.hook)) {
+          cache.set(start.hook, tf.keep(tf.clone(start.act)));
+        }
+      }
+      for (let l = start?.block ?? 0; l < stop; l++) {
         const input: tf.Tensor3D = resid;
         resid = tf.tidy(() => this.block(l, input, T, point));
         input.dispose();
       }
-      const logits = stop < n_layer ? null : tf.tidy(() => this.unembed(resid as tf.Tensor3D, point));
+      const logits = withLogits ? tf.tidy(() => this.unembed(resid as tf.Tensor3D, point)) : null;
       return { logits, cache };
     } catch (err) {
       for (const t of cache.values()) t.dispose();
@@ -300,6 +363,31 @@ export class Gpt2 {
     const v = this.params.get(name);
     if (v === undefined) throw new Error(`Gpt2: no parameter "${name}"`);
     return v;
+  }
+
+  /** Validates {@link RunOptions.startAt}; returns the first block to run. */
+  private startPoint(
+    startAt: { hook: string; act: tf.Tensor3D },
+    batch: number,
+    T: number,
+    stop: number,
+    hooks: Readonly<Record<string, HookFn>>,
+  ): { hook: string; act: tf.Tensor3D; block: number } {
+    const { hook, act } = startAt;
+    const block = residStartBlock(hook, this.cfg.n_layer);
+    if (block === null) {
+      const last = this.cfg.n_layer - 1;
+      throw new Error(
+        `Gpt2.run: startAt must be a residual hook blocks.{0..${last}}.hook_resid_pre|post, got "${hook}"`,
+      );
+    }
+    if (block > stop) throw new Error(`Gpt2.run: startAt "${hook}" lies after stopAtLayer=${stop}`);
+    if (hooks[hook] !== undefined) throw new Error(`Gpt2.run: a replacement hook is set at the startAt hook "${hook}"`);
+    const want = [batch, T, this.cfg.d_model];
+    if (!tf.util.arraysEqual(act.shape, want)) {
+      throw new Error(`Gpt2.run: startAt activation has shape [${act.shape}], expected [${want}]`);
+    }
+    return { hook, act, block };
   }
 
   private checkTokens(tokens: tf.Tensor2D): [number, number] {
@@ -359,9 +447,9 @@ export class Gpt2 {
   private unembed(resid: tf.Tensor3D, point: HookFn): tf.Tensor3D {
     const [batch, T, d] = resid.shape;
     const normalized = point(this.layerNorm(resid, "ln_f"), "ln_final.hook_normalized"); // [batch, pos, d_model]
-    const unembedT = tf.transpose(this.p("wte.weight")); // [d_model, d_vocab], tied W_U = W_Eᵀ
     const flat = tf.reshape(normalized, [batch * T, d]); // [batch·pos, d_model]
-    let logits: tf.Tensor2D = tf.matMul(flat, unembedT); // [batch·pos, d_vocab]
+    // tied W_U = W_Eᵀ: wte [d_vocab, d_model] used transposed (a BLAS flag on the engine's matmul path)
+    let logits: tf.Tensor2D = tf.matMul(flat, this.p("wte.weight"), false, true); // [batch·pos, d_vocab]
     if (this.embedRowMean !== null) logits = tf.add(logits, tf.mul(tf.sum(flat, -1, true), this.embedRowMean));
     return tf.reshape(logits, [batch, T, this.cfg.d_vocab]);
   }

@@ -27,7 +27,8 @@
  * @module
  */
 
-import { readSafetensors, type SafeTensor, toFloat32, writeSafetensors } from "../io/safetensors.ts";
+import { type SafeTensor, toFloat32, writeSafetensors } from "../io/safetensors.ts";
+import { fileExists, readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { join } from "../path.ts";
 import { type Gpt2Config, gpt2ParamShapes, validateGpt2Config } from "./config.ts";
@@ -64,30 +65,6 @@ export interface LoadedGpt2 {
   tokenMap: TokenMap | null;
   /** The files read. */
   paths: HfPaths;
-}
-
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-    throw err;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: invalid JSON (${err instanceof Error ? err.message : err})`);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -224,10 +201,6 @@ export function gpt2ArraysFromTensors(
   return out;
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
 function checkTiedHead(head: SafeTensor, wte: Float32Array, cfg: Gpt2Config, source: string): void {
   const shape = [cfg.d_vocab, cfg.d_model];
   if (!sameShape(head.shape, shape)) {
@@ -299,18 +272,17 @@ export async function loadGpt2FromHf(where: string | HfPaths, opts: HfLoadOption
   const paths: HfPaths = typeof where === "string"
     ? { config: join(where, HF_CONFIG_FILE), weights: join(where, HF_WEIGHTS_FILE) }
     : { ...where };
-  if (typeof where === "string" && await exists(join(where, VOCAB_MAP_FILE))) {
+  if (typeof where === "string" && await fileExists(join(where, VOCAB_MAP_FILE))) {
     paths.vocabMap = join(where, VOCAB_MAP_FILE);
   }
-  const cfg = gpt2ConfigFromHf(await readJson(paths.config), paths.config);
-  if (!(await exists(paths.weights))) throw new Error(`${paths.weights}: file not found`);
-  const { tensors } = await readSafetensors(paths.weights);
+  const cfg = gpt2ConfigFromHf(await readJsonFile(paths.config), paths.config);
+  const { tensors } = await readWeightsFile(paths.weights);
   let arrays = gpt2ArraysFromTensors(tensors, cfg, paths.weights);
   let embedRowMean: Float32Array | undefined;
   if (opts.centerWritingWeights) ({ arrays, embedRowMean } = centerWritingWeights(arrays, cfg));
   let tokenMap: TokenMap | null = null;
   if (paths.vocabMap !== undefined) {
-    tokenMap = TokenMap.fromJson(await readJson(paths.vocabMap), paths.vocabMap);
+    tokenMap = TokenMap.fromJson(await readJsonFile(paths.vocabMap), paths.vocabMap);
     if (tokenMap.modelVocab !== cfg.d_vocab) {
       throw new Error(
         `${paths.vocabMap}: maps ${tokenMap.modelVocab} model ids but ${paths.config} has vocab_size ${cfg.d_vocab}`,
@@ -375,5 +347,5 @@ export async function saveGpt2ToHf(model: Gpt2, dir: string, opts: HfSaveOptions
   await writeJsonAtomic(join(dir, HF_CONFIG_FILE), hfConfigJson(model.cfg, bos));
   const mapPath = join(dir, VOCAB_MAP_FILE);
   if (tokenMap) await writeJsonAtomic(mapPath, tokenMap.toJson(), 0);
-  else if (await exists(mapPath)) await Deno.remove(mapPath);
+  else if (await fileExists(mapPath)) await Deno.remove(mapPath);
 }

@@ -52,15 +52,31 @@ export function nextTokenLogProbs(logits: tf.Tensor, tokens: tf.Tensor): tf.Tens
     throw new RangeError(`tokens shape [${tokens.shape}] does not match logits [batch=${batch}, pos=${pos}, vocab]`);
   }
   if (pos < 2) throw new RangeError(`next-token log-probs need pos ≥ 2, got ${pos}`);
+  if (batch * pos * vocab > 2 ** 31 - 1) {
+    throw new RangeError(
+      `next-token log-probs: logits [${batch}, ${pos}, ${vocab}] exceed 2^31 − 1 entries; pass fewer rows at a time`,
+    );
+  }
+  const ids = tokens.dataSync();
+  // Never copy the logits (a [batch, pos − 1, vocab] slice costs more than everything else on wasm): gather
+  // from the flattened logits (gather with batchDims faults on tfjs-wasm 4.22) at (row·pos + j)·vocab + t_{j+1},
+  // take logsumexp over every position, then drop the last position of the small results.
+  const flatIdx = new Int32Array(batch * (pos - 1));
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < pos - 1; j++) {
+      const t = ids[b * pos + j + 1]!;
+      if (!(t >= 0 && t < vocab && Number.isInteger(t))) {
+        throw new RangeError(
+          `next-token log-probs: token ${t} at [${b}, ${j + 1}] is outside the vocabulary [0, ${vocab})`,
+        );
+      }
+      flatIdx[b * (pos - 1) + j] = (b * pos + j) * vocab + t;
+    }
+  }
   return tf.tidy(() => {
-    const z = logits.slice([0, 0, 0], [batch, pos - 1, vocab]).reshape([batch * (pos - 1), vocab]); // [N, vocab]
-    const n = batch * (pos - 1);
-    const next = tokens.slice([0, 1], [batch, pos - 1]).reshape([n]).toInt(); // [N]
-    // flat gather (gather with batchDims faults on tfjs-wasm 4.22): index row·vocab + token
-    const flatIdx = tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(vocab, "int32")), next); // [N]
-    const picked = tf.gather(z.reshape([n * vocab]), flatIdx); // [N]
-    const lse = tf.logSumExp(z, 1); // [N]
-    return tf.sub(picked, lse).reshape([batch, pos - 1]) as tf.Tensor2D;
+    const picked = tf.reshape(tf.gather(tf.reshape(logits, [-1]), tf.tensor1d(flatIdx, "int32")), [batch, pos - 1]);
+    const lse = tf.slice(tf.logSumExp(logits, -1), [0, 0], [batch, pos - 1]); // [batch, pos − 1]
+    return tf.sub(picked, lse) as tf.Tensor2D;
   });
 }
 
@@ -86,7 +102,8 @@ export function perTokenCE(logits: tf.Tensor, tokens: tf.Tensor): tf.Tensor2D {
  * rounding. Where `d > 20` the term is evaluated as `q − p − p·d` to avoid
  * overflow.
  *
- * @param logitsClean [batch, pos, vocab] — the reference distribution p
+ * @param logitsClean [batch, pos, vocab] — the reference distribution p (its log-probabilities
+ *   `ln p` instead when `opts.cleanIsLogProbs`, e.g. from {@link logProbs} computed once for several spliced runs)
  * @param logitsSpliced [batch, pos, vocab] — the compared distribution q
  * @example
  * ```ts
@@ -97,7 +114,11 @@ export function perTokenCE(logits: tf.Tensor, tokens: tf.Tensor): tf.Tensor2D {
  * perTokenKL(p, q); // [[0.5·ln(0.5/0.75) + 0.5·ln(0.5/0.25)]] ≈ [[0.1438]]
  * ```
  */
-export function perTokenKL(logitsClean: tf.Tensor, logitsSpliced: tf.Tensor): tf.Tensor2D {
+export function perTokenKL(
+  logitsClean: tf.Tensor,
+  logitsSpliced: tf.Tensor,
+  opts: { cleanIsLogProbs?: boolean } = {},
+): tf.Tensor2D {
   expectRank(logitsClean, 3, "logitsClean", "[batch, pos, vocab]");
   expectRank(logitsSpliced, 3, "logitsSpliced", "[batch, pos, vocab]");
   if (logitsClean.shape.join() !== logitsSpliced.shape.join()) {
@@ -108,7 +129,7 @@ export function perTokenKL(logitsClean: tf.Tensor, logitsSpliced: tf.Tensor): tf
     );
   }
   return tf.tidy(() => {
-    const logP = tf.logSoftmax(logitsClean, -1);
+    const logP = opts.cleanIsLogProbs ? logitsClean : tf.logSoftmax(logitsClean, -1);
     const logQ = tf.logSoftmax(logitsSpliced, -1);
     const p = tf.exp(logP);
     const d = tf.sub(logQ, logP);
@@ -119,6 +140,25 @@ export function perTokenKL(logitsClean: tf.Tensor, logitsSpliced: tf.Tensor): tf
     const terms = tf.where(big, large, small);
     return tf.sum(terms, -1) as tf.Tensor2D;
   });
+}
+
+/**
+ * Log-probabilities `ln softmax(z)` over the vocabulary, same shape as the
+ * logits; pass them to {@link perTokenKL} with `cleanIsLogProbs` to compare one
+ * clean run with several spliced runs without recomputing them.
+ *
+ * @param logits [batch, pos, vocab]
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { logProbs, perTokenKL } from "./lm_metrics.ts";
+ * const p = tf.tensor3d([[[0, 0]]]);
+ * const kl = perTokenKL(logProbs(p), tf.tensor3d([[[Math.log(3), 0]]]), { cleanIsLogProbs: true }); // ≈ [[0.1438]]
+ * ```
+ */
+export function logProbs(logits: tf.Tensor): tf.Tensor3D {
+  expectRank(logits, 3, "logits", "[batch, pos, vocab]");
+  return tf.tidy(() => tf.logSoftmax(logits, -1) as tf.Tensor3D);
 }
 
 /**

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { Comoments } from "./comoments.ts";
+
 /**
  * Which positions enter the averages.
  *
@@ -138,28 +140,20 @@ export class PositionStats {
   readonly nPos: number;
   /** Number of values seen per position. */
   readonly count: Float64Array;
-  readonly #mean: Float64Array;
-  readonly #m2: Float64Array;
+  readonly #m: Comoments;
 
   constructor(name: string, nPos: number) {
-    if (!Number.isInteger(nPos) || nPos <= 0) {
-      throw new RangeError(`PositionStats(${name}): nPos must be > 0, got ${nPos}`);
-    }
+    this.#m = new Comoments(`PositionStats(${name})`, 1, nPos);
     this.name = name;
     this.nPos = nPos;
-    this.count = new Float64Array(nPos);
-    this.#mean = new Float64Array(nPos);
-    this.#m2 = new Float64Array(nPos);
+    this.count = this.#m.count;
   }
 
   /** Adds one value at position `pos`. Throws on a non-finite value. */
   add(pos: number, value: number): void {
     if (!(pos >= 0 && pos < this.nPos)) throw new RangeError(`${this.name}: position ${pos} outside [0, ${this.nPos})`);
     if (!Number.isFinite(value)) throw new RangeError(`${this.name}: non-finite value ${value} at position ${pos}`);
-    const n = ++this.count[pos]!;
-    const delta = value - this.#mean[pos]!;
-    this.#mean[pos]! += delta / n;
-    this.#m2[pos]! += delta * (value - this.#mean[pos]!);
+    this.#m.add(pos, [[value]]);
   }
 
   /**
@@ -168,65 +162,33 @@ export class PositionStats {
    */
   addBatch(values: ArrayLike<number>, batch: number, width: number, mask?: ArrayLike<number>, offset = 0): void {
     checkValues(this.name, values, batch, width, mask);
-    if (offset < 0 || offset + width > this.nPos) {
-      throw new RangeError(`${this.name}: positions ${offset}…${offset + width - 1} exceed nPos ${this.nPos}`);
-    }
-    for (let b = 0; b < batch; b++) {
-      for (let j = 0; j < width; j++) {
-        const i = b * width + j;
-        if (mask !== undefined && !mask[i]) continue;
-        const v = values[i]!;
-        if (!Number.isFinite(v)) {
-          throw new RangeError(`${this.name}: non-finite value ${v} at batch row ${b}, position ${offset + j}`);
-        }
-        const p = offset + j;
-        const n = ++this.count[p]!;
-        const delta = v - this.#mean[p]!;
-        this.#mean[p]! += delta / n;
-        this.#m2[p]! += delta * (v - this.#mean[p]!);
-      }
-    }
+    this.#m.addBlock([values], batch, width, mask, offset, this.name, (i) => `value ${values[i]}`);
   }
 
   /** Merges `other` into this accumulator (Chan's parallel formula). */
   merge(other: PositionStats): this {
-    if (other.nPos !== this.nPos) {
-      throw new RangeError(`${this.name}: cannot merge ${other.nPos} positions into ${this.nPos}`);
-    }
-    for (let p = 0; p < this.nPos; p++) {
-      const nb = other.count[p]!;
-      if (nb === 0) continue;
-      const na = this.count[p]!;
-      const n = na + nb;
-      const delta = other.#mean[p]! - this.#mean[p]!;
-      this.#mean[p]! += delta * nb / n;
-      this.#m2[p]! += other.#m2[p]! + delta * delta * na * nb / n;
-      this.count[p] = n;
-    }
+    this.#m.merge(other.#m, this.name);
     return this;
   }
 
   /** Per-position mean; NaN where a position has no values. */
   mean(): Float64Array {
     const out = new Float64Array(this.nPos);
-    for (let p = 0; p < this.nPos; p++) out[p] = this.count[p]! > 0 ? this.#mean[p]! : NaN;
+    for (let p = 0; p < this.nPos; p++) out[p] = this.count[p]! > 0 ? this.#m.mean(p, 0) : NaN;
     return out;
   }
 
   /** Per-position sum of the values. */
   sum(): Float64Array {
     const out = new Float64Array(this.nPos);
-    for (let p = 0; p < this.nPos; p++) out[p] = this.#mean[p]! * this.count[p]!;
+    for (let p = 0; p < this.nPos; p++) out[p] = this.#m.mean(p, 0) * this.count[p]!;
     return out;
   }
 
   /** Per-position sample standard deviation (n − 1); NaN where n < 2. */
   std(): Float64Array {
     const out = new Float64Array(this.nPos);
-    for (let p = 0; p < this.nPos; p++) {
-      const n = this.count[p]!;
-      out[p] = n > 1 ? Math.sqrt(Math.max(0, this.#m2[p]!) / (n - 1)) : NaN;
-    }
+    for (let p = 0; p < this.nPos; p++) out[p] = sampleStd(this.count[p]!, this.#m.co(p, 0, 0));
     return out;
   }
 
@@ -242,19 +204,12 @@ export class PositionStats {
    * once), with its std and SE.
    */
   pooled(from = 0, to = this.nPos): PooledStat {
-    let n = 0;
-    let mean = 0;
-    let m2 = 0;
-    for (let p = Math.max(0, from); p < Math.min(to, this.nPos); p++) {
-      const nb = this.count[p]!;
-      if (nb === 0) continue;
-      const tot = n + nb;
-      const delta = this.#mean[p]! - mean;
-      mean += delta * nb / tot;
-      m2 += this.#m2[p]! + delta * delta * n * nb / tot;
-      n = tot;
-    }
-    const std = n > 1 ? Math.sqrt(Math.max(0, m2) / (n - 1)) : NaN;
-    return { count: n, mean: n > 0 ? mean : NaN, std, se: std / Math.sqrt(n) };
+    const { count: n, mean, co } = this.#m.pooled(from, to);
+    const std = sampleStd(n, co[0]!);
+    return { count: n, mean: n > 0 ? mean[0]! : NaN, std, se: std / Math.sqrt(n) };
   }
+}
+
+function sampleStd(n: number, m2: number): number {
+  return n > 1 ? Math.sqrt(Math.max(0, m2) / (n - 1)) : NaN;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Comoments } from "./comoments.ts";
 import { checkValues } from "./per_position.ts";
 
 /**
@@ -25,24 +26,13 @@ export class RatioStats {
   readonly name: string;
   readonly nPos: number;
   readonly count: Float64Array;
-  readonly #ma: Float64Array;
-  readonly #mb: Float64Array;
-  readonly #caa: Float64Array;
-  readonly #cbb: Float64Array;
-  readonly #cab: Float64Array;
+  readonly #m: Comoments;
 
   constructor(name: string, nPos: number) {
-    if (!Number.isInteger(nPos) || nPos <= 0) {
-      throw new RangeError(`RatioStats(${name}): nPos must be > 0, got ${nPos}`);
-    }
+    this.#m = new Comoments(`RatioStats(${name})`, 2, nPos);
     this.name = name;
     this.nPos = nPos;
-    this.count = new Float64Array(nPos);
-    this.#ma = new Float64Array(nPos);
-    this.#mb = new Float64Array(nPos);
-    this.#caa = new Float64Array(nPos);
-    this.#cbb = new Float64Array(nPos);
-    this.#cab = new Float64Array(nPos);
+    this.count = this.#m.count;
   }
 
   /** Adds paired [batch, width] blocks of numerator and denominator values. */
@@ -56,53 +46,12 @@ export class RatioStats {
   ): void {
     checkValues(`${this.name} (numerator)`, a, batch, width, mask);
     checkValues(`${this.name} (denominator)`, b, batch, width, mask);
-    if (offset < 0 || offset + width > this.nPos) {
-      throw new RangeError(`${this.name}: positions ${offset}…${offset + width - 1} exceed nPos ${this.nPos}`);
-    }
-    for (let r = 0; r < batch; r++) {
-      for (let j = 0; j < width; j++) {
-        const i = r * width + j;
-        if (mask !== undefined && !mask[i]) continue;
-        const va = a[i]!;
-        const vb = b[i]!;
-        if (!Number.isFinite(va) || !Number.isFinite(vb)) {
-          throw new RangeError(
-            `${this.name}: non-finite pair (${va}, ${vb}) at batch row ${r}, position ${offset + j}`,
-          );
-        }
-        const p = offset + j;
-        const n = ++this.count[p]!;
-        const da = va - this.#ma[p]!;
-        const db = vb - this.#mb[p]!;
-        this.#ma[p]! += da / n;
-        this.#mb[p]! += db / n;
-        this.#caa[p]! += da * (va - this.#ma[p]!);
-        this.#cbb[p]! += db * (vb - this.#mb[p]!);
-        this.#cab[p]! += da * (vb - this.#mb[p]!);
-      }
-    }
+    this.#m.addBlock([a, b], batch, width, mask, offset, this.name, (i) => `pair (${a[i]}, ${b[i]})`);
   }
 
   /** Merges `other` into this accumulator. */
   merge(other: RatioStats): this {
-    if (other.nPos !== this.nPos) {
-      throw new RangeError(`${this.name}: cannot merge ${other.nPos} positions into ${this.nPos}`);
-    }
-    for (let p = 0; p < this.nPos; p++) {
-      const nb = other.count[p]!;
-      if (nb === 0) continue;
-      const na = this.count[p]!;
-      const n = na + nb;
-      const da = other.#ma[p]! - this.#ma[p]!;
-      const db = other.#mb[p]! - this.#mb[p]!;
-      const w = na * nb / n;
-      this.#ma[p]! += da * nb / n;
-      this.#mb[p]! += db * nb / n;
-      this.#caa[p]! += other.#caa[p]! + da * da * w;
-      this.#cbb[p]! += other.#cbb[p]! + db * db * w;
-      this.#cab[p]! += other.#cab[p]! + da * db * w;
-      this.count[p] = n;
-    }
+    this.#m.merge(other.#m, this.name);
     return this;
   }
 
@@ -110,7 +59,8 @@ export class RatioStats {
   ratio(): Float64Array {
     const out = new Float64Array(this.nPos);
     for (let p = 0; p < this.nPos; p++) {
-      out[p] = this.count[p]! > 0 && this.#mb[p] !== 0 ? this.#ma[p]! / this.#mb[p]! : NaN;
+      const mb = this.#m.mean(p, 1);
+      out[p] = this.count[p]! > 0 && mb !== 0 ? this.#m.mean(p, 0) / mb : NaN;
     }
     return out;
   }
@@ -118,30 +68,18 @@ export class RatioStats {
   /** Per-position delta-method standard error of the ratio; NaN where n < 2. */
   se(): Float64Array {
     const out = new Float64Array(this.nPos);
+    const m = this.#m;
     for (let p = 0; p < this.nPos; p++) {
-      out[p] = ratioSe(this.count[p]!, this.#ma[p]!, this.#mb[p]!, this.#caa[p]!, this.#cbb[p]!, this.#cab[p]!);
+      out[p] = ratioSe(this.count[p]!, m.mean(p, 0), m.mean(p, 1), m.co(p, 0, 0), m.co(p, 1, 1), m.co(p, 0, 1));
     }
     return out;
   }
 
   /** Ratio of token-weighted means over positions `from` … `to − 1`, with its SE. */
   pooled(from = 0, to = this.nPos): { count: number; ratio: number; se: number } {
-    let n = 0, ma = 0, mb = 0, caa = 0, cbb = 0, cab = 0;
-    for (let p = Math.max(0, from); p < Math.min(to, this.nPos); p++) {
-      const nb = this.count[p]!;
-      if (nb === 0) continue;
-      const tot = n + nb;
-      const da = this.#ma[p]! - ma;
-      const db = this.#mb[p]! - mb;
-      const w = n * nb / tot;
-      ma += da * nb / tot;
-      mb += db * nb / tot;
-      caa += this.#caa[p]! + da * da * w;
-      cbb += this.#cbb[p]! + db * db * w;
-      cab += this.#cab[p]! + da * db * w;
-      n = tot;
-    }
-    return { count: n, ratio: n > 0 && mb !== 0 ? ma / mb : NaN, se: ratioSe(n, ma, mb, caa, cbb, cab) };
+    const { count: n, mean, co } = this.#m.pooled(from, to);
+    const [ma, mb] = [mean[0]!, mean[1]!];
+    return { count: n, ratio: n > 0 && mb !== 0 ? ma / mb : NaN, se: ratioSe(n, ma, mb, co[0]!, co[3]!, co[1]!) };
   }
 }
 

@@ -36,7 +36,8 @@
  */
 
 import { writeJsonAtomic } from "../io/atomic.ts";
-import { readSafetensors, type SafeTensor, toFloat32, writeSafetensors } from "../io/safetensors.ts";
+import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
+import { readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
 import type { Gpt2Config } from "../lm/config.ts";
 import { hookLayer } from "../lm/gpt2.ts";
 import { join } from "../path.ts";
@@ -175,25 +176,6 @@ export function saeConfigFromSaeLens(json: unknown, source: string): SaeConfig {
   });
 }
 
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
-    throw err;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: invalid JSON (${err instanceof Error ? err.message : err})`);
-  }
-}
-
-function shapeOk(t: SafeTensor, shape: number[]): boolean {
-  return t.shape.length === shape.length && t.shape.every((v, i) => v === shape[i]);
-}
-
 /**
  * Loads an SAELens folder into an {@link Sae} (n_inst = 1).
  *
@@ -203,15 +185,10 @@ function shapeOk(t: SafeTensor, shape: number[]): boolean {
 export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
   const cfgPath = join(dir, SAE_CFG_FILE);
   const weightsPath = join(dir, SAE_WEIGHTS_FILE);
-  const rawConfig = await readJson(cfgPath);
+  const rawConfig = await readJsonFile(cfgPath) as Record<string, unknown>;
   const cfg = saeConfigFromSaeLens(rawConfig, cfgPath);
   const flat = { ...rawConfig, ...(rawConfig.metadata as Record<string, unknown> | undefined) };
-  try {
-    await Deno.stat(weightsPath);
-  } catch {
-    throw new Error(`${weightsPath}: file not found`);
-  }
-  const { tensors } = await readSafetensors(weightsPath);
+  const { tensors } = await readWeightsFile(weightsPath);
   const { d_in, d_sae } = cfg;
   const expected: Record<string, number[]> = {
     W_enc: [d_in, d_sae],
@@ -228,7 +205,7 @@ export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
     if (t === undefined) {
       throw new Error(`${weightsPath}: missing tensor "${name}" [${shape}] (${cfg.architecture} SAE, ${cfgPath})`);
     }
-    if (!shapeOk(t, shape)) {
+    if (!sameShape(t.shape, shape)) {
       throw new Error(
         `${weightsPath}: tensor "${name}" has shape [${t.shape}], expected [${shape}] (d_in ${d_in}, d_sae ${d_sae} from ${cfgPath})`,
       );
@@ -238,7 +215,7 @@ export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
   let foldedScalingFactor = false;
   const scale = tensors.get("scaling_factor");
   if (scale !== undefined) {
-    if (!shapeOk(scale, [d_sae])) {
+    if (!sameShape(scale.shape, [d_sae])) {
       throw new Error(`${weightsPath}: tensor "scaling_factor" has shape [${scale.shape}], expected [${d_sae}]`);
     }
     const s = toFloat32(scale);
@@ -265,7 +242,7 @@ export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
   try {
     await Deno.stat(sparsityPath);
     const t = (await readSafetensors(sparsityPath)).tensors.get("sparsity");
-    if (t === undefined || !shapeOk(t, [d_sae])) {
+    if (t === undefined || !sameShape(t.shape, [d_sae])) {
       throw new Error(`${sparsityPath}: expected a tensor "sparsity" of shape [${d_sae}]`);
     }
     sparsity = new Float32Array(toFloat32(t));

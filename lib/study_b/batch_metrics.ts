@@ -9,6 +9,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../engine/rng.ts";
+import { type Gpt2, residStartBlock } from "../lm/gpt2.ts";
 import { nextTokenLogProbs, perTokenKL } from "../metrics/lm_metrics.ts";
 
 /**
@@ -29,7 +30,8 @@ export function autoBatchRows(T: number, vocab: number, maxLogitElements: number
  * KL(clean ‖ spliced) per token, `[batch · pos]` row-major (float32), computed by
  * `perTokenKL` on position chunks of at most `maxElements` logits each.
  *
- * @param clean [batch, pos, vocab]
+ * @param clean [batch, pos, vocab] — logits, or log-probabilities with `opts.cleanIsLogProbs`
+ *   (`logProbs` of the clean logits, computed once for several spliced runs)
  * @param spliced [batch, pos, vocab]
  * @example
  * ```ts
@@ -39,12 +41,17 @@ export function autoBatchRows(T: number, vocab: number, maxLogitElements: number
  * klChunked(z, z, 14); // Float32Array(10) of zeros (two positions per chunk)
  * ```
  */
-export function klChunked(clean: tf.Tensor3D, spliced: tf.Tensor3D, maxElements: number): Float32Array {
+export function klChunked(
+  clean: tf.Tensor3D,
+  spliced: tf.Tensor3D,
+  maxElements: number,
+  opts: { cleanIsLogProbs?: boolean } = {},
+): Float32Array {
   const [B, T, V] = clean.shape;
   const n = B * T;
   const step = Math.max(1, Math.floor(maxElements / V));
   if (step >= n) {
-    const kl = perTokenKL(clean, spliced);
+    const kl = perTokenKL(clean, spliced, opts);
     return takeHost(kl);
   }
   // contiguous row chunks of the flattened [batch·pos, vocab] logits (a strided 3-D slice is slow on wasm)
@@ -58,6 +65,7 @@ export function klChunked(clean: tf.Tensor3D, spliced: tf.Tensor3D, maxElements:
         perTokenKL(
           tf.reshape(tf.slice(flatClean, [r0, 0], [w, V]), [1, w, V]),
           tf.reshape(tf.slice(flatSpliced, [r0, 0], [w, V]), [1, w, V]),
+          opts,
         )
       );
       out.set(kl.dataSync(), r0);
@@ -90,16 +98,20 @@ export function sampleTargetBlock(logits: tf.Tensor3D, rng: Rng): tf.Tensor2D {
   const n = B * (T - 1);
   const u = new Float32Array(n);
   rng.fillUniform(u);
+  // every position is sampled (no copy of the logits without the last one: a slow slice on wasm); the uniform of
+  // position j of row b sits at b·T + j, and the draws at the last positions are ignored
+  const uAll = new Float32Array(B * T);
+  for (let b = 0; b < B; b++) uAll.set(u.subarray(b * (T - 1), (b + 1) * (T - 1)), b * T);
   const picked = tf.tidy(() => {
-    const z = tf.reshape(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), [n, V]);
-    const cdf = tf.cumsum(tf.softmax(z, -1), 1); // [n, V]
-    const below = tf.sum(tf.cast(tf.less(cdf, tf.reshape(tf.tensor1d(u), [n, 1])), "int32"), 1); // [n]
+    const z = tf.reshape(logits, [B * T, V]);
+    const cdf = tf.cumsum(tf.softmax(z, -1), 1); // [batch·pos, V]
+    const below = tf.sum(tf.cast(tf.less(cdf, tf.reshape(tf.tensor1d(uAll), [B * T, 1])), "int32"), 1); // [batch·pos]
     return tf.minimum(below, V - 1);
   });
   const ids = picked.dataSync() as Int32Array;
   picked.dispose();
   const block = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) for (let j = 0; j < T - 1; j++) block[b * T + j + 1] = ids[b * (T - 1) + j]!;
+  for (let b = 0; b < B; b++) for (let j = 0; j < T - 1; j++) block[b * T + j + 1] = ids[b * T + j]!;
   return tf.tensor2d(block, [B, T], "int32");
 }
 
@@ -109,6 +121,23 @@ export function targetLogProbs(logits: tf.Tensor3D, targetBlock: tf.Tensor2D): F
   const v = lp.dataSync() as Float32Array;
   lp.dispose();
   return v;
+}
+
+/**
+ * Logits `[batch, pos, d_vocab]` of a pass whose activation at `hook` is `act`:
+ * started at the hook when it is a residual hook (`Gpt2.runFrom`: the blocks
+ * below are not recomputed), else through a replacement hook. `act` stays owned by the caller.
+ *
+ * @example
+ * ```ts
+ * import { splicedLogits } from "./batch_metrics.ts";
+ * // const logits = splicedLogits(model, tokens, "blocks.2.hook_resid_pre", recon);
+ * ```
+ */
+export function splicedLogits(model: Gpt2, tokens: tf.Tensor2D, hook: string, act: tf.Tensor3D): tf.Tensor3D {
+  return residStartBlock(hook, model.cfg.n_layer) !== null
+    ? model.runFrom(hook, act, tokens)
+    : model.runWithHooks(tokens, { [hook]: () => act });
 }
 
 /** Host copy of a tensor, which is disposed. */

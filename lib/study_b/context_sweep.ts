@@ -33,14 +33,19 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/rng.ts";
 import type { Gpt2 } from "../lm/gpt2.ts";
-import { zeroAblationHook } from "../lm/splice.ts";
-import { reconstructionTerms } from "../metrics/lm_metrics.ts";
-import { featureSparsity } from "../metrics/lm_metrics.ts";
+import { featureSparsity, logProbs, reconstructionTerms } from "../metrics/lm_metrics.ts";
 import { type BosPolicy, describeBosPolicy, positionMask, PositionStats } from "../metrics/per_position.ts";
 import { SpliceMetrics } from "../metrics/splice_metrics.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
-import { autoBatchRows, klChunked, sampleTargetBlock, takeHost, targetLogProbs } from "./batch_metrics.ts";
+import {
+  autoBatchRows,
+  klChunked,
+  sampleTargetBlock,
+  splicedLogits,
+  takeHost,
+  targetLogProbs,
+} from "./batch_metrics.ts";
 import { groupByBytes, loadStudySae, type StudySae, type StudySetup } from "./setup.ts";
 
 /** What a splice puts in place of the clean activation. */
@@ -221,7 +226,9 @@ export async function runSpliceSweep(
     const tokens = tf.tensor2d(host, [B, T], "int32");
     const run = model.runWithCache(tokens, hooks);
     const logits = run.logits as tf.Tensor3D;
+    let logPClean: tf.Tensor3D | null = null;
     try {
+      logPClean = logProbs(logits); // [batch, pos, d_vocab], shared by every splice's KL
       const ceClean = takeHost(model.lossPerToken(logits, tokens));
       clean.addBatch(ceClean, B, T - 1, maskNext);
       let targetBlock: tf.Tensor2D | null = null;
@@ -233,7 +240,9 @@ export async function runSpliceSweep(
       const ceZero = new Map<string, Float32Array>();
       if (r0 < cfg.zeroAblationRows) {
         for (const h of hooks) {
-          const z = model.runWithHooks(tokens, { [h]: zeroAblationHook() });
+          const zeros = tf.zerosLike(run.cache.get(h)!); // the zero-ablated activation at h
+          const z = splicedLogits(model, tokens, h, zeros);
+          zeros.dispose();
           ceZero.set(h, takeHost(model.lossPerToken(z, tokens)));
           z.dispose();
         }
@@ -255,9 +264,9 @@ export async function runSpliceSweep(
             l0 = takeHost(sp.l0);
             l1 = takeHost(sp.l1);
           }
-          const spliced = model.runWithHooks(tokens, { [spec.hook]: () => recon });
+          const spliced = splicedLogits(model, tokens, spec.hook, recon); // blocks below the hook reused
           const ceSpliced = takeHost(model.lossPerToken(spliced, tokens));
-          const kl = klChunked(logits, spliced, cfg.klChunkElements);
+          const kl = klChunked(logPClean, spliced, cfg.klChunkElements, { cleanIsLogProbs: true });
           if (targetBlock && lpCleanSampled && res.sampledDeltaCe) {
             const lq = targetLogProbs(spliced, targetBlock);
             const dce = new Float64Array(lq.length);
@@ -288,6 +297,7 @@ export async function runSpliceSweep(
     } finally {
       tokens.dispose();
       logits.dispose();
+      logPClean?.dispose();
       for (const t of run.cache.values()) t.dispose();
     }
     bar?.tick(B * T, { rows: Math.min(rows.length, r0 + B) });

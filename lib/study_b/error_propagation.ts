@@ -25,6 +25,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { residStartBlock } from "../lm/gpt2.ts";
 import { type BosPolicy, positionMask, PositionStats } from "../metrics/per_position.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
@@ -170,8 +171,7 @@ export async function runErrorPropagation(
       batch.forEach((r, i) => host.set(r, i * T));
       const mask = positionMask(host, B, T, cfg.bosPolicy, { bosId: setup.bosId });
       const tokens = tf.tensor2d(host, [B, T], "int32");
-      const cleanRun = setup.model.runWithCache(tokens, allHooks);
-      cleanRun.logits?.dispose();
+      const cleanRun = setup.model.run(tokens, { cache: allHooks, logits: false });
       try {
         for (const c of clean) {
           const x = cleanRun.cache.get(c.hook)!;
@@ -184,11 +184,13 @@ export async function runErrorPropagation(
           const { recon, acts } = saeApply(saes.get(s)!, cleanRun.cache.get(sHook)!);
           acts?.dispose();
           const targets = pairs.filter((p) => p.source === s);
+          // start at the source hook when it is a residual hook: the blocks below it are the clean ones
+          const start = residStartBlock(sHook, setup.model.cfg.n_layer) !== null;
           const run = setup.model.run(tokens, {
-            hooks: { [sHook]: () => recon },
+            ...(start ? { startAt: { hook: sHook, act: recon } } : { hooks: { [sHook]: () => recon } }),
             cache: targets.map((p) => p.targetHook),
+            logits: false,
           });
-          run.logits?.dispose();
           recon.dispose();
           try {
             for (const p of targets) {

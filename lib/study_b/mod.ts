@@ -10,6 +10,7 @@
  * | `error_propagation.ts` | F3: how one spliced SAE moves later activations and later SAEs |
  * | `benchmarks_eval.ts`, `bench_summary.ts` | F4/F5: LAMBADA- and CBT-style scoring per variant |
  * | `positional.ts` | FU1: positional add-back variants V0–V3 |
+ * | `notebook.ts` | the notebooks' opening cells: backend, artefacts, run configuration, rows or items |
  * | `summary.ts` | window means, hold positions, claim verdicts built from the numbers |
  * | `figures*.ts` | figure builders with data and captions |
  *
@@ -37,6 +38,7 @@ export * from "./positional.ts";
 export * from "./positional_run.ts";
 export * from "./summary.ts";
 export * from "./run_config.ts";
+export * from "./notebook.ts";
 export * from "./figures.ts";
 export * from "./figures_followup.ts";
 export * from "./figures_bench.ts";

@@ -6,7 +6,10 @@
  * twice the training context so the context effect is visible. Row and item
  * counts were chosen from timings on this 2-core machine (see the notebooks'
  * timing lines): a model of 4 layers, d_model 128, vocabulary 8192 and 5 SAEs
- * runs the F1/F2 sweep at ~8 s per 1024-token row, so 48 rows take ~7 minutes. Each notebook also asks for
+ * runs the F1/F2 sweep at ~8.6 s per 1024-token row (48 rows: ~7 minutes), F3 at ~3.4 s per row (96 rows:
+ * ~5.5 minutes) and the 12 positional variants with sampled targets at ~25 s per row (16 rows: ~7 minutes).
+ * The benchmarks cost ~1 s per 1000 prompt tokens per variant: 12 LAMBADA-style items per length bin and source
+ * (144 items, ~4 minutes with 6 variants) and 5 CBT-style items per source (10 items × 10 options, ~5 minutes). Each notebook also asks for
  * a minimum number of in-context tokens N · (ctx − 1) (6144 for F1/F2 in full mode, 2048 in QUICK mode), so that
  * a model with a short SAE context gets enough rows for the in-context means (the bug guard) to be resolved.
  *
@@ -62,9 +65,9 @@ export function studyBRunConfig(
   // [rows, minimum in-context tokens N·(ctx − 1)] in full and quick mode
   const sizes: Record<StudyBNotebook, [number, number, number, number]> = {
     context: [48, 6144, 12, 2048],
-    propagation: [32, 2048, 8, 512],
+    propagation: [96, 2048, 16, 512],
     benchmarks: [0, 0, 0, 0],
-    positional: [24, 3072, 6, 1024],
+    positional: [16, 2048, 6, 768],
   };
   const [fullRows, fullTokens, quickRows, quickTokens] = sizes[notebook];
   const nRows = Math.max(quick ? quickRows : fullRows, Math.ceil((quick ? quickTokens : fullTokens) / (ctx - 1)));
@@ -76,8 +79,8 @@ export function studyBRunConfig(
     seed: 0,
     zeroAblationRows: notebook === "context" ? (quick ? 4 : 16) : 0,
     bosPolicy: "exclude-position-0",
-    lambadaItemsPerBin: quick ? 4 : 30,
-    cbtItemsPerSource: quick ? 4 : 10,
+    lambadaItemsPerBin: quick ? 2 : 12,
+    cbtItemsPerSource: quick ? 1 : 5,
     ...overrides,
   };
 }

@@ -50,6 +50,12 @@ export interface ComposedDataConfig {
   correlated_feature_boost: number;
   /** Events drawn per sample and added together (the study uses 1). */
   active_features_per_draw: number;
+  /**
+   * Optional input basis (follow-up F10): an `n_in × n_in` matrix whose row i is the input vector of generator
+   * feature i, so a sample is `x = c·B` for the generator's coefficients `c`. Absent or null = the standard basis
+   * (the study's data). {@link ComposedFeatureData.classify} reads coefficients, so it is meaningless with a basis.
+   */
+  input_basis?: number[][] | null;
 }
 
 /**
@@ -187,6 +193,7 @@ function validate(cfg: ComposedDataConfig): void {
       }
     });
   }
+  validateBasis(cfg.input_basis ?? null, fs.reduce((a, b) => a + b, 0));
   const ci = cfg.correlated_feature_indices;
   if (ci !== null) {
     const [i0, j0] = ci;
@@ -198,6 +205,25 @@ function validate(cfg: ComposedDataConfig): void {
       throw new RangeError(`ComposedDataConfig.correlated_feature_indices[1]: expected 0…${s1 - 1}, got ${j0}`);
     }
   }
+}
+
+function validateBasis(basis: number[][] | null, nIn: number): void {
+  if (basis === null) return;
+  if (!Array.isArray(basis) || basis.length !== nIn) {
+    throw new RangeError(
+      `ComposedDataConfig.input_basis: expected ${nIn} rows (one per feature), got ${
+        Array.isArray(basis) ? basis.length : typeof basis
+      }`,
+    );
+  }
+  basis.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== nIn) {
+      throw new RangeError(`ComposedDataConfig.input_basis[${i}]: expected ${nIn} values, got ${row?.length}`);
+    }
+    for (const v of row) {
+      if (!Number.isFinite(v)) throw new RangeError(`ComposedDataConfig.input_basis[${i}]: non-finite value ${v}`);
+    }
+  });
 }
 
 /** The pair table of two sets (s0 × s1, row-major), with the correlated-pair boost applied as the study's code does. */
@@ -423,6 +449,20 @@ export class ComposedFeatureData {
           const prev = new Float64Array(nIn);
           for (let s = 0; s < nSets; s++) prev[idx[e * nSets + s] as number] = r[s] as number;
           for (let i = 0; i < nIn; i++) x[row + i] = (x[row + i] as number) + (prev[i] as number);
+        }
+      }
+    }
+    const basis = this.config.input_basis ?? null;
+    if (basis !== null) {
+      // x_row ← c_row · B (row i of B is feature i's input vector)
+      const c = new Float64Array(nIn);
+      for (let b = 0; b < n; b++) {
+        const row = b * nIn;
+        for (let i = 0; i < nIn; i++) c[i] = x[row + i] as number;
+        for (let k = 0; k < nIn; k++) {
+          let v = 0;
+          for (let i = 0; i < nIn; i++) v += (c[i] as number) * (basis[i]![k] as number);
+          x[row + k] = v;
         }
       }
     }

@@ -39,25 +39,28 @@ interface MatMulAttrs {
   transposeB: boolean;
 }
 
-function rankCheck(a: tf.TensorInfo, b: tf.TensorInfo): void {
+/**
+ * Sizes of `op(a) @ op(b)`: [.., m, k] @ [.., k, n], the operands' stored
+ * matrix sizes, batch broadcasting and each operand's batch count.
+ */
+interface MatMulDims extends MatMulAttrs {
+  m: number;
+  k: number;
+  n: number;
+  aRows: number;
+  aCols: number;
+  bRows: number;
+  bCols: number;
+  batch: ReturnType<typeof broadcastBatchIndex>;
+  aBatches: number;
+  bBatches: number;
+}
+
+/** Checks ranks and inner dimensions and returns the product's sizes. */
+function matMulDims(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): MatMulDims {
   if (a.shape.length < 2 || b.shape.length < 2) {
     throw new Error(`matMul: operands must have rank ≥ 2, got shapes [${a.shape}] and [${b.shape}]`);
   }
-}
-
-/**
- * `op(a) @ op(b)` with NumPy batch broadcasting, computed by BLAS in place on
- * the wasm heap. Returns a new float32 tensor info owned by the caller.
- */
-export function blasMatMul(
-  blas: Blas,
-  backend: BackendWasm,
-  a: tf.TensorInfo,
-  b: tf.TensorInfo,
-  transposeA: boolean,
-  transposeB: boolean,
-): tf.TensorInfo {
-  rankCheck(a, b);
   const ar = a.shape.length, br = b.shape.length;
   const aRows = a.shape[ar - 2]!, aCols = a.shape[ar - 1]!;
   const bRows = b.shape[br - 2]!, bCols = b.shape[br - 1]!;
@@ -69,21 +72,43 @@ export function blasMatMul(
         `(transposeA=${transposeA}, transposeB=${transposeB}) must match`,
     );
   }
-  const batch = broadcastBatchIndex(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batchCount = (shape: readonly number[]) => shape.slice(0, -2).reduce((p, d) => p * d, 1);
+  return {
+    transposeA,
+    transposeB,
+    m,
+    k,
+    n,
+    aRows,
+    aCols,
+    bRows,
+    bCols,
+    batch: broadcastBatchIndex(a.shape.slice(0, -2), b.shape.slice(0, -2)),
+    aBatches: batchCount(a.shape),
+    bBatches: batchCount(b.shape),
+  };
+}
+
+/**
+ * `op(a) @ op(b)` with NumPy batch broadcasting (non-empty, sizes from
+ * {@link matMulDims}), computed by BLAS in place on the wasm heap. Returns a
+ * new float32 tensor info owned by the caller.
+ */
+function blasMatMul(
+  blas: Blas,
+  backend: BackendWasm,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  d: MatMulDims,
+): tf.TensorInfo {
+  const { transposeA, transposeB, m, k, n, aRows, aCols, bRows, bCols, batch, aBatches, bBatches } = d;
   const out = backend.makeOutput([...batch.outShape, m, n], "float32");
   const nBatch = batch.aIndex.length;
-  if (m === 0 || n === 0 || nBatch === 0) return out;
   // Views after the last allocation (a heap growth would detach them).
   const heapOut = heapF32(backend, out);
-  if (k === 0) {
-    heapOut.fill(0);
-    return out;
-  }
   const heapA = heapF32(backend, a), heapB = heapF32(backend, b);
   const lda = aCols, ldb = bCols;
   const aSize = aRows * aCols, bSize = bRows * bCols, outSize = m * n;
-  const aBatches = a.shape.slice(0, -2).reduce((p, d) => p * d, 1);
-  const bBatches = b.shape.slice(0, -2).reduce((p, d) => p * d, 1);
   if (bBatches === 1 && !transposeA && aBatches === nBatch) {
     // [..., m, k] @ [k, n]: one tall product over all batches at once.
     blas.sgemm(false, transposeB, nBatch * m, n, k, heapA, lda, heapB, ldb, heapOut, n);
@@ -129,43 +154,25 @@ function expandBatch(backend: BackendWasm, x: tf.TensorInfo, outBatch: number[])
 }
 
 /**
- * `op(a) @ op(b)` with the stock wasm kernel, avoiding its slow and its
- * unsupported paths: transposed operands are transposed explicitly, batch
- * shapes that broadcast on both sides are tiled first, and an empty inner
- * dimension gives zeros.
+ * `op(a) @ op(b)` (non-empty, sizes from {@link matMulDims}) with the stock
+ * wasm kernel, avoiding its slow and its unsupported paths: transposed
+ * operands are transposed explicitly and batch shapes that broadcast on both
+ * sides are tiled first.
  */
-export function wasmMatMul(
+function wasmMatMul(
   stock: KernelFn,
   backend: BackendWasm,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
-  transposeA: boolean,
-  transposeB: boolean,
+  d: MatMulDims,
 ): tf.TensorInfo {
-  rankCheck(a, b);
-  const ar = a.shape.length, br = b.shape.length;
-  const m = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!, k = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
-  const kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!, n = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
-  if (k !== kb) {
-    throw new Error(
-      `matMul: inner dimensions ${k} and ${kb} of shapes [${a.shape}] and [${b.shape}] ` +
-        `(transposeA=${transposeA}, transposeB=${transposeB}) must match`,
-    );
-  }
-  const batch = broadcastBatchIndex(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  if (m === 0 || n === 0 || k === 0 || batch.aIndex.length === 0) {
-    const out = backend.makeOutput([...batch.outShape, m, n], "float32");
-    if (k === 0) heapF32(backend, out).fill(0);
-    return out;
-  }
+  const { transposeA, transposeB, batch, aBatches, bBatches } = d;
   const temps: tf.TensorInfo[] = [];
   const keep = (x: tf.TensorInfo, orig: tf.TensorInfo) => {
     if (x !== orig) temps.push(x);
     return x;
   };
   try {
-    const aBatches = a.shape.slice(0, -2).reduce((p, d) => p * d, 1);
-    const bBatches = b.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     let a1 = a, b1 = b;
     if (aBatches !== bBatches && aBatches !== 1 && bBatches !== 1) {
       a1 = keep(expandBatch(backend, a, batch.outShape), a);
@@ -191,14 +198,34 @@ export function makeBatchMatMul(stock: KernelFn, blas: Blas | null): KernelFn {
   return ({ inputs, backend, attrs }) => {
     const wasm = backend as BackendWasm;
     const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    const { transposeA, transposeB } = attrs as unknown as MatMulAttrs;
-    if (a.dtype !== "float32" || b.dtype !== "float32") {
-      throw new Error(`matMul: the wasm backend multiplies float32 only, got ${a.dtype} and ${b.dtype}`);
-    }
-    return blas !== null
-      ? blasMatMul(blas, wasm, a, b, !!transposeA, !!transposeB)
-      : wasmMatMul(stock, wasm, a, b, !!transposeA, !!transposeB);
+    return product(stock, blas, wasm, a, b, attrs as unknown as MatMulAttrs, "matMul");
   };
+}
+
+/**
+ * `op(a) @ op(b)` for float32 operands: checks shapes, gives the empty or
+ * zero result of an empty product (an empty inner dimension gives zeros),
+ * else computes by BLAS when available or by {@link wasmMatMul}.
+ */
+function product(
+  stock: KernelFn,
+  blas: Blas | null,
+  backend: BackendWasm,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  { transposeA, transposeB }: MatMulAttrs,
+  op: string,
+): tf.TensorInfo {
+  if (a.dtype !== "float32" || b.dtype !== "float32") {
+    throw new Error(`${op}: the wasm backend multiplies float32 only, got ${a.dtype} and ${b.dtype}`);
+  }
+  const d = matMulDims(a, b, !!transposeA, !!transposeB);
+  if (d.m === 0 || d.n === 0 || d.k === 0 || d.batch.aIndex.length === 0) {
+    const out = backend.makeOutput([...d.batch.outShape, d.m, d.n], "float32");
+    if (d.k === 0) heapF32(backend, out).fill(0);
+    return out;
+  }
+  return blas !== null ? blasMatMul(blas, backend, a, b, d) : wasmMatMul(stock, backend, a, b, d);
 }
 
 /** Fused activations of `_FusedMatMul` and the wasm kernels that apply them. */
@@ -228,10 +255,7 @@ export function makeFusedMatMul(stockBatchMatMul: KernelFn, blas: Blas | null): 
       bias?: tf.TensorInfo;
       preluActivationWeights?: tf.TensorInfo;
     };
-    if (a.dtype !== "float32" || b.dtype !== "float32") {
-      throw new Error(`fused matMul: the wasm backend multiplies float32 only, got ${a.dtype} and ${b.dtype}`);
-    }
-    const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as unknown as MatMulAttrs & {
+    const { activation, leakyreluAlpha } = attrs as unknown as MatMulAttrs & {
       activation: string;
       leakyreluAlpha?: number;
     };
@@ -243,9 +267,7 @@ export function makeFusedMatMul(stockBatchMatMul: KernelFn, blas: Blas | null): 
         }`,
       );
     }
-    let out = blas !== null
-      ? blasMatMul(blas, wasm, a, b, !!transposeA, !!transposeB)
-      : wasmMatMul(stockBatchMatMul, wasm, a, b, !!transposeA, !!transposeB);
+    let out = product(stockBatchMatMul, blas, wasm, a, b, attrs as unknown as MatMulAttrs, "fused matMul");
     if (bias != null) {
       const added = callKernel("Add", "wasm", wasm, { a: out, b: bias });
       wasm.disposeData(out.dataId);

@@ -24,9 +24,7 @@
 
 // %%
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
 import { check, checkFinite } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
 import { showText } from "@lib/plot/mod.ts";
 import {
   contextClaims,
@@ -36,30 +34,14 @@ import {
   contextReconFigures,
   fmt,
   layerWindowRows,
-  loadEvalRows,
-  loadStudySetup,
+  loadNotebookRows,
+  prepareStudyBNotebook,
   runContextSweep,
   saveSpec,
-  studyBRunConfig,
   tableColumns,
 } from "@lib/study_b/mod.ts";
 
-const backend = await initBackend();
-const setup = await loadStudySetup();
-const cfg = studyBRunConfig("context", { quick: isQuick(), ...setup });
-await showText(
-  [
-    `backend: ${backend.summary}`,
-    `artefacts: ${setup.description}`,
-    `source: ${
-      setup.artifacts.source === "embedded" ? "the embedded default (trained by this project)" : "SAE_ARTIFACTS"
-    }`,
-    `SAEs: ${setup.saes.map((s) => `${s.label} = ${s.hook}`).join(", ")}`,
-    `mode: ${cfg.mode}${
-      cfg.mode === "quick" ? ` (QUICK: ${cfg.nRows} rows of T = ${cfg.T} = 3 × the SAE context)` : ""
-    }`,
-  ].join("\n"),
-);
+const { setup, cfg } = await prepareStudyBNotebook("context");
 cfg;
 
 // %% [markdown]
@@ -76,8 +58,7 @@ cfg;
 // predicting token j + 1.
 
 // %%
-const rows = await loadEvalRows(setup, { nRows: cfg.nRows, T: cfg.T, seed: cfg.seed });
-await showText(`${rows.source}\n${rows.procedure} (${rows.documents} documents)`);
+const rows = await loadNotebookRows(setup, cfg);
 check(rows.rows.length === cfg.nRows, `wanted ${cfg.nRows} rows, the held-out text gives only ${rows.available}`);
 
 // %% [markdown]

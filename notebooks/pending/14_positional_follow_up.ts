@@ -29,38 +29,22 @@
 
 // %%
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
 import { check, checkClose } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
 import { showText } from "@lib/plot/mod.ts";
 import {
+  claimsText,
   klLinesFigure,
   klVsDceFigure,
-  loadEvalRows,
-  loadStudySetup,
+  loadNotebookRows,
   positionalClaims,
   positionalFigure,
+  prepareStudyBNotebook,
   runPositionalFollowUp,
   saveSpec,
-  studyBRunConfig,
   tableColumns,
 } from "@lib/study_b/mod.ts";
 
-const backend = await initBackend();
-const setup = await loadStudySetup();
-const cfg = studyBRunConfig("positional", { quick: isQuick(), ...setup });
-await showText(
-  [
-    `backend: ${backend.summary}`,
-    `artefacts: ${setup.description}`,
-    `source: ${
-      setup.artifacts.source === "embedded" ? "the embedded default (trained by this project)" : "SAE_ARTIFACTS"
-    }`,
-    `mode: ${cfg.mode}${
-      cfg.mode === "quick" ? ` (QUICK: ${cfg.nRows} rows of T = ${cfg.T} = 3 × the SAE context)` : ""
-    }`,
-  ].join("\n"),
-);
+const { setup, cfg } = await prepareStudyBNotebook("positional");
 cfg;
 
 // %% [markdown]
@@ -69,8 +53,7 @@ cfg;
 // the clean model's distribution, seeded).
 
 // %%
-const rows = await loadEvalRows(setup, { nRows: cfg.nRows, T: cfg.T, seed: cfg.seed });
-await showText(`${rows.source}\n${rows.procedure}`);
+const rows = await loadNotebookRows(setup, cfg);
 const fu = await runPositionalFollowUp(setup, rows.rows, { bosPolicy: cfg.bosPolicy, seed: cfg.seed });
 await showText(`${fu.out.splices.length} spliced variants over ${fu.out.rows} rows: ${fu.out.seconds.toFixed(0)} s`);
 
@@ -126,4 +109,4 @@ const claims = positionalClaims(fu.summary);
 pl.DataFrame(tableColumns(claims));
 
 // %%
-await showText(claims.map((c) => `${c.id}: ${c.verdict} — ${c.measured}`).join("\n"));
+await showText(claimsText(claims));

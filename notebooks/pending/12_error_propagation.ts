@@ -19,37 +19,21 @@
 
 // %%
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
 import { check, checkFinite } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
 import { showText } from "@lib/plot/mod.ts";
 import {
+  claimsText,
   errorPropagationFigures,
-  loadEvalRows,
-  loadStudySetup,
+  loadNotebookRows,
+  prepareStudyBNotebook,
   propagationClaims,
   runErrorPropagation,
   saveSpec,
-  studyBRunConfig,
   summarisePropagation,
   tableColumns,
 } from "@lib/study_b/mod.ts";
 
-const backend = await initBackend();
-const setup = await loadStudySetup({ minSaes: 2 });
-const cfg = studyBRunConfig("propagation", { quick: isQuick(), ...setup });
-await showText(
-  [
-    `backend: ${backend.summary}`,
-    `artefacts: ${setup.description}`,
-    `source: ${
-      setup.artifacts.source === "embedded" ? "the embedded default (trained by this project)" : "SAE_ARTIFACTS"
-    }`,
-    `mode: ${cfg.mode}${
-      cfg.mode === "quick" ? ` (QUICK: ${cfg.nRows} rows of T = ${cfg.T} = 3 × the SAE context)` : ""
-    }`,
-  ].join("\n"),
-);
+const { setup, cfg } = await prepareStudyBNotebook("propagation", { minSaes: 2 });
 cfg;
 
 // %% [markdown]
@@ -57,8 +41,7 @@ cfg;
 // seed); QUICK mode uses fewer rows of three times the SAE context. Averages exclude position 0 (BOS).
 
 // %%
-const rows = await loadEvalRows(setup, { nRows: cfg.nRows, T: cfg.T, seed: cfg.seed });
-await showText(`${rows.source}\n${rows.procedure}`);
+const rows = await loadNotebookRows(setup, cfg);
 const prop = await runErrorPropagation(setup, rows.rows, { bosPolicy: cfg.bosPolicy });
 await showText(
   `${prop.nRows} rows × ${prop.T} tokens, sources ${prop.sources.join(", ")}, targets up to ${
@@ -113,6 +96,4 @@ const claims = propagationClaims(inside, beyond, prop.saeContext);
 pl.DataFrame(tableColumns(claims));
 
 // %%
-await showText(
-  claims.map((c) => `${c.id}: ${c.verdict} — ${c.measured}`).join("\n"),
-);
+await showText(claimsText(claims));
