@@ -5,16 +5,7 @@ import { splitCorpus, splitDocs } from "../lib/data/splits.ts";
 import { commonNouns, splitSentences } from "../lib/data/text_units.ts";
 import { gpt2Encoder } from "../lib/data/token_cache.ts";
 import { loadSplitTokenDocs, loadStudyBenchmarks } from "../lib/data/study_data.ts";
-
-function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-function assertEq<T>(actual: T, expected: T, what: string): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
-}
+import { assert, assertEquals as assertEq } from "./helpers.ts";
 
 function assertThrows(fn: () => unknown, pattern: RegExp, what: string): void {
   try {

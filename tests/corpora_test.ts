@@ -11,16 +11,7 @@ import {
   tokenCacheKey,
 } from "../lib/data/token_cache.ts";
 import { corpusSummaryRows } from "../lib/data/corpus_tables.ts";
-
-function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-function assertEq<T>(actual: T, expected: T, what: string): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
-}
+import { assert, assertEquals as assertEq } from "./helpers.ts";
 
 const MULTIPART = [
   "Return-Path: <list@example.org>",

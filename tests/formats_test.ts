@@ -9,18 +9,9 @@ import {
 } from "../lib/data/formats.ts";
 import { cbtPrompts, lambadaPrompt } from "../lib/data/bench_prompts.ts";
 import { gpt2Encoder } from "../lib/data/token_cache.ts";
+import { assert, assertEquals as assertEq } from "./helpers.ts";
 
 const FIX = new URL("./fixtures/formats/", import.meta.url).pathname;
-
-function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-function assertEq<T>(actual: T, expected: T, what: string): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
-}
 
 async function assertRejects(fn: () => Promise<unknown> | unknown, pattern: RegExp, what: string): Promise<void> {
   try {

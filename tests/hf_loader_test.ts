@@ -15,31 +15,10 @@ import {
 } from "../lib/lm/hf_loader.ts";
 import { TokenMap } from "../lib/lm/token_map.ts";
 import { fromFileUrl, join } from "../lib/path.ts";
+import { assert, expectRejects, maxAbsDiff } from "./helpers.ts";
 
 const FIXTURE = fromFileUrl(new URL("./fixtures/gpt2_tiny/", import.meta.url));
 const TOL = 1e-4;
-
-function assert(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert(a.length === b.length, `lengths ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
-
-async function expectRejects(fn: () => Promise<unknown>, ...phrases: string[]): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    for (const p of phrases) assert(msg.includes(p), `message ${JSON.stringify(msg)} mentions ${JSON.stringify(p)}`);
-    return msg;
-  }
-  throw new Error(`expected an error mentioning ${phrases.join(", ")}`);
-}
 
 async function reference(dir = FIXTURE) {
   const { tensors } = await readSafetensors(join(dir, "reference.safetensors"));
