@@ -14,6 +14,7 @@ import {
   symmetricEigenvalues,
 } from "../lib/toy/analysis.ts";
 import { ComposedFeatureData, datasetConfig } from "../lib/toy/data.ts";
+import { checkDictionaryRows, dictionaryRows } from "../lib/toy/study.ts";
 import type { ToyModel } from "../lib/toy/model.ts";
 import { saeFromArrays } from "../lib/sae/sae.ts";
 import { defaultSaeConfig } from "../lib/sae/config.ts";
@@ -145,4 +146,17 @@ Deno.test("an axis-aligned SAE scores axis |cos| 1 and monosemanticity 1; a diag
   checkClose(ev[1]!.l1, Math.SQRT1_2, 0.02, "diagonal SAE ℓ1 on D1");
   checkClose(ev[1]!.l0, 1, 1e-9, "diagonal SAE L0 on D1");
   checkClose(ev[0]!.l1, 1, 0.03, "axis SAE ℓ1 on D1");
+});
+
+Deno.test("the dictionary table matches the derived ℓ1 values and its check rejects a wrong row", () => {
+  const rows = dictionaryRows(["D1", "D3u"], 40_000, 3);
+  checkDictionaryRows(rows);
+  check(rows[0]!.diagonal_saving > 0.25 && rows[1]!.diagonal_saving < 0, "D1 favours the diagonals, D3u the axes");
+  let threw = false;
+  try {
+    checkDictionaryRows([{ ...rows[0]!, axis_l1: rows[0]!.axis_l1 + 0.1 }]);
+  } catch (e) {
+    threw = e instanceof Error && e.message.includes("D1 axis-dictionary ℓ1");
+  }
+  check(threw, "a measured ℓ1 far from the table fails with a message naming the data set");
 });

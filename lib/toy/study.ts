@@ -16,6 +16,7 @@
  * @module
  */
 
+import { checkClose } from "../check.ts";
 import { Rng } from "../engine/rng.ts";
 import { save } from "../plot/mod.ts";
 import { ComposedFeatureData, datasetConfig, type DatasetName, eventFrequencies } from "./data.ts";
@@ -142,6 +143,60 @@ export function dictionaryStats(
     measured: dictionaryL1(data.sample(n, new Rng(seed, "check/dictionary")), n),
     expected: EXPECTED_DICTIONARY_L1[name]!,
   };
+}
+
+/** One row of the hand-built dictionary table: measured and expected ℓ1 at zero reconstruction error. */
+export interface DictionaryRow {
+  dataset: DatasetName;
+  axis_l1: number;
+  diagonal_l1: number;
+  bound: number;
+  axis_expected: number;
+  diagonal_expected: number;
+  bound_expected: number;
+  /** Relative ℓ1 saving of the diagonal dictionary over the axes (negative: the axes are cheaper). */
+  diagonal_saving: number;
+  /** Largest standard error of the three measured means. */
+  se: number;
+}
+
+/**
+ * The hand-built dictionary table for several data sets, measured on `n`
+ * fresh samples each ({@link dictionaryStats}).
+ *
+ * @example
+ * ```ts
+ * import { checkDictionaryRows, dictionaryRows } from "./study.ts";
+ * checkDictionaryRows(dictionaryRows(["D1"], 20_000, 0));
+ * ```
+ */
+export function dictionaryRows(names: readonly DatasetName[], n: number, seed: number): DictionaryRow[] {
+  return names.map((name) => {
+    const d = dictionaryStats(name, n, seed);
+    return {
+      dataset: name,
+      axis_l1: d.measured.axis,
+      diagonal_l1: d.measured.diagonal,
+      bound: d.measured.bound,
+      axis_expected: d.expected.axis,
+      diagonal_expected: d.expected.diagonal,
+      bound_expected: d.expected.bound,
+      diagonal_saving: 1 - d.measured.diagonal / d.measured.axis,
+      se: Math.max(d.measured.se.axis, d.measured.se.diagonal, d.measured.se.bound),
+    };
+  });
+}
+
+/**
+ * Checks each row against the derived table (spec §9.5) within five standard
+ * errors; throws a `CheckError` naming the data set and quantity otherwise.
+ */
+export function checkDictionaryRows(rows: DictionaryRow[]): void {
+  for (const r of rows) {
+    checkClose(r.axis_l1, r.axis_expected, 5 * r.se, `${r.dataset} axis-dictionary ℓ1`);
+    checkClose(r.diagonal_l1, r.diagonal_expected, 5 * r.se, `${r.dataset} diagonal-dictionary ℓ1`);
+    checkClose(r.bound, r.bound_expected, 5 * r.se, `${r.dataset} ℓ1 bound E‖h‖`);
+  }
 }
 
 /** One toy-model restart: its seed, final loss and geometry. */

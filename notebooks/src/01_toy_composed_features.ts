@@ -27,8 +27,9 @@ import { progress } from "@lib/progress.ts";
 import { show, showText } from "@lib/plot/mod.ts";
 import {
   cellRows,
+  checkDictionaryRows,
   columns,
-  dictionaryStats,
+  dictionaryRows,
   generatorStats,
   gridFigure,
   rotationFor,
@@ -89,25 +90,8 @@ for (const r of genRows) {
 // $= \sqrt2 \max(|\alpha|, |\beta|)$. No unit-norm dictionary can beat $\lVert h \rVert$.
 
 // %%
-const dictRows = ["D1", "D2"].map((name) => {
-  const d = dictionaryStats(name as "D1" | "D2", cfg.check_samples, cfg.seed);
-  return {
-    dataset: name,
-    axis_l1: d.measured.axis,
-    diagonal_l1: d.measured.diagonal,
-    bound: d.measured.bound,
-    axis_expected: d.expected.axis,
-    diagonal_expected: d.expected.diagonal,
-    bound_expected: d.expected.bound,
-    diagonal_saving: 1 - d.measured.diagonal / d.measured.axis,
-    se: Math.max(d.measured.se.axis, d.measured.se.diagonal, d.measured.se.bound),
-  };
-});
-for (const r of dictRows) {
-  checkClose(r.axis_l1, r.axis_expected, 5 * r.se, `${r.dataset} axis-dictionary ℓ1`);
-  checkClose(r.diagonal_l1, r.diagonal_expected, 5 * r.se, `${r.dataset} diagonal-dictionary ℓ1`);
-  checkClose(r.bound, r.bound_expected, 5 * r.se, `${r.dataset} ℓ1 bound E‖h‖`);
-}
+const dictRows = dictionaryRows(["D1", "D2"], cfg.check_samples, cfg.seed);
+checkDictionaryRows(dictRows);
 pl.DataFrame(columns(dictRows));
 
 // %% [markdown]
