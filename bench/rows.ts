@@ -20,6 +20,7 @@ import { createTrainState, disposeTrainState, trainStep } from "../lib/sae/train
 import { gpt2ForwardRows } from "./gpt2_rows.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { toyGridStepRow } from "./toy_grid_row.ts";
+import { lmTrainStepRow } from "./lm_train_row.ts";
 
 /** A prepared benchmark: `run()` does one timed unit of work. */
 export interface Prepared {
@@ -136,4 +137,5 @@ export const ROWS: RowSpec[] = [
   saeReferenceRow("sae_step_reference_768x24576_b512", 768, 24576, 512, 4),
   ...gpt2ForwardRows(),
   toyGridStepRow(),
+  lmTrainStepRow(),
 ];

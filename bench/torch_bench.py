@@ -171,6 +171,65 @@ def toy_grid_step_row(reps, n_inst=125, batch=1024):
     return {"value": t * 1e3, "unit": "ms", "notes": "125 SAEs in one tensor, torch.optim.Adam(beta1=0)"}
 
 
+def lm_train_step_row(reps):
+    """The embedded default's shape: 4 layers, d_model 128, 4 heads, n_ctx 1024, vocab 8192; 8 rows of 1024 tokens;
+    forward, cross-entropy, backward, gradient clipping at 1.0 and AdamW (lr 2e-3, betas (0.9, 0.95), wd 0.1)."""
+    import math
+
+    import torch.nn.functional as F
+
+    d, L, H, V, T, B = 128, 4, 4, 8192, 1024, 8
+    d_mlp = 4 * d
+    g = torch.Generator().manual_seed(0)
+
+    def param(*shape, std=0.02, zero=False, one=False):
+        t = torch.ones(*shape) if one else torch.zeros(*shape) if zero else torch.randn(*shape, generator=g) * std
+        return torch.nn.Parameter(t)
+
+    wte, wpe = param(V, d), param(T, d)
+    layers = [
+        dict(
+            ln1=(param(d, one=True), param(d, zero=True)),
+            attn=(param(d, 3 * d), param(3 * d, zero=True)),
+            attn_proj=(param(d, d), param(d, zero=True)),
+            ln2=(param(d, one=True), param(d, zero=True)),
+            fc=(param(d, d_mlp), param(d_mlp, zero=True)),
+            proj=(param(d_mlp, d), param(d, zero=True)),
+        )
+        for _ in range(L)
+    ]
+    ln_f = (param(d, one=True), param(d, zero=True))
+    params = [wte, wpe, *ln_f] + [t for p in layers for pair in p.values() for t in pair]
+    opt = torch.optim.AdamW(params, lr=2e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    rows = torch.randint(0, V, (B, T + 1), generator=g)
+    mask = torch.full((T, T), float("-inf")).triu(1)
+
+    def gelu_new(x):
+        return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+    def run():
+        tokens, targets = rows[:, :-1], rows[:, 1:]
+        x = wte[tokens] + wpe[:T]  # [B, T, d]
+        for p in layers:
+            h = F.layer_norm(x, (d,), *p["ln1"])
+            q, k, v = (h @ p["attn"][0] + p["attn"][1]).split(d, dim=-1)
+            q, k, v = (t.view(B, T, H, d // H).transpose(1, 2) for t in (q, k, v))  # [B, H, T, dh]
+            att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // H) + mask, dim=-1)
+            y = (att @ v).transpose(1, 2).reshape(B, T, d)
+            x = x + y @ p["attn_proj"][0] + p["attn_proj"][1]
+            h = F.layer_norm(x, (d,), *p["ln2"])
+            x = x + gelu_new(h @ p["fc"][0] + p["fc"][1]) @ p["proj"][0] + p["proj"][1]
+        logits = F.layer_norm(x, (d,), *ln_f) @ wte.t()  # [B, T, V]
+        loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    s = best_of(run, reps, warmup=1)
+    return {"value": s * 1e3, "unit": "ms", "notes": f"{B * T / s:.0f} tokens/s"}
+
+
 ROWS = {
     "matmul_1024": lambda r: matmul_row(1024, 1024, 1024, False, False, r),
     "matmul_transpose_a": lambda r: matmul_row(1024, 1024, 1024, True, False, r),
@@ -186,6 +245,7 @@ ROWS = {
     "gpt2_small_forward_sae_t128": lambda r: gpt2_forward_row(128, True, max(2, r // 3)),
     "gpt2_small_forward_sae_t1024": lambda r: gpt2_forward_row(1024, True, max(2, r // 5)),
     "toy_grid_step": lambda r: toy_grid_step_row(max(20, r)),
+    "lm_train_step": lambda r: lm_train_step_row(max(2, r // 3)),
 }
 
 

@@ -617,7 +617,7 @@ export async function trainLm(
  * over micro-batches, clipped, then AdamW — unless the loss or the gradient
  * norm is not finite, in which case nothing is updated.
  */
-function trainStep(
+export function trainStep(
   model: Gpt2,
   optimizer: FusedAdamOptimizer,
   rows: Int32Array[],
