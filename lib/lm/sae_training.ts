@@ -45,7 +45,7 @@ import { progress } from "../progress.ts";
 import { join } from "../path.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig, type SaeTrainConfig } from "../sae/config.ts";
 import { createSae, type Sae } from "../sae/sae.ts";
-import { createTrainState, disposeTrainState, trainSae, trainStep } from "../sae/train.ts";
+import { createTrainState, disposeTrainState, type SaeLogEntry, trainSae, trainStep } from "../sae/train.ts";
 import { SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
 import type { Gpt2 } from "./gpt2.ts";
 import { saeSpliceHook, zeroAblationHook } from "./splice.ts";
@@ -675,14 +675,7 @@ async function trainHookSae(
       checkpoint: { dir: opts.checkpointDir, every: cfg.checkpoint_every, prefix },
       signal: controller.signal,
       onLog: (e) => {
-        curve.push({
-          step: e.step,
-          loss: e.loss[0] as number,
-          mse: e.mse[0] as number,
-          l0: e.l0[0] as number,
-          explained_variance: e.explained_variance[0] as number,
-          dead: e.dead[0] as number,
-        });
+        curve.push(curvePoint(e));
         bar?.set(e.step - start, {
           loss: e.loss[0] as number,
           l0: e.l0[0] as number,
@@ -695,14 +688,7 @@ async function trainHookSae(
     disposeTrainState(result.state);
     // stopped early: the checkpoints (every `checkpoint_every` steps) let a later call resume exactly
     if (result.aborted || result.state.step < cfg.total_steps) return null;
-    const history = result.history.map((e) => ({
-      step: e.step,
-      loss: e.loss[0] as number,
-      mse: e.mse[0] as number,
-      l0: e.l0[0] as number,
-      explained_variance: e.explained_variance[0] as number,
-      dead: e.dead[0] as number,
-    }));
+    const history = result.history.map(curvePoint);
     const [q] = evaluateModelSae(model, sae, evalRows, data.bos, cfg.harvest_rows);
     const quality = q as SaeQuality;
     const dir = join(opts.outDir, hook);
@@ -822,4 +808,16 @@ export function measureSaeThroughput(d_in: number, d_sae: number, batch: number,
     disposeTrainState(state);
     sae.dispose();
   }
+}
+
+/** One point of a hook SAE's training curve, from the single instance of a trainer log entry. */
+function curvePoint(e: SaeLogEntry): HookSaeResult["curve"][number] {
+  return {
+    step: e.step,
+    loss: e.loss[0] as number,
+    mse: e.mse[0] as number,
+    l0: e.l0[0] as number,
+    explained_variance: e.explained_variance[0] as number,
+    dead: e.dead[0] as number,
+  };
 }
