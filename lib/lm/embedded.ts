@@ -58,7 +58,15 @@ import {
   trainModelSaes,
 } from "./sae_training.ts";
 import { SAE_CFG_FILE, SAE_SPARSITY_FILE, SAE_WEIGHTS_FILE } from "../sae/saelens.ts";
-import { figure, lineTrace, save } from "../plot/mod.ts";
+import { save } from "../plot/mod.ts";
+import {
+  type ContextUse,
+  lmTrainingData,
+  lmTrainingFigure,
+  lossByPositionFigure,
+  saeTrainingData,
+  saeTrainingFigure,
+} from "./embedded_report.ts";
 
 /** Everything that defines the embedded default. */
 export interface EmbeddedConfig {
@@ -83,8 +91,10 @@ export interface EmbeddedConfig {
 /**
  * The full-size embedded default: 4 layers × d_model 128 × 4 heads, n_ctx 1024,
  * 8192-token vocabulary (91% of training tokens; the rest map to the unknown
- * token); LM 600 steps of 8 rows × 1024 tokens (≈ 4.9M tokens, ≈ 1.3 epochs
- * of the 3.7M-token training text; ≈ 35–55 min on 2 quiet cores); SAEs at 128
+ * token); LM 1600 steps of 4 rows × 1024 tokens (≈ 6.6M tokens, ≈ 1.8 epochs
+ * of the 3.7M-token training text; ≈ 50 min on 2 quiet cores; a first recipe of
+ * 600 steps × 8 rows reached validation loss 5.04 and used too little of its
+ * context, so this one takes more, smaller steps); SAEs at 128
  * tokens (n_ctx / 8), expansion 16 (d_sae 2048), 400 steps of 4096 tokens per
  * hook after an 80-step ℓ1 pilot (≈ 30 min for the five SAEs).
  *
@@ -104,12 +114,12 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
     sae_corpora: ["sotu", "spam-assassin"],
     lm: defaultLmTrainConfig({
       n_ctx: 1024,
-      total_steps: 600,
-      batch_rows: 8,
+      total_steps: 1600,
+      batch_rows: 4,
       micro_batch_rows: 1,
-      lr: 2e-3,
-      warmup_steps: 40,
-      eval_every: 100,
+      lr: 3e-3,
+      warmup_steps: 100,
+      eval_every: 200,
       eval_rows: 8,
       checkpoint_every: 25,
     }),
@@ -238,8 +248,16 @@ export function buildCompactVocab(docs: Iterable<ArrayLike<number>>, maxVocab: n
   return new TokenMap([BOS_TOKEN_ID, -1, ...ids.slice(0, maxVocab - 2).map(([id]) => id)], 1);
 }
 
-/** Token documents of a split of some corpora, as GPT-2 ids, with provenance. */
-async function splitDocs(corpora: readonly CorpusName[], split: "train" | "validation") {
+/**
+ * Token documents of a split of some corpora, as GPT-2 ids, with provenance.
+ *
+ * @example
+ * ```ts
+ * import { splitDocs } from "./embedded.ts";
+ * const { docs } = await splitDocs(["moby-dick"], "validation");
+ * ```
+ */
+export async function splitDocs(corpora: readonly CorpusName[], split: "train" | "validation" | "test") {
   const docs: Int32Array[] = [];
   const provenance: Record<string, unknown> = {};
   for (const name of corpora) {
@@ -369,34 +387,23 @@ function mean(a: readonly number[]): number {
 }
 
 async function saveLmFigures(r: LmRecord, name: string, dir?: string): Promise<void> {
-  const steps = r.history.map((e) => e.step);
-  await save(
-    figure([
-      lineTrace(steps, r.history.map((e) => e.loss), { name: "train (per step)" }),
-      lineTrace(r.evals.map((e) => e.step), r.evals.map((e) => e.val_loss), {
-        name: "validation",
-        mode: "lines+markers",
-      }),
-    ], {
-      title: { text: `${name}: LM training loss` },
-      xaxis: { title: { text: "step" } },
-      yaxis: { title: { text: "loss (nats)" } },
-    }),
-    `${name}_lm_training`,
-    { step: steps, train_loss: r.history.map((e) => e.loss), lr: r.history.map((e) => e.lr), evals: r.evals },
-    { dir },
-  );
-  const pos = r.val_loss_by_position.map((_, j) => j);
-  await save(
-    figure([lineTrace(pos.slice(1), r.val_loss_by_position.slice(1), { name: "validation" })], {
-      title: { text: `${name}: validation loss by position` },
-      xaxis: { title: { text: "position j (predicting token j+1)" }, type: "log" },
-      yaxis: { title: { text: "loss (nats)" } },
-    }),
-    `${name}_lm_loss_by_position`,
-    { position: pos, loss: r.val_loss_by_position, rows: r.val_rows },
-    { dir },
-  );
+  await save(lmTrainingFigure(r), `${name}_lm_training`, lmTrainingData(r), { dir });
+  const use: ContextUse = {
+    label: "validation",
+    rows: r.val_rows,
+    by_position: r.val_loss_by_position,
+    early_span: [1, 33],
+    early: r.val_loss_pos_1_32,
+    late_span: [512, 1024],
+    late: r.val_loss_pos_512_1023,
+    diff: null,
+    diff_ci95: null,
+  };
+  await save(lossByPositionFigure(name, [use]), `${name}_lm_loss_by_position`, {
+    position: r.val_loss_by_position.map((_, j) => j),
+    loss: r.val_loss_by_position,
+    rows: r.val_rows,
+  }, { dir });
 }
 
 /** `sae_record.json`. */
@@ -447,16 +454,9 @@ export async function runEmbeddedSaeTraining(
     };
     await writeJsonAtomic(paths.saeRecord, record);
     if (opts.figures ?? true) {
-      await save(
-        figure(hooks.map((h) => lineTrace(h.curve.map((c) => c.step), h.curve.map((c) => c.loss), { name: h.hook })), {
-          title: { text: `${cfg.name}: SAE training loss (context ${cfg.sae.context_size})` },
-          xaxis: { title: { text: "step" } },
-          yaxis: { title: { text: "loss" }, type: "log" },
-        }),
-        `${cfg.name}_sae_training`,
-        { hooks: hooks.map((h) => ({ hook: h.hook, curve: h.curve, quality: h.quality })) },
-        { dir: opts.figuresDir },
-      );
+      await save(saeTrainingFigure(record), `${cfg.name}_sae_training`, saeTrainingData(record), {
+        dir: opts.figuresDir,
+      });
     }
     await writeEmbeddedManifest(paths);
     return record;

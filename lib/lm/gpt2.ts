@@ -432,8 +432,11 @@ export class Gpt2 {
     const { n_head: H, d_model: d } = this.cfg;
     const dh = d / H;
     const batch = x.shape[0];
-    const qkv = this.linear(x, `h.${l}.attn.c_attn`); // [batch, pos, 3·d_model]
-    const [q, k, v] = tf.split(qkv, 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    // q, k, v from column slices of c_attn: slicing the small weight is much cheaper than splitting
+    // the [batch, pos, 3·d_model] activation (and its gradient) along its last axis.
+    const q = this.linearCols(x, `h.${l}.attn.c_attn`, 0, d); // [batch, pos, d_model]
+    const k = this.linearCols(x, `h.${l}.attn.c_attn`, d, d); // [batch, pos, d_model]
+    const v = this.linearCols(x, `h.${l}.attn.c_attn`, 2 * d, d); // [batch, pos, d_model]
     const heads = (t: tf.Tensor3D, perm: number[]) => tf.transpose(tf.reshape(t, [batch, T, H, dh]), perm);
     const qh = tf.mul(heads(q, [0, 2, 1, 3]), 1 / Math.sqrt(dh)); // [batch, head, pos_q, d_head]
     const kT = heads(k, [0, 2, 3, 1]); // [batch, head, d_head, pos_k]
@@ -460,6 +463,15 @@ export class Gpt2 {
     const w = this.p(prefix + ".weight");
     const y = tf.add(tf.matMul(tf.reshape(x, [batch * T, din]), w), this.p(prefix + ".bias"));
     return tf.reshape(y, [batch, T, w.shape[1] as number]);
+  }
+
+  /** x · W[:, start:start+width] + b[start:start+width] with a Conv1D weight `[in, out]`. */
+  private linearCols(x: tf.Tensor3D, prefix: string, start: number, width: number): tf.Tensor3D {
+    const [batch, T, din] = x.shape;
+    const w = tf.slice(this.p(prefix + ".weight"), [0, start], [din, width]);
+    const b = tf.slice(this.p(prefix + ".bias"), [start], [width]);
+    const y = tf.add(tf.matMul(tf.reshape(x, [batch * T, din]), w), b);
+    return tf.reshape(y, [batch, T, width]);
   }
 
   private layerNorm(x: tf.Tensor3D, prefix: string): tf.Tensor3D {

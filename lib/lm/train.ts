@@ -368,7 +368,8 @@ export function fusedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.
 
 /**
  * Sums of the next-token loss per position over some rows of n_ctx + 1 tokens
- * (position j predicts token j + 1), evaluated `chunkRows` rows at a time.
+ * (position j predicts token j + 1), evaluated `chunkRows` rows at a time;
+ * `onRow` also receives each row's losses.
  *
  * @example
  * ```ts
@@ -380,6 +381,7 @@ export function lossByPosition(
   model: Gpt2,
   rows: readonly Int32Array[],
   chunkRows = 1,
+  onRow?: (row: number, losses: Float32Array) => void,
 ): { sum: Float64Array; count: number } {
   const T = (rows[0]?.length ?? 1) - 1;
   const sum = new Float64Array(T);
@@ -398,6 +400,7 @@ export function lossByPosition(
     const host = losses.dataSync();
     losses.dispose();
     for (let i = 0; i < n * T; i++) sum[i % T] = (sum[i % T] as number) + (host[i] as number);
+    if (onRow) { for (let r = 0; r < n; r++) onRow(r0 + r, (host as Float32Array).slice(r * T, (r + 1) * T)); }
   }
   return { sum, count: rows.length };
 }

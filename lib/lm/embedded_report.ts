@@ -1,0 +1,305 @@
+/**
+ * What notebook 10 measures on the shipped embedded default, and its quality bars:
+ *
+ * - **context use** of the LM ({@link contextUse}): the validation loss per position,
+ *   the mean over an early span (positions 1–32) and a late one (512–1023), and
+ *   the paired per-row difference late − early with a 95% interval — the model
+ *   uses its context when the late loss is clearly below the early one;
+ * - **SAE quality** at the 128-token training context ({@link evaluateEmbeddedSaes}):
+ *   L0, explained variance, CE-loss recovered and dead latents per hook on held-out
+ *   web-like rows, checked against {@link SAE_QUALITY_BARS};
+ * - the **figures** of both trainings (curves from the records, loss by position).
+ *
+ * @example
+ * ```ts
+ * // const { model, tokenMap } = await loadEmbedded();
+ * // const rows = validationRows(docs.map((d) => tokenMap.encode(d)), 0, 1024);
+ * // const use = contextUse(model, rows, { label: "validation" });
+ * // checkContextUse(use);
+ * ```
+ *
+ * @module
+ */
+
+import { check } from "../check.ts";
+import { progress } from "../progress.ts";
+import { figure, lineTrace } from "../plot/mod.ts";
+import type { Figure } from "../plot/types.ts";
+import { loadSaeLens } from "../sae/saelens.ts";
+import type { Gpt2 } from "./gpt2.ts";
+import { evaluateModelSae, saeRows, type SaeTrainingConfig } from "./sae_training.ts";
+import { lossByPosition } from "./train.ts";
+import type { LmRecord, SaeRecord } from "./embedded.ts";
+
+/** Per-position loss and the early-vs-late comparison on some rows. */
+export interface ContextUse {
+  /** What the rows are (e.g. "validation, all corpora"). */
+  label: string;
+  /** Rows of n_ctx + 1 tokens evaluated. */
+  rows: number;
+  /** Mean loss per position 0 … n_ctx − 1 (position j predicts token j + 1). */
+  by_position: number[];
+  /** Positions [from, to) of the early span and its mean loss. */
+  early_span: [number, number];
+  early: number;
+  /** Positions [from, to) of the late span and its mean loss (null when the rows are shorter). */
+  late_span: [number, number];
+  late: number | null;
+  /** Mean over rows of (late − early) and its 95% normal interval (null without a late span). */
+  diff: number | null;
+  diff_ci95: [number, number] | null;
+}
+
+/** Options of {@link contextUse}. */
+export interface ContextUseOptions {
+  label?: string;
+  /** Early span [from, to) (default [1, 33]: positions 1–32). */
+  early?: [number, number];
+  /** Late span [from, to) (default [512, 1024]: positions 512–1023). */
+  late?: [number, number];
+  /** Rows per forward pass (default 1). */
+  chunkRows?: number;
+  /** Show a progress bar (default true). */
+  progress?: boolean;
+}
+
+/**
+ * Loss by position on `rows` (`[n][n_ctx + 1]`) with the early/late comparison.
+ *
+ * @example
+ * ```ts
+ * // const use = contextUse(model, rows);
+ * // use.late! < use.early; // the model uses its context
+ * ```
+ */
+export function contextUse(model: Gpt2, rows: readonly Int32Array[], opts: ContextUseOptions = {}): ContextUse {
+  const early = opts.early ?? [1, 33];
+  const late = opts.late ?? [512, 1024];
+  const label = opts.label ?? "rows";
+  check(rows.length > 0, `contextUse(${label}): no rows`);
+  const T = (rows[0] as Int32Array).length - 1;
+  const hasLate = late[1] <= T;
+  const diffs: number[] = [];
+  const bar = (opts.progress ?? true) ? progress({ total: rows.length, label: `loss by position (${label})` }) : null;
+  const spanMean = (l: Float32Array, [a, b]: [number, number]) => {
+    let s = 0;
+    for (let j = a; j < b; j++) s += l[j] as number;
+    return s / (b - a);
+  };
+  const { sum, count } = lossByPosition(model, rows, opts.chunkRows ?? 1, (_, losses) => {
+    if (hasLate) diffs.push(spanMean(losses, late) - spanMean(losses, early));
+    bar?.tick();
+  });
+  void bar?.done();
+  const byPos = Array.from(sum, (v) => v / count);
+  const meanOf = (a: number, b: number) => byPos.slice(a, b).reduce((s, v) => s + v, 0) / (b - a);
+  let diff: number | null = null, ci: [number, number] | null = null;
+  if (hasLate) {
+    diff = diffs.reduce((s, v) => s + v, 0) / diffs.length;
+    const sd = diffs.length > 1
+      ? Math.sqrt(diffs.reduce((s, v) => s + (v - (diff as number)) ** 2, 0) / (diffs.length - 1))
+      : Infinity;
+    const half = 1.96 * sd / Math.sqrt(diffs.length);
+    ci = [diff - half, diff + half];
+  }
+  return {
+    label,
+    rows: rows.length,
+    by_position: byPos,
+    early_span: early,
+    early: meanOf(early[0], early[1]),
+    late_span: late,
+    late: hasLate ? meanOf(late[0], late[1]) : null,
+    diff,
+    diff_ci95: ci,
+  };
+}
+
+/** The context-use bar: the late span at least this many nats below the early one. */
+export const CONTEXT_USE_MIN_GAIN = 0.1;
+
+/**
+ * Throws (a `CheckError` naming both means) unless the late span's loss is
+ * below the early span's by at least `minGain` nats and the 95% interval of the
+ * paired difference lies below zero.
+ *
+ * @example
+ * ```ts
+ * // checkContextUse(contextUse(model, rows));
+ * ```
+ */
+export function checkContextUse(u: ContextUse, minGain = CONTEXT_USE_MIN_GAIN): void {
+  check(u.late !== null && u.diff !== null && u.diff_ci95 !== null, `${u.label}: rows too short for the late span`);
+  const what = `${u.label}: loss at positions ${u.late_span[0]}–${u.late_span[1] - 1} (${u.late.toFixed(4)}) vs ` +
+    `${u.early_span[0]}–${u.early_span[1] - 1} (${u.early.toFixed(4)})`;
+  check(u.early - u.late >= minGain, `${what}: expected the late loss ≥ ${minGain} nats lower`);
+  check(u.diff_ci95[1] < 0, `${what}: the 95% interval of the paired difference [${u.diff_ci95}] is not below 0`);
+}
+
+/** Held-out quality of one shipped SAE. */
+export interface EmbeddedSaeQualityRow {
+  hook: string;
+  d_sae: number;
+  l0: number;
+  explained_variance: number;
+  ce_clean: number;
+  ce_spliced: number;
+  ce_zero: number;
+  ce_loss_recovered: number;
+  dead_fraction: number;
+  tokens: number;
+}
+
+/** Issue bars of the shipped SAEs at their training context. */
+export const SAE_QUALITY_BARS = {
+  explained_variance: 0.8,
+  ce_loss_recovered: 0.8,
+  max_dead_fraction: 0.1,
+  l0: [10, 80] as [number, number],
+} as const;
+
+/**
+ * Evaluates every SAE folder on held-out web-like rows cut exactly as the
+ * training did (`saeRows` of the validation documents, first `nRows`).
+ *
+ * @example
+ * ```ts
+ * // const rows = await evaluateEmbeddedSaes(model, saeDirs, validationDocs, 0, cfg.sae, 64);
+ * ```
+ */
+export async function evaluateEmbeddedSaes(
+  model: Gpt2,
+  saeDirs: Record<string, string>,
+  validation: readonly Int32Array[],
+  bos: number,
+  cfg: SaeTrainingConfig,
+  nRows: number = cfg.eval_rows,
+): Promise<EmbeddedSaeQualityRow[]> {
+  const rows = saeRows(validation, bos, cfg.context_size, cfg.seed, 0).slice(0, nRows);
+  check(rows.length > 0, `evaluateEmbeddedSaes: the validation documents do not fill a ${cfg.context_size}-token row`);
+  const out: EmbeddedSaeQualityRow[] = [];
+  const hooks = Object.keys(saeDirs);
+  const bar = progress({ total: hooks.length, label: "SAE quality" });
+  for (const hook of hooks) {
+    const { sae } = await loadSaeLens(saeDirs[hook] as string);
+    try {
+      const [q] = evaluateModelSae(model, sae, rows, bos, cfg.harvest_rows);
+      const { density: _density, ...rest } = q!;
+      out.push({ hook, d_sae: sae.cfg.d_sae, ...rest });
+    } finally {
+      sae.dispose();
+    }
+    bar.tick();
+  }
+  await bar.done();
+  return out;
+}
+
+/**
+ * Throws (naming the hook, the metric, the bar and the value) unless every
+ * SAE meets {@link SAE_QUALITY_BARS}.
+ *
+ * @example
+ * ```ts
+ * // checkSaeQuality(await evaluateEmbeddedSaes(model, saeDirs, docs, 0, cfg.sae));
+ * ```
+ */
+export function checkSaeQuality(rows: readonly EmbeddedSaeQualityRow[]): void {
+  const b = SAE_QUALITY_BARS;
+  check(rows.length > 0, "checkSaeQuality: no SAEs");
+  for (const r of rows) {
+    check(
+      r.explained_variance >= b.explained_variance,
+      `${r.hook}: explained variance ${r.explained_variance} < ${b.explained_variance}`,
+    );
+    check(
+      r.ce_loss_recovered >= b.ce_loss_recovered,
+      `${r.hook}: CE loss recovered ${r.ce_loss_recovered} < ${b.ce_loss_recovered}`,
+    );
+    check(
+      r.dead_fraction < b.max_dead_fraction,
+      `${r.hook}: dead fraction ${r.dead_fraction} ≥ ${b.max_dead_fraction}`,
+    );
+    check(r.l0 >= b.l0[0] && r.l0 <= b.l0[1], `${r.hook}: L0 ${r.l0} outside [${b.l0[0]}, ${b.l0[1]}]`);
+  }
+}
+
+/**
+ * LM training curves (per-step train loss, periodic validation) from the record.
+ *
+ * @example
+ * ```ts
+ * // await save(lmTrainingFigure(record), "embedded-gpt2_lm_training", lmTrainingData(record));
+ * ```
+ */
+export function lmTrainingFigure(r: LmRecord): Figure {
+  return figure([
+    lineTrace(r.history.map((e) => e.step), r.history.map((e) => e.loss), { name: "train (per step)" }),
+    lineTrace(r.evals.map((e) => e.step), r.evals.map((e) => e.val_loss), {
+      name: "validation",
+      mode: "lines+markers",
+    }),
+  ], {
+    title: { text: `${r.config.name}: LM training loss` },
+    xaxis: { title: { text: "step" } },
+    yaxis: { title: { text: "loss (nats)" } },
+  });
+}
+
+/** The data file of {@link lmTrainingFigure}. */
+export function lmTrainingData(r: LmRecord): Record<string, unknown> {
+  return {
+    step: r.history.map((e) => e.step),
+    train_loss: r.history.map((e) => e.loss),
+    lr: r.history.map((e) => e.lr),
+    evals: r.evals,
+  };
+}
+
+/**
+ * Validation loss by position (log-x, position 0 left out), one line per
+ * {@link ContextUse}, with the two spans' means in the legend.
+ *
+ * @example
+ * ```ts
+ * // await save(lossByPositionFigure("embedded-gpt2", [use]), "embedded-gpt2_lm_loss_by_position", uses);
+ * ```
+ */
+export function lossByPositionFigure(name: string, uses: readonly ContextUse[]): Figure {
+  return figure(
+    uses.map((u) => {
+      const pos = u.by_position.map((_, j) => j).slice(1);
+      const spans = u.late === null ? "" : ` (1–32: ${u.early.toFixed(3)}, 512–1023: ${u.late.toFixed(3)})`;
+      return lineTrace(pos, u.by_position.slice(1), { name: `${u.label}, ${u.rows} rows${spans}` });
+    }),
+    {
+      title: { text: `${name}: validation loss by position` },
+      xaxis: { title: { text: "position j (predicting token j+1)" }, type: "log" },
+      yaxis: { title: { text: "loss (nats)" } },
+    },
+  );
+}
+
+/**
+ * SAE training loss per hook from the record (log-y).
+ *
+ * @example
+ * ```ts
+ * // await save(saeTrainingFigure(record), "embedded-gpt2_sae_training", saeTrainingData(record));
+ * ```
+ */
+export function saeTrainingFigure(r: SaeRecord): Figure {
+  return figure(
+    r.hooks.map((h) => lineTrace(h.curve.map((c) => c.step), h.curve.map((c) => c.loss), { name: h.hook })),
+    {
+      title: { text: `${r.config.name}: SAE training loss (context ${r.config.sae.context_size})` },
+      xaxis: { title: { text: "step" } },
+      yaxis: { title: { text: "loss" }, type: "log" },
+    },
+  );
+}
+
+/** The data file of {@link saeTrainingFigure}. */
+export function saeTrainingData(r: SaeRecord): Record<string, unknown> {
+  return { hooks: r.hooks.map((h) => ({ hook: h.hook, curve: h.curve, quality: h.quality })) };
+}
