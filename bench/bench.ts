@@ -25,6 +25,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
 import { dirname, fromFileUrl, join } from "../lib/path.ts";
 import { ROWS, type RowSpec } from "./rows.ts";
+import { checkNotebookTimes, notebookTimesTable } from "./notebook_times.ts";
 
 /** One row of `bench/results.json`. */
 export interface ResultRow {
@@ -191,6 +192,16 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(RESULTS, JSON.stringify(all, null, 2) + "\n");
   console.log(table(rows));
   console.log(`wrote ${RESULTS}`);
+  const times = await checkNotebookTimes();
+  console.log("\nnotebook run times (recorded by scripts/run_notebooks.ts):");
+  console.log(notebookTimesTable(times));
+  const slow = times.filter((t) => t.status === "missed");
+  if (slow.length > 0) {
+    console.error(
+      `over budget: ${slow.map((t) => `${t.notebook} (${t.mode}) ${t.seconds} s > ${t.budget} s`).join(", ")}`,
+    );
+    Deno.exitCode = 1;
+  }
   const leaks = rows.filter((r) => r.tensors_after !== r.tensors_before);
   if (leaks.length > 0) {
     console.error(

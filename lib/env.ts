@@ -8,6 +8,7 @@
  * | `SAE_BACKEND` | compute backend: `node-gpu`, `node`, `wasm` or `cpu` | best available |
  * | `SAE_HEADLESS` | set by the notebook runner: outputs are for a static file, not a live page | unset |
  * | `SAE_ARTIFACTS` | study B: a folder or JSON file pointing at real GPT-2 / SAE / data files (`lib/lm/artifacts.ts`) | the embedded default in `data/embedded/` |
+ * | `SAE_RETRAIN` | `1`: notebook 10 retrains the embedded LM and SAEs (`embeddedConfig()`) before reporting on them | unset: it reports on the shipped checkpoints |
  * | `SAE_BLAS` | `off` disables the OpenBLAS matmul path (`lib/engine/blas_ffi.ts`) | on when the library is found |
  *
  * @module
@@ -42,6 +43,11 @@ export function isQuick(): boolean {
 /** True when the notebook runner executes headlessly (static outputs only). */
 export function isHeadless(): boolean {
   return envGet("SAE_HEADLESS") === "1";
+}
+
+/** True when `SAE_RETRAIN=1` asks notebook 10 to retrain the embedded default. */
+export function wantsRetrain(): boolean {
+  return envGet("SAE_RETRAIN") === "1";
 }
 
 /** The requested backend name from `SAE_BACKEND`, if any. */

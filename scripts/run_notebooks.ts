@@ -298,6 +298,7 @@ export async function runNotebooks(options: RunOptions): Promise<NotebookRun[]> 
     opts.write(`[${i + 1}/${names.length}] ${name} …`);
     const run = await execute(name, opts);
     opts.write(` ${run.seconds.toFixed(1)} s ok\n`);
+    await recordTiming(opts.quick ? opts.quickDir : opts.dir, name, run.seconds, opts.quick ? "quick" : "full");
     if (run.bytes > MAX_NOTEBOOK_BYTES) {
       const mb = (run.bytes / 1024 / 1024).toFixed(1);
       opts.write(`warning: ${rel(run.path)} is ${mb} MB (over 2 MB); trim its outputs (fewer inline figures/tables)\n`);
@@ -305,6 +306,30 @@ export async function runNotebooks(options: RunOptions): Promise<NotebookRun[]> 
     runs.push(run);
   }
   return runs;
+}
+
+/**
+ * Merges one run's time into `<folder>/timings.json` (`{ name: { seconds, mode, finished } }`), which
+ * `deno task bench` checks against the notebooks' time budgets.
+ */
+export async function recordTiming(
+  folder: string,
+  name: string,
+  seconds: number,
+  mode: "full" | "quick",
+): Promise<void> {
+  const path = join(folder, "timings.json");
+  let all: Record<string, unknown> = {};
+  try {
+    all = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new NotebookRunError(`${path}: unreadable (${(e as Error).message})`);
+    }
+  }
+  all[name] = { seconds: Math.round(seconds * 10) / 10, mode, finished: new Date().toISOString() };
+  const sorted = Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b)));
+  await writeTextAtomic(path, JSON.stringify(sorted, null, 2) + "\n");
 }
 
 /** Parses `[--dir DIR] [--out DIR] [--timeout S] [FILTER ...]` into option overrides. */

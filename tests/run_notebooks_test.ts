@@ -1,4 +1,11 @@
-import { describeFailure, listNotebooks, parseRunArgs, selectNotebooks } from "../scripts/run_notebooks.ts";
+import {
+  describeFailure,
+  listNotebooks,
+  parseRunArgs,
+  recordTiming,
+  selectNotebooks,
+} from "../scripts/run_notebooks.ts";
+import { checkNotebookTimes } from "../bench/notebook_times.ts";
 import { joinLines, type Notebook, readNotebook } from "../scripts/ipynb.ts";
 import { FIND_KERNELSPECS_PY } from "../scripts/setup.ts";
 import { PROJECT_ROOT } from "../lib/env.ts";
@@ -201,4 +208,24 @@ Deno.test("failure report strips ANSI codes and counts code cells and all cells 
   assert(msg.includes("| bad()") && msg.includes("at <anonymous>:1:1"), msg);
   // deno-lint-ignore no-control-regex
   assert(!/\x1b/.test(msg), "no ANSI codes in the report");
+});
+
+Deno.test("recorded notebook timings merge per notebook and the bench flags a run over its budget", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await recordTiming(dir, "11_context_length", 512.3, "full");
+    await recordTiming(dir, "12_error_propagation", 100, "full");
+    await recordTiming(dir, "11_context_length", 640.04, "full"); // a later run replaces the earlier one
+    const saved = JSON.parse(await Deno.readTextFile(join(dir, "timings.json")));
+    assertEquals(Object.keys(saved), ["11_context_length", "12_error_propagation"]);
+    assertEquals(saved["11_context_length"].seconds, 640);
+    const rows = await checkNotebookTimes({ full: join(dir, "timings.json"), quick: join(dir, "none.json") });
+    const byName = (n: string, mode: string) => rows.find((r) => r.notebook === n && r.mode === mode);
+    assertEquals(byName("11_context_length", "full")?.status, "missed");
+    assertEquals(byName("12_error_propagation", "full")?.status, "met");
+    assertEquals(byName("13_*", "full")?.status, "not run");
+    assertEquals(byName("11_*", "quick")?.status, "not run");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -17,6 +17,7 @@ import {
 } from "../lib/lm/embedded.ts";
 import {
   ActivationBuffer,
+  choosePilotMultiplier,
   defaultSaeTrainingConfig,
   harvestActivations,
   saeRows,
@@ -253,4 +254,14 @@ Deno.test("QUICK embedded pipeline: LM, SAEs, manifest, verified load, tampering
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("the ℓ1 pilot picks the best-reconstructing multiplier whose L0 is in range, else the nearest to the range", () => {
+  const p = (multiplier: number, l0: number, explained_variance: number) => ({ multiplier, l0, explained_variance });
+  assert(choosePilotMultiplier([p(1, 120, 0.95), p(2, 70, 0.9), p(4, 15, 0.7)], [10, 80]) === 2, "in range, best EV");
+  assert(
+    choosePilotMultiplier([p(1, 300, 0.95), p(2, 130, 0.9), p(4, 3, 0.1)], [10, 80]) === 2,
+    "130 is nearer 80 than 3 is to 10",
+  );
+  assert(choosePilotMultiplier([p(1, 300, 0.95), p(2, 900, 0.99)], [10, 80]) === 1, "all above: the lowest L0");
 });

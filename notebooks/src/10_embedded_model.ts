@@ -1,0 +1,227 @@
+// %% [markdown]
+// # 10 · The embedded default: a small GPT-2 and its short-context SAEs
+//
+// Study B splices residual-stream SAEs trained on **128-token** contexts into GPT-2 small, whose context is **1024**,
+// and asks what happens past position 128. GPT-2 small, the `gpt2-small-res-jb` SAEs and OpenWebText cannot be
+// downloaded where this project is built, so it trains and ships its own stand-ins, faithful to the study's setup:
+//
+// - **text** from npm packages: State of the Union addresses and the SpamAssassin e-mails as the web-like text (the
+//   stand-in for OpenWebText), *Moby-Dick* as the long-form book (the stand-in for the Children's Book Test); cleaned,
+//   split by document (held-out documents and chapters are never trained on), GPT-2 BPE-tokenised;
+// - **the model**: GPT-2 architecture (learned absolute positions, pre-LayerNorm blocks, GELU MLPs, tied unembedding)
+//   with n_ctx 1024, trained on full 1024-token rows so every position is trained; a compact vocabulary of the GPT-2
+//   ids the text uses, with an unknown token, stored beside the weights and applied by the loader;
+// - **the SAEs**: one per `blocks.{L}.hook_resid_pre` plus the last `hook_resid_post`, trained only on 128-token rows
+//   (n_ctx / 8, as 128 / 1024) with BOS at each row start, by the study's recipe (normalised MSE + ℓ1, unit-norm
+//   decoder, geometric-median `b_dec`, ghost gradients for dead latents), ℓ1 picked by a pilot so L0 lands in 10–80.
+//
+// Everything lives in `data/` (Hugging Face layout for the model, SAELens folders for the SAEs) with a manifest of
+// sha256 hashes, configs, seeds, splits, losses and the code version. This notebook **loads the shipped checkpoints**
+// (verifying every hash), measures them afresh and checks the two quality bars: the model uses its context, and the
+// SAEs reconstruct well at the context they were trained on. With `SAE_RETRAIN=1` it first retrains everything
+// (`deno task train-lm`, then `deno task train-saes`: resumable, with progress bars and divergence guards).
+
+// %%
+import pl from "nodejs-polars";
+import { initBackend } from "@lib/engine/backend.ts";
+import { check, checkClose } from "@lib/check.ts";
+import { dataDir, isQuick, wantsRetrain } from "@lib/env.ts";
+import { saveAndShow, showText } from "@lib/plot/mod.ts";
+import { CORPUS_NAMES } from "@lib/data/corpora.ts";
+import { corpusSummaryTable } from "@lib/data/corpus_tables.ts";
+import { loadTokenizedCorpus } from "@lib/data/token_cache.ts";
+import {
+  embeddedConfig,
+  embeddedPaths,
+  type LmRecord,
+  loadEmbedded,
+  runEmbeddedLmTraining,
+  runEmbeddedSaeTraining,
+  type SaeRecord,
+  splitDocs,
+} from "@lib/lm/embedded.ts";
+import {
+  checkContextUse,
+  checkSaeQuality,
+  contextUse,
+  evaluateEmbeddedSaes,
+  lmTrainingData,
+  lmTrainingFigure,
+  lossByPositionFigure,
+  SAE_QUALITY_BARS,
+  saeTrainingData,
+  saeTrainingFigure,
+} from "@lib/lm/embedded_report.ts";
+import { validationRows } from "@lib/lm/train.ts";
+
+const backend = await initBackend();
+const retrain = wantsRetrain();
+if (retrain) {
+  // trains into data/ (or .quick/data under QUICK=1, with the tiny QUICK recipe), resuming from checkpoints
+  check((await runEmbeddedLmTraining(embeddedConfig())) !== null, "LM training stopped early");
+  check((await runEmbeddedSaeTraining(embeddedConfig())) !== null, "SAE training stopped early");
+}
+const root = retrain ? embeddedPaths().root : dataDir();
+const paths = embeddedPaths(root);
+const emb = await loadEmbedded({ root }); // verifies every file against manifest.json
+const lm = JSON.parse(await Deno.readTextFile(paths.lmRecord)) as LmRecord;
+const saes = JSON.parse(await Deno.readTextFile(paths.saeRecord)) as SaeRecord;
+const name = lm.config.name;
+const quick = isQuick();
+const encode = (docs: Int32Array[]) => docs.map((d) => emb.tokenMap.encode(d));
+await showText([
+  `backend: ${backend.summary}`,
+  `checkpoints: ${root} (${retrain ? "retrained now" : "shipped"}), manifest verified: ${
+    Object.keys(emb.manifest.files).length
+  } files, code version ${emb.manifest.code_version}`,
+  `model: ${lm.config.model.n_layer} layers × d_model ${lm.config.model.d_model} × ${lm.config.model.n_head} heads, ` +
+  `n_ctx ${lm.config.model.n_ctx}, vocabulary ${lm.vocab_size} (unknown-token rate ${
+    (lm.unk_rate_train * 100).toFixed(1)
+  }% ` +
+  `of training tokens), ${(lm.n_params / 1e6).toFixed(2)}M parameters`,
+  `LM training: ${lm.history.length} steps × ${lm.config.lm.batch_rows} rows × ${lm.config.lm.n_ctx} tokens ` +
+  `(${((lm.history.at(-1)?.tokens ?? 0) / 1e6).toFixed(2)}M tokens) in ${(lm.train_seconds / 60).toFixed(1)} min`,
+  `SAEs: ${saes.hooks.length} hooks, d_sae ${saes.config.sae.expansion_factor} × d_model, ` +
+  `${saes.config.sae.total_steps} steps × ${saes.config.sae.batch_size} tokens at context ${saes.config.sae.context_size}`,
+  `mode: ${quick ? "QUICK (fewer validation rows)" : "full"}`,
+].join("\n"));
+
+// %% [markdown]
+// ## 1 · The text
+//
+// Documents, tokens and document lengths per corpus and split (deterministic, by document id). State of the Union
+// addresses are long documents, the e-mails short ones; *Moby-Dick* is split by chapter. The model trains on the train
+// splits of all three, the SAEs on the train splits of the web-like two; everything below is measured on validation
+// splits.
+
+// %%
+const corpora = await Promise.all(CORPUS_NAMES.map(async (c) => (await loadTokenizedCorpus(c)).tokenized));
+corpusSummaryTable(corpora);
+
+// %% [markdown]
+// ## 2 · The language model's training
+//
+// Per-step training loss and the periodic validation loss, from the training record shipped with the checkpoint.
+
+// %%
+check(
+  lm.history.length === lm.config.lm.total_steps,
+  `LM record: ${lm.history.length} steps, expected ${lm.config.lm.total_steps}`,
+);
+const firstLoss = lm.history.slice(0, 10).reduce((s, e) => s + e.loss, 0) / 10;
+check(lm.final_train_loss < firstLoss - 2, `LM training loss fell only from ${firstLoss} to ${lm.final_train_loss}`);
+await saveAndShow(lmTrainingFigure(lm), `${name}_lm_training`, lmTrainingData(lm));
+
+// %% [markdown]
+// ## 3 · Does the model use its context?
+//
+// The loss at position j is the loss of predicting token j + 1 having seen tokens 0 … j. Validation documents are
+// joined with `<|endoftext|>` and cut into 1024-token rows, so a row usually starts mid-document: early positions
+// see little of the document, late ones a lot. A model that uses its context has a clearly lower loss late in the row.
+// The bar: the mean loss at positions 512–1023 at least 0.1 nats below positions 1–32, and the 95% interval of the
+// per-row paired difference below zero. Per corpus, the long documents (addresses, book chapters) should gain most.
+
+// %%
+const n_ctx = lm.config.lm.n_ctx;
+const valAll = validationRows(encode((await splitDocs(lm.config.lm_corpora, "validation")).docs), 0, n_ctx);
+const overall = contextUse(emb.model, quick ? valAll.slice(0, 24) : valAll, { label: "all validation text" });
+if (!quick) {
+  checkClose(
+    overall.by_position.reduce((s, v) => s + v, 0) / n_ctx,
+    lm.final_val_loss,
+    1e-3,
+    "validation loss vs the training record",
+  );
+}
+const perCorpus = [];
+for (const c of lm.config.lm_corpora) {
+  const rows = validationRows(encode((await splitDocs([c], "validation")).docs), 0, n_ctx, quick ? 8 : 96);
+  perCorpus.push(contextUse(emb.model, rows, { label: c }));
+}
+const uses = [overall, ...perCorpus];
+await saveAndShow(lossByPositionFigure(name, uses), `${name}_lm_loss_by_position`, { uses });
+const f = (v: number | null) => (v === null ? NaN : Math.round(v * 1e4) / 1e4);
+pl.DataFrame(uses.map((u) => ({
+  text: u.label,
+  rows: u.rows,
+  "loss 1–32": f(u.early),
+  "loss 512–1023": f(u.late),
+  "late − early": f(u.diff),
+  "95% low": f(u.diff_ci95?.[0] ?? null),
+  "95% high": f(u.diff_ci95?.[1] ?? null),
+})));
+
+// %%
+checkContextUse(overall);
+await showText(
+  `context use: positions 512–1023 ${overall.late!.toFixed(3)} nats vs 1–32 ${overall.early.toFixed(3)} nats ` +
+    `(paired difference ${overall.diff!.toFixed(3)}, 95% [${
+      overall.diff_ci95!.map((v) => v.toFixed(3)).join(", ")
+    }]) — bar met`,
+);
+
+// %% [markdown]
+// ## 4 · The SAEs at their training context
+//
+// Each SAE is evaluated on held-out web-like rows cut exactly as in training (128 tokens, BOS first): L0 and explained
+// variance over non-BOS tokens, CE-loss recovered = (CE_zero − CE_spliced) / (CE_zero − CE_clean) with the SAE's
+// reconstruction spliced in at every position, and the fraction of latents that never fire. Bars: explained variance
+// ≥ 0.8, CE recovered ≥ 0.8, dead < 10%, L0 in 10–80. First the ℓ1 the pilot picked per hook, then the training
+// curves, then the table.
+
+// %%
+pl.DataFrame(saes.hooks.map((h) => ({
+  hook: h.hook,
+  "mean ‖x‖": Math.round(h.mean_norm * 100) / 100,
+  "ℓ1 multiplier": h.l1_multiplier,
+  "λ": h.l1_coefficient,
+  pilot: h.pilot.map((p) => `×${p.multiplier}: L0 ${p.l0.toFixed(1)}`).join(", "),
+  steps: h.steps,
+  "minutes": Math.round(h.seconds / 6) / 10,
+})));
+
+// %%
+await saveAndShow(saeTrainingFigure(saes), `${name}_sae_training`, saeTrainingData(saes));
+
+// %%
+const saeCfg = saes.config.sae;
+const saeVal = encode((await splitDocs(saes.config.sae_corpora, "validation")).docs);
+const quality = await evaluateEmbeddedSaes(emb.model, emb.saeDirs, saeVal, 0, saeCfg);
+for (const q of quality) {
+  const rec = saes.hooks.find((h) => h.hook === q.hook);
+  check(rec !== undefined, `${q.hook}: not in the SAE training record`);
+  checkClose(q.explained_variance, rec.quality.explained_variance, 1e-3, `${q.hook} explained variance vs the record`);
+  checkClose(q.ce_loss_recovered, rec.quality.ce_loss_recovered, 1e-3, `${q.hook} CE recovered vs the record`);
+}
+const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
+pl.DataFrame(quality.map((q) => ({
+  hook: q.hook,
+  d_sae: q.d_sae,
+  L0: r4(q.l0),
+  "explained variance": r4(q.explained_variance),
+  "CE clean": r4(q.ce_clean),
+  "CE spliced": r4(q.ce_spliced),
+  "CE zero-ablated": r4(q.ce_zero),
+  "CE recovered": r4(q.ce_loss_recovered),
+  "dead fraction": r4(q.dead_fraction),
+  tokens: q.tokens,
+})));
+
+// %%
+checkSaeQuality(quality);
+await showText(
+  `every SAE meets the bars (EV ≥ ${SAE_QUALITY_BARS.explained_variance}, CE recovered ≥ ` +
+    `${SAE_QUALITY_BARS.ce_loss_recovered}, dead < ${SAE_QUALITY_BARS.max_dead_fraction}, L0 in ` +
+    `[${SAE_QUALITY_BARS.l0.join(", ")}]) at context ${saeCfg.context_size}`,
+);
+emb.model.dispose();
+
+// %% [markdown]
+// ## 5 · Retraining
+//
+// `deno task train-lm` and `deno task train-saes` rebuild `data/embedded/` and `data/manifest.json` from the npm text
+// with the recipe in `lib/lm/embedded.ts` (`defaultEmbeddedConfig()`), resuming from atomic checkpoints in
+// `.cache/embedded_ckpt/` after an interruption; a NaN or exploding loss stops training with an error and keeps the
+// last good checkpoint. `QUICK=1` runs a tiny model and SAEs for a few steps into `.quick/data/`; the test suite
+// checks that path end to end, including that an interrupted and resumed run equals an uninterrupted one.
+// `SAE_RETRAIN=1` makes this notebook retrain before it reports.
