@@ -17,7 +17,7 @@ import {
 } from "../lib/lm/embedded.ts";
 import {
   ActivationBuffer,
-  choosePilotMultiplier,
+  chooseSweepInstance,
   defaultSaeTrainingConfig,
   harvestActivations,
   saeRows,
@@ -47,7 +47,6 @@ function tinyCfg(overrides = {}) {
     harvest_rows: 16,
     batch_size: 64,
     total_steps: 24,
-    pilot_steps: 6,
     l1_multipliers: [0.5, 2],
     dead_feature_window: 10,
     b_dec_init_samples: 128,
@@ -129,7 +128,7 @@ Deno.test("per-hook SAE training writes SAELens folders and resumes exactly afte
     assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
     assert(a.length === 1 && a[0]!.steps === 24, "one hook trained for 24 steps");
     const r = a[0]!;
-    assert(r.pilot.length === 2 && [0.5, 2].includes(r.l1_multiplier), "the pilot chose a multiplier");
+    assert(r.sweep.length === 2 && [0.5, 2].includes(r.l1_multiplier), "the sweep chose a multiplier");
     // step 1 has λ = 0 (ℓ1 warm-up); from step 2 on the full loss must fall
     assert(r.curve.at(-1)!.loss < r.curve[1]!.loss, `the loss falls: ${r.curve[1]!.loss} → ${r.curve.at(-1)!.loss}`);
     for (const k of ["l0", "explained_variance", "ce_loss_recovered", "dead_fraction"] as const) {
@@ -207,7 +206,7 @@ Deno.test("QUICK embedded pipeline: LM, SAEs, manifest, verified load, tampering
     model: { n_layer: 1, d_model: 16, n_head: 2, n_ctx: 32, layer_norm_epsilon: 1e-5 },
     vocab: { max_vocab: 256, min_count: 2 },
     lm: defaultLmTrainConfig({ ...base.lm, n_ctx: 32, total_steps: 40, eval_every: 20, checkpoint_every: 10 }),
-    sae: { ...base.sae, context_size: 8, total_steps: 12, pilot_steps: 4, rows_per_buffer: 32, checkpoint_every: 4 },
+    sae: { ...base.sae, context_size: 8, total_steps: 12, rows_per_buffer: 32, checkpoint_every: 4 },
   });
   try {
     const stopped = await runEmbeddedLmTraining(cfg, { root, progress: false, figures: false, stopAtStep: 15 });
@@ -256,12 +255,17 @@ Deno.test("QUICK embedded pipeline: LM, SAEs, manifest, verified load, tampering
   }
 });
 
-Deno.test("the ℓ1 pilot picks the best-reconstructing multiplier whose L0 is in range, else the nearest to the range", () => {
-  const p = (multiplier: number, l0: number, explained_variance: number) => ({ multiplier, l0, explained_variance });
-  assert(choosePilotMultiplier([p(1, 120, 0.95), p(2, 70, 0.9), p(4, 15, 0.7)], [10, 80]) === 2, "in range, best EV");
-  assert(
-    choosePilotMultiplier([p(1, 300, 0.95), p(2, 130, 0.9), p(4, 3, 0.1)], [10, 80]) === 2,
-    "130 is nearer 80 than 3 is to 10",
-  );
-  assert(choosePilotMultiplier([p(1, 300, 0.95), p(2, 900, 0.99)], [10, 80]) === 1, "all above: the lowest L0");
+Deno.test("the ℓ1 sweep ships the best-reconstructing instance that meets the L0 and dead-latent bars", () => {
+  const p = (multiplier: number, l0: number, explained_variance: number, dead_fraction = 0) => ({
+    multiplier,
+    l0,
+    explained_variance,
+    dead_fraction,
+  });
+  const pick = (s: ReturnType<typeof p>[]) => chooseSweepInstance(s, [10, 80], 0.1);
+  assert(pick([p(1, 120, 0.95), p(2, 70, 0.9), p(4, 15, 0.7)]) === 1, "in range: the best EV");
+  assert(pick([p(1, 60, 0.95, 0.2), p(2, 40, 0.9, 0.05)]) === 1, "too many dead latents disqualify");
+  assert(pick([p(1, 300, 0.95), p(2, 130, 0.9), p(4, 3, 0.1)]) === 1, "none in range: nearest to the range in log");
+  assert(pick([p(1, 90, 0.95, 0.01), p(2, 50, 0.9, 0.3)]) === 1, "each fails one bar: the one with L0 in range");
+  assert(pick([p(1, 95, 0.95, 0.01), p(2, 85, 0.9, 0.01)]) === 1, "both above the range: the nearer one");
 });

@@ -96,7 +96,8 @@ export interface EmbeddedConfig {
  * 600 steps × 8 rows reached validation loss 5.04 and used too little of its
  * context, so this one takes more, smaller steps); SAEs at 128
  * tokens (n_ctx / 8), expansion 16 (d_sae 2048), 400 steps of 4096 tokens per
- * hook at lr 3e-3 after a 100-step ℓ1 pilot of three coefficients (≈ 20–25 min for the five SAEs).
+ * hook at lr 3e-3, three ℓ1 coefficients trained side by side per hook and the
+ * best one shipped (≈ 30 min for the five hooks).
  *
  * @example
  * ```ts
@@ -131,7 +132,7 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
 /**
  * The QUICK (CI) configuration: a 2-layer d_model-32 model with n_ctx 128 and
  * a 512-token vocabulary, 200 LM steps; SAEs at 16 tokens (n_ctx / 8),
- * expansion 4, 60 steps with a 20-step pilot.
+ * expansion 4, 60 steps with an ℓ1 sweep of two instances.
  *
  * @example
  * ```ts
@@ -162,7 +163,6 @@ export function quickEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): Em
       harvest_rows: 64,
       batch_size: 256,
       total_steps: 60,
-      pilot_steps: 20,
       l1_multipliers: [0.5, 2],
       dead_feature_window: 20,
       b_dec_init_samples: 512,

@@ -17,10 +17,12 @@
  *   unit-norm decoder with the parallel gradient removed, `b_dec` at the
  *   geometric median, ghost gradients for dead latents, normalised MSE;
  * - **ℓ1:** λ = `l1_coefficient` / mean‖x‖ at the hook (scale-free with the
- *   normalised MSE); with `l1_search` on, a pilot run of one instance per
- *   multiplier in `l1_multipliers` picks, among multipliers whose held-out L0
- *   lies in `target_l0`, the one with the best explained variance
- *   ({@link choosePilotMultiplier});
+ *   normalised MSE); with `l1_search` on, one instance per multiplier in
+ *   `l1_multipliers` is trained side by side on the same batches for the
+ *   whole run (an ℓ1 sweep) and the shipped SAE is the instance chosen by
+ *   {@link chooseSweepInstance} from its final held-out L0, explained variance
+ *   and dead fraction (a short pilot predicted final L0 poorly: it falls 1.5–3×
+ *   between step 100 and step 400, and the strongest ℓ1 leaves too many dead latents);
  * - **evaluation** on held-out rows (non-BOS tokens for L0, explained variance
  *   and dead latents; CE-loss recovered from the clean, spliced and
  *   zero-ablated next-token losses averaged over all tokens, every position spliced).
@@ -47,7 +49,7 @@ import { join } from "../path.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig, type SaeTrainConfig } from "../sae/config.ts";
 import { createSae, type Sae } from "../sae/sae.ts";
 import { createTrainState, disposeTrainState, type SaeLogEntry, trainSae, trainStep } from "../sae/train.ts";
-import { SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
+import { loadSaeLens, SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
 import type { Gpt2 } from "./gpt2.ts";
 import { saeSpliceHook, zeroAblationHook } from "./splice.ts";
 import { packRowsSaeLens } from "./tokenizer.ts";
@@ -77,21 +79,21 @@ export interface SaeTrainingConfig {
   lr: number;
   /** Scale-free ℓ1 coefficient: λ = l1_coefficient / mean‖x‖ (one value, or one per hook name). */
   l1_coefficient: number | Record<string, number>;
-  /** Run the ℓ1 pilot search. */
+  /** Train one instance per multiplier (the ℓ1 sweep) and ship the best; off: one instance at l1_coefficient. */
   l1_search: boolean;
-  /** Multipliers of l1_coefficient tried by the pilot. */
+  /** Multipliers of l1_coefficient trained by the sweep. */
   l1_multipliers: number[];
-  /** Steps of the pilot. */
-  pilot_steps: number;
   /** Wanted L0 range. */
   target_l0: [number, number];
+  /** Largest acceptable fraction of dead latents (silent for the last `dead_feature_window` steps). */
+  max_dead_fraction: number;
   /** Linear ℓ1 warm-up as a fraction of total_steps. */
   l1_warm_up_fraction: number;
   /** Steps without firing after which a latent is dead (ghost gradients revive it). */
   dead_feature_window: number;
   /** Samples for the geometric-median b_dec and the norm scale. */
   b_dec_init_samples: number;
-  /** Held-out rows for evaluation and the pilot's L0. */
+  /** Held-out rows for evaluation (and the sweep's choice). */
   eval_rows: number;
   /** Save an SAE checkpoint every this many steps. */
   checkpoint_every: number;
@@ -100,8 +102,9 @@ export interface SaeTrainingConfig {
 /**
  * Default {@link SaeTrainingConfig}: 128-token rows, expansion 16, 512-row
  * buffers (65,536 tokens) read twice, 4096-token batches, 400 steps, lr 3e-3,
- * scale-free ℓ1 0.15 with a 100-step pilot over ×{0.5, 1, 2}, target L0 10–80,
- * dead after 50 silent steps (200k tokens), evaluation on 256 held-out rows.
+ * scale-free ℓ1 0.15 swept over ×{1, 1.5, 2.2} (three instances trained side
+ * by side), target L0 10–80 with at most 10% dead latents, dead after 50
+ * silent steps (200k tokens), evaluation on 256 held-out rows.
  * (Measured on the last hook of a first embedded model: at lr 1e-3, 80 steps
  * left L0 above 130 for every ℓ1 that did not collapse the SAE; at lr 3e-3 and
  * 400 steps, ℓ1 0.15 / 0.25 / 0.4 gave L0 49 / 39 / 26 at explained variance
@@ -127,9 +130,9 @@ export function defaultSaeTrainingConfig(overrides: Partial<SaeTrainingConfig> =
     lr: 3e-3,
     l1_coefficient: 0.15,
     l1_search: true,
-    l1_multipliers: [0.5, 1, 2],
-    pilot_steps: 100,
+    l1_multipliers: [1, 1.5, 2.2],
     target_l0: [10, 80],
+    max_dead_fraction: 0.1,
     l1_warm_up_fraction: 0.05,
     dead_feature_window: 50,
     b_dec_init_samples: 4096,
@@ -160,7 +163,6 @@ export function validateSaeTrainingConfig(c: SaeTrainingConfig): void {
       "buffer_reuse",
       "batch_size",
       "total_steps",
-      "pilot_steps",
       "dead_feature_window",
       "b_dec_init_samples",
       "eval_rows",
@@ -187,6 +189,9 @@ export function validateSaeTrainingConfig(c: SaeTrainingConfig): void {
   }
   if (c.l1_multipliers.length < 1 || c.l1_multipliers.some((v) => !(v > 0))) {
     throw new RangeError(`SaeTrainingConfig.l1_multipliers: expected positive numbers, got [${c.l1_multipliers}]`);
+  }
+  if (!(c.max_dead_fraction > 0 && c.max_dead_fraction <= 1)) {
+    throw new RangeError(`SaeTrainingConfig.max_dead_fraction: expected (0, 1], got ${c.max_dead_fraction}`);
   }
   const [lo, hi] = c.target_l0;
   if (!(lo > 0 && hi > lo)) {
@@ -388,8 +393,8 @@ export interface SaeQuality {
 }
 
 /**
- * Evaluates `sae` (one instance, or several for a pilot: per-instance L0 and EV only)
- * on held-out rows; CE numbers only for one-instance SAEs.
+ * Evaluates `sae` (one instance, or several for a sweep: per-instance L0 and EV only)
+ * on held-out rows; CE numbers only for one-instance SAEs and when `withCe` (default true).
  */
 export function evaluateModelSae(
   model: Gpt2,
@@ -397,6 +402,7 @@ export function evaluateModelSae(
   rows: readonly Int32Array[],
   bos: number,
   chunkRows = 32,
+  withCe = true,
 ): SaeQuality[] {
   const hook = sae.cfg.hook_name;
   const n = sae.cfg.n_inst;
@@ -436,7 +442,7 @@ export function evaluateModelSae(
   for (let k = 0; k < d; k++) meanSq += ((mean[k] as number) / N) ** 2;
   const variance = sumSq / N - meanSq;
   let ce = { clean: NaN, spliced: NaN, zero: NaN };
-  if (n === 1) ce = ceTriple(model, sae, rows, chunkRows);
+  if (n === 1 && withCe) ce = ceTriple(model, sae, rows, chunkRows);
   return Array.from({ length: n }, (_, i) => {
     const density = Float64Array.from(fired.subarray(i * s, (i + 1) * s), (v) => v / N);
     return {
@@ -487,18 +493,20 @@ function ceTriple(
 /** Outcome of training one hook's SAE. */
 export interface HookSaeResult {
   hook: string;
-  /** λ used (after the norm scale and the pilot's multiplier). */
+  /** λ used (after the norm scale and the sweep's multiplier). */
   l1_coefficient: number;
-  /** Multiplier of the base coefficient the pilot chose (1 without a pilot). */
+  /** Multiplier of the base coefficient the sweep chose (1 without a sweep). */
   l1_multiplier: number;
   /** Mean ‖x‖ at the hook (the λ scale). */
   mean_norm: number;
-  /** Pilot L0 per multiplier, when searched. */
-  pilot: { multiplier: number; l0: number; explained_variance: number }[];
+  /** Final held-out L0, explained variance and dead fraction of every swept instance. */
+  sweep: SweepInstance[];
   /** Held-out quality. */
   quality: Omit<SaeQuality, "density"> & {
     /** Fraction of latents that fired on fewer than 1e-6 of the training tokens (the trainer's count). */
     dead_fraction_train: number;
+    /** Fraction of latents silent for the last `dead_feature_window` training steps (SAELens' dead features). */
+    dead_fraction_window: number;
   };
   /** Last logged training loss, L0 and step. */
   final_loss: number;
@@ -650,29 +658,18 @@ async function trainHookSae(
   const source = (step: number) => tf.tensor2d(buffer.batch(step), [cfg.batch_size, d]);
   const initBatch = () => tf.tensor2d(init, [init.length / d, d]);
 
-  // ℓ1 pilot: one instance per multiplier on the same batches; its choice is stored so a resume skips it
-  const choicePath = join(opts.checkpointDir, `l1-${slug(hook)}.json`);
-  let multiplier = 1;
-  let pilot: HookSaeResult["pilot"] = [];
-  if (cfg.l1_search) {
-    try {
-      ({ multiplier, pilot } = JSON.parse(await Deno.readTextFile(choicePath)));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      ({ multiplier, pilot } = await runPilot(model, cfg, saeCfg, base, source, initBatch, evalRows, data.bos, opts));
-      await writeJsonAtomic(choicePath, { multiplier, pilot });
-    }
-  }
-  const l1 = base * multiplier;
-  const recipe = saeRecipe(cfg, cfg.total_steps, l1);
-  const sae = createSae(saeCfg, cfg.seed, { scheme: "saelens" });
+  // the ℓ1 sweep: one instance per multiplier, all on the same batches, for the whole run
+  const mults = cfg.l1_search ? cfg.l1_multipliers : [1];
+  const l1s = mults.map((m) => base * m);
+  const recipe = saeRecipe(cfg, cfg.total_steps, l1s.length === 1 ? (l1s[0] as number) : l1s);
+  const sae = createSae({ ...saeCfg, n_inst: mults.length }, cfg.seed, { scheme: "saelens" });
   const prefix = `sae-${slug(hook)}`;
   const done = await listCheckpoints(opts.checkpointDir, { prefix });
   const start = done.length ? Math.max(...done) : 0;
   const stopAt = Math.min(opts.stopAtStep ?? cfg.total_steps, cfg.total_steps);
-  const bar = (opts.progress ?? true) ? progress({ total: cfg.total_steps - start, label: `SAE ${hook}` }) : null;
+  const label = mults.length > 1 ? `SAE ${hook} (ℓ1 ×${mults.join("/")})` : `SAE ${hook}`;
+  const bar = (opts.progress ?? true) ? progress({ total: cfg.total_steps - start, label }) : null;
   const controller = new AbortController();
-  const curve: HookSaeResult["curve"] = [];
   try {
     const result = await trainSae(sae, recipe, source, {
       initBatch,
@@ -680,11 +677,11 @@ async function trainHookSae(
       checkpoint: { dir: opts.checkpointDir, every: cfg.checkpoint_every, prefix },
       signal: controller.signal,
       onLog: (e) => {
-        curve.push(curvePoint(e));
         bar?.set(e.step - start, {
-          loss: e.loss[0] as number,
-          l0: e.l0[0] as number,
-          ev: e.explained_variance[0] as number,
+          loss: Math.min(...e.loss),
+          l0_min: Math.min(...e.l0),
+          l0_max: Math.max(...e.l0),
+          ev_max: Math.max(...e.explained_variance),
         });
         if (e.step >= stopAt && stopAt < cfg.total_steps) controller.abort();
       },
@@ -693,23 +690,44 @@ async function trainHookSae(
     disposeTrainState(result.state);
     // stopped early: the checkpoints (every `checkpoint_every` steps) let a later call resume exactly
     if (result.aborted || result.state.step < cfg.total_steps) return null;
-    const history = result.history.map(curvePoint);
-    const [q] = evaluateModelSae(model, sae, evalRows, data.bos, cfg.harvest_rows);
-    const quality = q as SaeQuality;
+    const last = result.history.at(-1) as SaeLogEntry;
+    const evals = evaluateModelSae(model, sae, evalRows, data.bos, cfg.harvest_rows, false);
+    const sweep: SweepInstance[] = mults.map((m, i) => ({
+      multiplier: m,
+      l0: evals[i]!.l0,
+      explained_variance: evals[i]!.explained_variance,
+      dead_fraction: (last.dead[i] as number) / d_sae,
+    }));
+    const k = chooseSweepInstance(sweep, cfg.target_l0, cfg.max_dead_fraction);
+    const l1 = l1s[k] as number;
     const dir = join(opts.outDir, hook);
-    const sparsity = Float32Array.from(quality.density, (v) => Math.log10(v + 1e-10));
+    const sparsity = Float32Array.from(evals[k]!.density, (v) => Math.log10(v + 1e-10));
     await saveSaeLens(sae, dir, {
+      instance: k,
       sparsity,
       metadata: { ...opts.metadata, l1_coefficient: l1, training_steps: cfg.total_steps, batch_size: cfg.batch_size },
     });
+    // the shipped instance, re-read from its folder, with the CE numbers
+    const { sae: shipped } = await loadSaeLens(dir);
+    let quality: SaeQuality;
+    try {
+      quality = evaluateModelSae(model, shipped, evalRows, data.bos, cfg.harvest_rows)[0] as SaeQuality;
+    } finally {
+      shipped.dispose();
+    }
+    const history = result.history.map((e) => curvePoint(e, k));
     const { density: _density, ...qualityOut } = quality;
     return {
       hook,
       l1_coefficient: l1,
-      l1_multiplier: multiplier,
+      l1_multiplier: mults[k] as number,
       mean_norm: norm,
-      pilot,
-      quality: { ...qualityOut, dead_fraction_train: result.history.at(-1)?.below_1e_6[0] ?? NaN },
+      sweep,
+      quality: {
+        ...qualityOut,
+        dead_fraction_train: last.below_1e_6[k] ?? NaN,
+        dead_fraction_window: (last.dead[k] as number) / d_sae,
+      },
       final_loss: history.at(-1)?.loss ?? NaN,
       steps: cfg.total_steps,
       curve: history,
@@ -721,72 +739,52 @@ async function trainHookSae(
   }
 }
 
-async function runPilot(
-  model: Gpt2,
-  cfg: SaeTrainingConfig,
-  saeCfg: ReturnType<typeof defaultSaeConfig>,
-  base: number,
-  source: (step: number) => tf.Tensor,
-  initBatch: () => tf.Tensor,
-  evalRows: Int32Array[],
-  bos: number,
-  opts: TrainModelSaesOptions,
-): Promise<{ multiplier: number; pilot: HookSaeResult["pilot"] }> {
-  const mults = cfg.l1_multipliers;
-  const pilotCfg = { ...saeCfg, n_inst: mults.length };
-  const sae = createSae(pilotCfg, cfg.seed, { scheme: "saelens" });
-  try {
-    const bar = (opts.progress ?? true)
-      ? progress({ total: cfg.pilot_steps, label: `ℓ1 pilot ${saeCfg.hook_name}` })
-      : null;
-    const r = await trainSae(sae, saeRecipe(cfg, cfg.pilot_steps, mults.map((m) => m * base)), source, {
-      initBatch,
-      logEvery: Math.max(1, Math.floor(cfg.pilot_steps / 20)),
-      onLog: (e) => bar?.set(e.step, { l0: Math.min(...e.l0) }),
-    });
-    await bar?.done();
-    disposeTrainState(r.state);
-    const q = evaluateModelSae(model, sae, evalRows, bos, cfg.harvest_rows);
-    const pilot = mults.map((m, i) => ({
-      multiplier: m,
-      l0: q[i]!.l0,
-      explained_variance: q[i]!.explained_variance,
-    }));
-    return { multiplier: choosePilotMultiplier(pilot, cfg.target_l0), pilot };
-  } finally {
-    sae.dispose();
-  }
+/** One instance of the ℓ1 sweep at the end of training. */
+export interface SweepInstance {
+  multiplier: number;
+  /** Held-out L0 and explained variance. */
+  l0: number;
+  explained_variance: number;
+  /** Fraction of latents silent for the last `dead_feature_window` steps. */
+  dead_fraction: number;
 }
 
 /**
- * The pilot's choice: among multipliers whose held-out L0 lies in `[lo, hi]`,
- * the one with the highest explained variance (the sparsity bar met at the
- * least reconstruction cost); when none does, the one whose L0 is closest to
- * the range in log.
+ * The sweep's choice (an index): among instances with L0 in `[lo, hi]` and a
+ * dead fraction below `maxDead`, the one with the highest explained variance;
+ * when none qualifies, the one failing fewest of the two conditions, then
+ * nearest the L0 range in log, then the highest explained variance.
  *
  * @example
  * ```ts
- * import { choosePilotMultiplier } from "./sae_training.ts";
- * choosePilotMultiplier([
- *   { multiplier: 1, l0: 120, explained_variance: 0.95 },
- *   { multiplier: 2, l0: 60, explained_variance: 0.9 },
- *   { multiplier: 4, l0: 20, explained_variance: 0.8 },
- * ], [10, 80]); // 2
+ * import { chooseSweepInstance } from "./sae_training.ts";
+ * chooseSweepInstance([
+ *   { multiplier: 1, l0: 120, explained_variance: 0.95, dead_fraction: 0.01 },
+ *   { multiplier: 2, l0: 60, explained_variance: 0.9, dead_fraction: 0.03 },
+ *   { multiplier: 4, l0: 20, explained_variance: 0.8, dead_fraction: 0.2 },
+ * ], [10, 80], 0.1); // 1
  * ```
  */
-export function choosePilotMultiplier(
-  pilot: readonly { multiplier: number; l0: number; explained_variance: number }[],
+export function chooseSweepInstance(
+  sweep: readonly SweepInstance[],
   [lo, hi]: [number, number],
+  maxDead: number,
 ): number {
-  const inRange = pilot.filter((p) => p.l0 >= lo && p.l0 <= hi);
-  if (inRange.length > 0) {
-    return inRange.reduce((a, b) => (b.explained_variance > a.explained_variance ? b : a)).multiplier;
-  }
-  const distance = (p: { l0: number }) => {
+  if (sweep.length === 0) throw new RangeError("chooseSweepInstance: no instances");
+  const distance = (p: SweepInstance) => {
     const l = Math.log(Math.max(p.l0, 1e-3));
-    return l < Math.log(lo) ? Math.log(lo) - l : l - Math.log(hi);
+    return l < Math.log(lo) ? Math.log(lo) - l : Math.max(0, l - Math.log(hi));
   };
-  return pilot.reduce((a, b) => (distance(b) < distance(a) ? b : a)).multiplier;
+  const fails = (p: SweepInstance) => (p.l0 >= lo && p.l0 <= hi ? 0 : 1) + (p.dead_fraction < maxDead ? 0 : 1);
+  let best = 0;
+  for (let i = 1; i < sweep.length; i++) {
+    const a = sweep[best] as SweepInstance, b = sweep[i] as SweepInstance;
+    const key = (p: SweepInstance) => [fails(p), distance(p), -p.explained_variance];
+    const ka = key(a), kb = key(b);
+    const j = ka.findIndex((v, q) => v !== kb[q]);
+    if (j >= 0 && (kb[j] as number) < (ka[j] as number)) best = i;
+  }
+  return best;
 }
 
 /** SAE training throughput. */
@@ -839,14 +837,14 @@ export function measureSaeThroughput(d_in: number, d_sae: number, batch: number,
   }
 }
 
-/** One point of a hook SAE's training curve, from the single instance of a trainer log entry. */
-function curvePoint(e: SaeLogEntry): HookSaeResult["curve"][number] {
+/** One point of a hook SAE's training curve, from instance `k` of a trainer log entry. */
+function curvePoint(e: SaeLogEntry, k: number): HookSaeResult["curve"][number] {
   return {
     step: e.step,
-    loss: e.loss[0] as number,
-    mse: e.mse[0] as number,
-    l0: e.l0[0] as number,
-    explained_variance: e.explained_variance[0] as number,
-    dead: e.dead[0] as number,
+    loss: e.loss[k] as number,
+    mse: e.mse[k] as number,
+    l0: e.l0[k] as number,
+    explained_variance: e.explained_variance[k] as number,
+    dead: e.dead[k] as number,
   };
 }
