@@ -238,6 +238,12 @@ Deno.test("the headless notebook bundle has the plotly JSON and a PNG but no plo
   assertEquals(headless.data["image/png"], "iVBORw==", "base64 PNG");
   assertEquals((headless.data[PLOTLY_MIME] as Figure).data.length, 1, "figure JSON");
   assertEquals(headless.metadata, { "image/png": { width: 760, height: 460 } }, "display size");
+  const n = 20_000;
+  const big = figure([lineTrace(Array.from({ length: n }, (_, i) => i), Array.from({ length: n }, (_, i) => i / 3))]);
+  const bigHeadless = await figureBundle(big, png, { live: false, includePlotly: false });
+  assert(!(PLOTLY_MIME in bigHeadless.data), "a large figure keeps only its PNG in a static notebook");
+  const bigLive = await figureBundle(big, png, { live: true, includePlotly: false });
+  assert(PLOTLY_MIME in bigLive.data, "a live display keeps the plotly JSON");
   const first = await figureBundle(fig, png, { live: true, includePlotly: true });
   const later = await figureBundle(fig, png, { live: true, includePlotly: false });
   const firstHtml = first.data["text/html"] as string;

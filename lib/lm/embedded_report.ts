@@ -117,10 +117,8 @@ export function contextUse(model: Gpt2, rows: readonly Int32Array[], opts: Conte
 
 /**
  * The context-use bar: the late span at least this many nats below the early
- * one (with the paired 95% interval below zero). The project first aimed at
- * 0.1 nats; the shipped model reaches about 0.07 on all validation text (0.2 on
- * the held-out book, nothing on the short e-mails), so the bar checks a real,
- * resolved gain rather than a large one — notebook 10 reports the shortfall.
+ * one, with the paired 95% interval below zero. (The shipped model meets it on
+ * the held-out book, not on the pooled validation text: notebook 10.)
  */
 export const CONTEXT_USE_MIN_GAIN = 0.05;
 
@@ -152,9 +150,11 @@ export interface EmbeddedSaeQualityRow {
   ce_spliced: number;
   ce_zero: number;
   ce_loss_recovered: number;
-  /** Fraction of latents silent on `dead_tokens` held-out tokens (as many as the training's dead window). */
+  /** Fraction of latents silent on all `dead_tokens` held-out tokens (the bar). */
   dead_fraction: number;
   dead_tokens: number;
+  /** Silent fraction on growing held-out samples: the eval rows, the training's dead window, all rows. */
+  silent_by_tokens: { tokens: number; silent_fraction: number }[];
   /** Held-out tokens (non-BOS) of the L0, EV and CE numbers. */
   tokens: number;
 }
@@ -170,9 +170,11 @@ export const SAE_QUALITY_BARS = {
 /**
  * Evaluates every SAE folder on held-out web-like rows cut exactly as the
  * training did (`saeRows` of the validation documents): L0, explained variance
- * and CE on the first `nRows`; dead latents on as many held-out tokens as the
- * training's dead window (`dead_feature_window` × `batch_size`), since a
- * latent silent on a small sample may just be rare.
+ * and CE on the first `nRows`; dead latents — silent on every token — on all
+ * the held-out rows, since a latent silent on a small sample may just be rare
+ * (the silent fraction on the eval rows and on as many tokens as the training's
+ * dead window, `dead_feature_window` × `batch_size`, is reported beside it);
+ * `maxDeadRows` caps the rows of the dead-latent count (QUICK runs).
  *
  * @example
  * ```ts
@@ -186,8 +188,9 @@ export async function evaluateEmbeddedSaes(
   bos: number,
   cfg: SaeTrainingConfig,
   nRows: number = cfg.eval_rows,
+  maxDeadRows: number = Infinity,
 ): Promise<EmbeddedSaeQualityRow[]> {
-  const all = saeRows(validation, bos, cfg.context_size, cfg.seed, 0);
+  const all = saeRows(validation, bos, cfg.context_size, cfg.seed, 0).slice(0, Math.max(nRows, maxDeadRows));
   const rows = all.slice(0, nRows);
   check(rows.length > 0, `evaluateEmbeddedSaes: the validation documents do not fill a ${cfg.context_size}-token row`);
   const deadRows = all.slice(0, Math.ceil((cfg.dead_feature_window * cfg.batch_size) / (cfg.context_size - 1)));
@@ -198,9 +201,17 @@ export async function evaluateEmbeddedSaes(
     const { sae } = await loadSaeLens(saeDirs[hook] as string);
     try {
       const [q] = evaluateModelSae(model, sae, rows, bos, cfg.harvest_rows);
-      const [dead] = evaluateModelSae(model, sae, deadRows, bos, cfg.harvest_rows, false);
+      const [window] = evaluateModelSae(model, sae, deadRows, bos, cfg.harvest_rows, false);
+      const [full] = evaluateModelSae(model, sae, all, bos, cfg.harvest_rows, false);
       const { density: _density, ...rest } = q!;
-      out.push({ hook, d_sae: sae.cfg.d_sae, ...rest, dead_fraction: dead!.dead_fraction, dead_tokens: dead!.tokens });
+      out.push({
+        hook,
+        d_sae: sae.cfg.d_sae,
+        ...rest,
+        dead_fraction: full!.dead_fraction,
+        dead_tokens: full!.tokens,
+        silent_by_tokens: [q!, window!, full!].map((e) => ({ tokens: e.tokens, silent_fraction: e.dead_fraction })),
+      });
     } finally {
       sae.dispose();
     }

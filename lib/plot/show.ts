@@ -46,6 +46,9 @@ export interface ShowOptions {
 let plotlyInlined = false;
 let figureCounter = 0;
 
+/** Largest plotly JSON (characters) embedded in a static (headless) notebook output. */
+export const MAX_STATIC_PLOTLY_JSON = 200_000;
+
 /**
  * Builds the MIME bundle and its metadata for `fig` (exposed for tests and
  * custom displays). `includePlotly` inlines plotly.js into the HTML part.
@@ -58,10 +61,11 @@ export async function figureBundle(
   const { width, height } = figureSize(fig);
   const json = figureToJson(fig);
   const data: MimeBundle = {
-    [PLOTLY_MIME]: JSON.parse(json),
     "image/png": toBase64(png),
     "text/plain": describeFigure(fig),
   };
+  // a static notebook keeps the PNG; the plotly JSON only when small (large figures' data is in figures/)
+  if (opts.live || json.length <= MAX_STATIC_PLOTLY_JSON) data[PLOTLY_MIME] = JSON.parse(json);
   if (opts.live) data["text/html"] = await liveHtml(json, width, height, opts.includePlotly);
   return { data, metadata: { "image/png": { width, height } } };
 }

@@ -293,6 +293,34 @@ export interface CbtEval {
   seconds: number;
 }
 
+function cbtModelPrompts(setup: StudySetup, item: CbtItem) {
+  return cbtPrompts(item, encodeText, { nCtx: setup.modelContext }).map((p) => ({
+    ...p,
+    tokens: toModelIds(setup, p.tokens),
+  }));
+}
+
+function cbtPromptsUsable(setup: StudySetup, prompts: ReturnType<typeof cbtModelPrompts>): boolean {
+  const unk = setup.tokenMap?.unkId;
+  // an option whose own tokens fall outside the vocabulary cannot be told apart from another such option
+  const ownTokens = (p: (typeof prompts)[number]) =>
+    p.tokens.subarray(p.optionStart, p.optionStart + encodeText(` ${p.option}`).length);
+  return unk === undefined || !prompts.some((p) => ownTokens(p).includes(unk));
+}
+
+/**
+ * True when no option of `item` contains the model's unknown token (a compact
+ * vocabulary could not tell such options apart); always true for a full vocabulary.
+ *
+ * @example
+ * ```ts
+ * // const usable = items.filter((i) => cbtItemUsable(setup, i));
+ * ```
+ */
+export function cbtItemUsable(setup: StudySetup, item: CbtItem): boolean {
+  return cbtPromptsUsable(setup, cbtModelPrompts(setup, item));
+}
+
 /**
  * Scores CBT-style items (study B §5.2): each option's filled-in question
  * scored by the sum of its token log-probs from the option on; the highest wins.
@@ -312,15 +340,8 @@ export async function evaluateCbt(
     if (item.options.length !== nOptions) {
       throw new Error(`cbt item ${item.id} has ${item.options.length} options, the first item ${nOptions}`);
     }
-    const prompts = cbtPrompts(item, encodeText, { nCtx: setup.modelContext }).map((p) => ({
-      ...p,
-      tokens: toModelIds(setup, p.tokens),
-    }));
-    const unk = setup.tokenMap?.unkId;
-    // an option whose own tokens fall outside the vocabulary cannot be told apart from another such option
-    const ownTokens = (p: (typeof prompts)[number]) =>
-      p.tokens.subarray(p.optionStart, p.optionStart + encodeText(` ${p.option}`).length);
-    if (unk !== undefined && prompts.some((p) => ownTokens(p).includes(unk))) {
+    const prompts = cbtModelPrompts(setup, item);
+    if (!cbtPromptsUsable(setup, prompts)) {
       unknown++;
       continue;
     }

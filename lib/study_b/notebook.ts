@@ -23,6 +23,7 @@ import { showText } from "../plot/jupyter.ts";
 import { type EvalRows, loadEvalRows } from "./rows.ts";
 import { type StudyBNotebook, type StudyBRunConfig, studyBRunConfig } from "./run_config.ts";
 import { loadStudySetup, type StudySetup, type StudySetupOptions } from "./setup.ts";
+import { cbtItemUsable } from "./benchmarks_eval.ts";
 import type { ClaimRow } from "./summary.ts";
 
 /** What {@link prepareStudyBNotebook} returns. */
@@ -118,13 +119,22 @@ export interface NotebookBenchmarks {
  * ```
  */
 export async function loadNotebookBenchmarks(setup: StudySetup, cfg: StudyBRunConfig): Promise<NotebookBenchmarks> {
+  // CBT candidates: 8× the wanted count per source, then the first items whose options the model's vocabulary holds
   const built = await loadStudyBenchmarks({
     lambada: { itemsPerBin: cfg.lambadaItemsPerBin },
-    cbt: { maxItems: cfg.cbtItemsPerSource },
+    cbt: { maxItems: 8 * cfg.cbtItemsPerSource },
   });
   const { lambada: lambadaPath, cbt: cbtPath } = setup.artifacts;
   const lambada = lambadaPath ? await loadLambadaJsonl(lambadaPath) : built.benchmarks.lambada;
-  const cbt = cbtPath ? (await loadCbt(cbtPath)).slice(0, 2 * cfg.cbtItemsPerSource) : built.benchmarks.cbt;
+  const perSource = new Map<string, number>();
+  const cbt = cbtPath
+    ? (await loadCbt(cbtPath)).slice(0, 2 * cfg.cbtItemsPerSource)
+    : built.benchmarks.cbt.filter((item) => {
+      const n = perSource.get(item.source) ?? 0;
+      if (n >= cfg.cbtItemsPerSource || !cbtItemUsable(setup, item)) return false;
+      perSource.set(item.source, n + 1);
+      return true;
+    });
   const builtCounts = built.benchmarks.provenance.counts;
   await showText(
     `LAMBADA: ${lambada.length} items (${lambadaPath ?? "built from held-out npm text"})\n` +
