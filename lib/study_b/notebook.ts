@@ -119,10 +119,10 @@ export interface NotebookBenchmarks {
  * ```
  */
 export async function loadNotebookBenchmarks(setup: StudySetup, cfg: StudyBRunConfig): Promise<NotebookBenchmarks> {
-  // CBT candidates: 8× the wanted count per source, then the first items whose options the model's vocabulary holds
+  // CBT candidates: many per source (few items have all 10 options in a compact vocabulary), then the first usable ones
   const built = await loadStudyBenchmarks({
     lambada: { itemsPerBin: cfg.lambadaItemsPerBin },
-    cbt: { maxItems: 8 * cfg.cbtItemsPerSource },
+    cbt: { maxItems: Math.max(100, 40 * cfg.cbtItemsPerSource) },
   });
   const { lambada: lambadaPath, cbt: cbtPath } = setup.artifacts;
   const lambada = lambadaPath ? await loadLambadaJsonl(lambadaPath) : built.benchmarks.lambada;
@@ -130,9 +130,11 @@ export async function loadNotebookBenchmarks(setup: StudySetup, cfg: StudyBRunCo
   const cbt = cbtPath
     ? (await loadCbt(cbtPath)).slice(0, 2 * cfg.cbtItemsPerSource)
     : built.benchmarks.cbt.filter((item) => {
-      const n = perSource.get(item.source) ?? 0;
+      // item.source is "<corpus>:<document>"; the quota is per corpus (the book, the addresses)
+      const corpus = item.source.split(":")[0] as string;
+      const n = perSource.get(corpus) ?? 0;
       if (n >= cfg.cbtItemsPerSource || !cbtItemUsable(setup, item)) return false;
-      perSource.set(item.source, n + 1);
+      perSource.set(corpus, n + 1);
       return true;
     });
   const builtCounts = built.benchmarks.provenance.counts;
