@@ -434,9 +434,9 @@ export class Gpt2 {
     const batch = x.shape[0];
     // q, k, v from column slices of c_attn: slicing the small weight is much cheaper than splitting
     // the [batch, pos, 3·d_model] activation (and its gradient) along its last axis.
-    const q = this.linearCols(x, `h.${l}.attn.c_attn`, 0, d); // [batch, pos, d_model]
-    const k = this.linearCols(x, `h.${l}.attn.c_attn`, d, d); // [batch, pos, d_model]
-    const v = this.linearCols(x, `h.${l}.attn.c_attn`, 2 * d, d); // [batch, pos, d_model]
+    const q = this.linear(x, `h.${l}.attn.c_attn`, [0, d]); // [batch, pos, d_model]
+    const k = this.linear(x, `h.${l}.attn.c_attn`, [d, d]); // [batch, pos, d_model]
+    const v = this.linear(x, `h.${l}.attn.c_attn`, [2 * d, d]); // [batch, pos, d_model]
     const heads = (t: tf.Tensor3D, perm: number[]) => tf.transpose(tf.reshape(t, [batch, T, H, dh]), perm);
     const qh = tf.mul(heads(q, [0, 2, 1, 3]), 1 / Math.sqrt(dh)); // [batch, head, pos_q, d_head]
     const kT = heads(k, [0, 2, 3, 1]); // [batch, head, d_head, pos_k]
@@ -457,21 +457,20 @@ export class Gpt2 {
     return tf.reshape(logits, [batch, T, this.cfg.d_vocab]);
   }
 
-  /** x · W + b with a Conv1D weight `[in, out]`. */
-  private linear(x: tf.Tensor3D, prefix: string): tf.Tensor3D {
+  /**
+   * x · W + b with a Conv1D weight `[in, out]`; with `cols = [start, width]`, only those output
+   * columns (the small weight and bias are sliced, never the activation).
+   */
+  private linear(x: tf.Tensor3D, prefix: string, cols?: [number, number]): tf.Tensor3D {
     const [batch, T, din] = x.shape;
-    const w = this.p(prefix + ".weight");
-    const y = tf.add(tf.matMul(tf.reshape(x, [batch * T, din]), w), this.p(prefix + ".bias"));
+    let w: tf.Tensor2D = this.p(prefix + ".weight") as tf.Tensor2D;
+    let bias: tf.Tensor = this.p(prefix + ".bias");
+    if (cols !== undefined) {
+      w = tf.slice(w, [0, cols[0]], [din, cols[1]]);
+      bias = tf.slice(bias, [cols[0]], [cols[1]]);
+    }
+    const y = tf.add(tf.matMul(tf.reshape(x, [batch * T, din]), w), bias);
     return tf.reshape(y, [batch, T, w.shape[1] as number]);
-  }
-
-  /** x · W[:, start:start+width] + b[start:start+width] with a Conv1D weight `[in, out]`. */
-  private linearCols(x: tf.Tensor3D, prefix: string, start: number, width: number): tf.Tensor3D {
-    const [batch, T, din] = x.shape;
-    const w = tf.slice(this.p(prefix + ".weight"), [0, start], [din, width]);
-    const b = tf.slice(this.p(prefix + ".bias"), [start], [width]);
-    const y = tf.add(tf.matMul(tf.reshape(x, [batch * T, din]), w), b);
-    return tf.reshape(y, [batch, T, width]);
   }
 
   private layerNorm(x: tf.Tensor3D, prefix: string): tf.Tensor3D {
