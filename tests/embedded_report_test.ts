@@ -1,9 +1,17 @@
 import { CheckError } from "../lib/check.ts";
+import { initBackend } from "../lib/engine/backend.ts";
+import { Rng } from "../lib/engine/rng.ts";
+import { defaultGpt2Config } from "../lib/lm/config.ts";
+import { Gpt2 } from "../lib/lm/gpt2.ts";
+import { defaultLmTrainConfig, trainLm } from "../lib/lm/train.ts";
 import {
   checkContextUse,
   checkSaeQuality,
   type ContextUse,
   type EmbeddedSaeQualityRow,
+  inductionScore,
+  lossByPositionFigure,
+  positionBins,
 } from "../lib/lm/embedded_report.ts";
 
 function assertThrows(fn: () => void, includes: string): void {
@@ -27,6 +35,7 @@ const use = (early: number, late: number, ci: [number, number]): ContextUse => (
   late,
   diff: late - early,
   diff_ci95: ci,
+  bins: [],
 });
 
 Deno.test("the context-use bar needs a large enough gain and a paired interval below zero", () => {
@@ -59,4 +68,65 @@ Deno.test("SAE quality bars name the hook and metric that miss, and the dead bar
   assertThrows(() => checkSaeQuality([row({ dead_fraction: 0.2 })]), "dead fraction");
   checkSaeQuality([row({ dead_fraction: 0.2 })], { checkDead: false });
   assertThrows(() => checkSaeQuality([]), "no SAEs");
+});
+
+Deno.test("position bins are half-octaves that tile positions 1 … T − 1", () => {
+  const bins = positionBins(1024);
+  if (bins[0]?.[0] !== 1 || bins.at(-1)?.[1] !== 1024) throw new Error(`bins do not span 1…1023: ${bins}`);
+  bins.forEach(([a, b], i) => {
+    if (!(b > a)) throw new Error(`bin ${i} [${a}, ${b}) is empty`);
+    if (i > 0 && bins[i - 1]?.[1] !== a) throw new Error(`bin ${i} does not start where bin ${i - 1} ends`);
+  });
+  const b512 = bins.find(([a]) => a === 512);
+  if (b512?.[1] !== 768) throw new Error(`expected a bin [512, 768), got ${b512}`);
+  if (JSON.stringify(positionBins(8)) !== "[[1,2],[2,3],[3,4],[4,6],[6,8]]") throw new Error("positionBins(8)");
+});
+
+Deno.test("the loss-by-position figure draws bin means with standard-error bars and names the spans", () => {
+  const u = {
+    ...use(5, 4.8, [-0.3, -0.1]),
+    bins: [{ from: 1, to: 2, mean: 5.1, se: 0.05 }, { from: 512, to: 768, mean: 4.8, se: 0.01 }],
+  };
+  const fig = lossByPositionFigure("m", [u]);
+  const t = fig.data[0] as { y: number[]; error_y: { array: number[] }; name: string };
+  if (JSON.stringify(t.y) !== "[5.1,4.8]") throw new Error(`y = ${JSON.stringify(t.y)}`);
+  if (JSON.stringify(t.error_y.array) !== "[0.05,0.01]") throw new Error(`error_y = ${JSON.stringify(t.error_y)}`);
+  if (!t.name.includes("512–1023 4.800")) throw new Error(`legend "${t.name}" lacks the late span`);
+});
+
+Deno.test("the induction test finds copying in a model trained to copy and none in an untrained one", async () => {
+  await initBackend();
+  const rng = new Rng(1, "test/copy");
+  const doc = () => {
+    const seg = Array.from({ length: 16 }, () => 2 + rng.int(62));
+    return Int32Array.from([...seg, ...seg]);
+  };
+  const data = { train: Array.from({ length: 2000 }, doc), validation: [doc(), doc(), doc()], bos: 0 };
+  const cfg = defaultGpt2Config({ n_layer: 2, d_model: 64, n_head: 4, n_ctx: 64, d_vocab: 64 });
+  const untrained = Gpt2.random(cfg, 0), trained = Gpt2.random(cfg, 0);
+  try {
+    await trainLm(
+      trained,
+      data,
+      defaultLmTrainConfig({
+        n_ctx: 64,
+        total_steps: 300,
+        batch_rows: 16,
+        micro_batch_rows: 16,
+        lr: 3e-3,
+        warmup_steps: 20,
+        eval_every: 0,
+        eval_rows: 1,
+      }),
+      { progress: false },
+    );
+    const before = inductionScore(untrained, { segment: 16, ids: [2, 64] });
+    const after = inductionScore(trained, { segment: 16, ids: [2, 64] });
+    if (before.repeats !== 4 || before.loss_by_repeat.length !== 4) throw new Error(`repeats ${before.repeats}`);
+    if (Math.abs(before.gain) > 0.2) throw new Error(`untrained model gains ${before.gain} nats on repeats`);
+    if (!(after.gain > 1)) throw new Error(`trained copier gains only ${after.gain} nats on repeats`);
+  } finally {
+    untrained.dispose();
+    trained.dispose();
+  }
 });

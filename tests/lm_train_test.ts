@@ -11,10 +11,12 @@ import {
   defaultLmTrainConfig,
   epochRows,
   fusedCrossEntropy,
+  LmBatches,
   type LmData,
   LmDivergenceError,
   lmLearningRate,
   lossByPosition,
+  repeatSpan,
   trainLm,
   validationRows,
 } from "../lib/lm/train.ts";
@@ -246,4 +248,48 @@ Deno.test("a non-finite loss stops training at that step before any update", asy
   assert(err instanceof LmDivergenceError && err.step === 1 && err.lastCheckpoint === null, "step 1, no checkpoint");
   assert(model.toArrays().get("wte.weight")!.every((v, i) => v === before[i]), "parameters untouched");
   model.dispose();
+});
+
+Deno.test("repeatSpan copies one span of the row to a later place and keeps the rest", () => {
+  const row = Int32Array.from({ length: 101 }, (_, i) => 1000 + i);
+  for (let k = 0; k < 200; k++) {
+    const { row: out, span } = repeatSpan(row, [5, 30], new Rng(k, "test/repeat"));
+    assert(out.length === row.length && out[0] === row[0], "length and BOS kept");
+    assert(span.len >= 5 && span.len <= 30, `span length ${span.len} in [5, 30]`);
+    assert(span.src >= 1 && span.dst >= span.src + span.len && span.dst + span.len <= row.length, "span fits");
+    for (let j = 0; j < row.length; j++) {
+      const inCopy = j >= span.dst && j < span.dst + span.len;
+      const want = inCopy ? row[span.src + j - span.dst] : row[j];
+      assert(out[j] === want, `position ${j}: ${out[j]} ≠ ${want}`);
+    }
+  }
+  assert(row[50] === 1050, "the input row is not modified");
+});
+
+Deno.test("the batch stream copies spans in about repeat_fraction of rows, the same rows for the same step", () => {
+  const data = tinyData();
+  const plain = new LmBatches(data.train, 0, quickCfg({ batch_rows: 4, micro_batch_rows: 4 }));
+  const cfg = quickCfg({ batch_rows: 4, micro_batch_rows: 4, repeat_fraction: 0.5, repeat_span: [4, 12] });
+  const aug = new LmBatches(data.train, 0, cfg), again = new LmBatches(data.train, 0, cfg);
+  let changed = 0, total = 0;
+  for (let step = 0; step < 50; step++) {
+    const a = aug.rows(step), p = plain.rows(step), b = again.rows(step);
+    a.forEach((r, i) => {
+      total++;
+      if (r.some((v, j) => v !== (p[i] as Int32Array)[j])) changed++;
+      assert(r.every((v, j) => v === (b[i] as Int32Array)[j]), `step ${step} row ${i} differs between two streams`);
+    });
+  }
+  // a copy can equal the text it overwrites only by chance, so nearly every chosen row changes
+  assert(changed > 0.35 * total && changed < 0.65 * total, `${changed} of ${total} rows changed, expected ≈ half`);
+});
+
+Deno.test("repeat_span errors name the field and the values", () => {
+  let msg = "";
+  try {
+    quickCfg({ repeat_fraction: 0.5, repeat_span: [4, 20] });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("repeat_span") && msg.includes("20") && msg.includes("n_ctx 32"), `message: ${msg}`);
 });

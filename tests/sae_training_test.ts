@@ -19,6 +19,7 @@ import {
   ActivationBuffer,
   chooseSweepInstance,
   defaultSaeTrainingConfig,
+  evaluateModelSae,
   harvestActivations,
   saeRows,
   studyHooks,
@@ -26,6 +27,8 @@ import {
 } from "../lib/lm/sae_training.ts";
 import { defaultLmTrainConfig } from "../lib/lm/train.ts";
 import { loadSaeLens } from "../lib/sae/saelens.ts";
+import { createSae } from "../lib/sae/sae.ts";
+import { defaultSaeConfig } from "../lib/sae/config.ts";
 import { join } from "../lib/path.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
@@ -268,4 +271,46 @@ Deno.test("the ℓ1 sweep ships the best-reconstructing instance that meets the 
   assert(pick([p(1, 300, 0.95), p(2, 130, 0.9), p(4, 3, 0.1)]) === 1, "none in range: nearest to the range in log");
   assert(pick([p(1, 90, 0.95, 0.01), p(2, 50, 0.9, 0.3)]) === 1, "each fails one bar: the one with L0 in range");
   assert(pick([p(1, 95, 0.95, 0.01), p(2, 85, 0.9, 0.01)]) === 1, "both above the range: the nearer one");
+});
+
+Deno.test("silent fractions recorded in one pass equal separate evaluations of the row prefixes", async () => {
+  await initBackend();
+  const model = Gpt2.random(TINY, 1);
+  const sae = createSae(
+    defaultSaeConfig({ d_in: 16, d_sae: 64, hook_name: "blocks.1.hook_resid_pre", n_inst: 2 }),
+    7,
+  );
+  try {
+    const rows = saeRows(docs(5, 60), 0, 8, 4, 0).slice(0, 40);
+    // biases that make latent k fire on about a fraction 0.5^(k/6) of tokens: from common to never seen
+    const x = harvestActivations(model, rows, "blocks.1.hook_resid_pre", 16);
+    const pre = tf.tidy(() => sae.preActs3d(tf.tensor3d(x, [1, x.length / 16, 16])).arraySync()[0]!);
+    const bias = Array.from({ length: 64 }, (_, k) => {
+      const col = pre.map((r) => r[k]!).sort((a, b) => b - a);
+      // halfway between two activations, so float noise between batchings cannot flip a token
+      const q = Math.floor(col.length * 0.5 ** (k / 6));
+      return q === 0 ? -(col[0]! + 1) : -(col[q - 1]! + col[q]!) / 2;
+    });
+    sae.params.b_enc.assign(tf.tensor2d([bias, bias]));
+    // non-BOS tokens of the first 5 and 10 rows (BOS also separates documents inside a row)
+    const tokensOf = (n: number) => rows.slice(0, n).reduce((t, r) => t + r.filter((v) => v !== 0).length, 0);
+    const counts = [tokensOf(5), tokensOf(10)];
+    const [one] = evaluateModelSae(model, sae, rows, 0, 16, false, [...counts, 10_000]);
+    assert(
+      one!.silent_at.map((t) => t.tokens).join() === counts.join(),
+      `counts ${one!.silent_at.map((t) => t.tokens)}`,
+    );
+    for (const [k, nRows] of [5, 10].entries()) {
+      const [sep] = evaluateModelSae(model, sae, rows.slice(0, nRows), 0, 16, false);
+      const got = one!.silent_at[k]!.silent_fraction;
+      assert(sep!.tokens === counts[k], `${nRows} rows hold ${sep!.tokens} tokens`);
+      assert(got === sep!.dead_fraction, `silent after ${nRows} rows: ${got} vs ${sep!.dead_fraction}`);
+    }
+    const fr = one!.silent_at.map((t) => t.silent_fraction);
+    assert(fr[0]! >= fr[1]! && fr[1]! >= one!.dead_fraction, `silent fractions fall with more tokens: ${fr}`);
+    assert(fr[0]! > one!.dead_fraction, `the test is informative: ${fr[0]} vs ${one!.dead_fraction}`);
+  } finally {
+    sae.dispose();
+    model.dispose();
+  }
 });

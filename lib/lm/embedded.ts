@@ -42,14 +42,7 @@ import { Gpt2 } from "./gpt2.ts";
 import { HF_CONFIG_FILE, HF_WEIGHTS_FILE, loadGpt2FromHf, saveGpt2ToHf, VOCAB_MAP_FILE } from "./hf_loader.ts";
 import { TokenMap } from "./token_map.ts";
 import { BOS_TOKEN_ID } from "./tokenizer.ts";
-import {
-  defaultLmTrainConfig,
-  type LmTrainConfig,
-  type LmTrainResult,
-  lossByPosition,
-  trainLm,
-  validationRows,
-} from "./train.ts";
+import { defaultLmTrainConfig, type LmTrainConfig, type LmTrainResult, trainLm, validationRows } from "./train.ts";
 import {
   defaultSaeTrainingConfig,
   type HookSaeResult,
@@ -61,6 +54,7 @@ import { SAE_CFG_FILE, SAE_SPARSITY_FILE, SAE_WEIGHTS_FILE } from "../sae/saelen
 import { save } from "../plot/mod.ts";
 import {
   type ContextUse,
+  contextUse,
   lmTrainingData,
   lmTrainingFigure,
   lossByPositionFigure,
@@ -91,13 +85,15 @@ export interface EmbeddedConfig {
 /**
  * The full-size embedded default: 4 layers × d_model 128 × 4 heads, n_ctx 1024,
  * 8192-token vocabulary (91% of training tokens; the rest map to the unknown
- * token); LM 1600 steps of 4 rows × 1024 tokens (≈ 6.6M tokens, ≈ 1.8 epochs
- * of the 3.7M-token training text; ≈ 50 min on 2 quiet cores; a first recipe of
- * 600 steps × 8 rows reached validation loss 5.04 and used too little of its
- * context, so this one takes more, smaller steps); SAEs at 128
+ * token); LM 2400 steps of 4 rows × 1024 tokens (≈ 9.8M tokens, ≈ 2.7 epochs
+ * of the 3.7M-token training text; ≈ 1 h on 2 quiet cores). Earlier recipes used
+ * too little of their context: 600 steps × 8 rows reached validation loss 5.04,
+ * and 1600 steps × 4 rows 4.74 with positions 512–1023 only 0.066 nats below
+ * 1–32 (the 95% interval reaching zero); the gap grows with more steps. SAEs at 128
  * tokens (n_ctx / 8), expansion 16 (d_sae 2048), 400 steps of 4096 tokens per
- * hook at lr 3e-3, three ℓ1 coefficients trained side by side per hook and the
- * best one shipped (≈ 30 min for the five hooks).
+ * hook at lr 3e-3, two ℓ1 coefficients (0.15 × 0.75 and × 1) trained side by
+ * side per hook and the best one shipped (≈ 25 min for the five hooks). A sweep
+ * of × 1, 1.5, 2.2 chose × 1 on every hook: stronger ℓ1 only added dead latents.
  *
  * @example
  * ```ts
@@ -115,7 +111,7 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
     sae_corpora: ["sotu", "spam-assassin"],
     lm: defaultLmTrainConfig({
       n_ctx: 1024,
-      total_steps: 1600,
+      total_steps: 2400,
       batch_rows: 4,
       micro_batch_rows: 1,
       lr: 3e-3,
@@ -124,7 +120,12 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
       eval_rows: 8,
       checkpoint_every: 25,
     }),
-    sae: defaultSaeTrainingConfig({ context_size: 128, expansion_factor: 16, total_steps: 400 }),
+    sae: defaultSaeTrainingConfig({
+      context_size: 128,
+      expansion_factor: 16,
+      total_steps: 400,
+      l1_multipliers: [0.75, 1],
+    }),
     ...overrides,
   };
 }
@@ -352,8 +353,12 @@ export async function runEmbeddedLmTraining(
     });
     if (result.stopped) return null;
     const rows = validationRows(data.validation, 0, cfg.lm.n_ctx);
-    const { sum, count } = lossByPosition(model, rows, cfg.lm.micro_batch_rows);
-    const byPos = Array.from(sum, (v) => v / count);
+    const use = contextUse(model, rows, {
+      label: "validation",
+      chunkRows: cfg.lm.micro_batch_rows,
+      progress: opts.progress,
+    });
+    const byPos = use.by_position;
     const span = (a: number, b: number) => (b <= byPos.length ? mean(byPos.slice(a, b)) : null);
     await saveGpt2ToHf(model, paths.modelDir, { tokenMap, metadata: { name: cfg.name } });
     const record: LmRecord = {
@@ -374,7 +379,7 @@ export async function runEmbeddedLmTraining(
       train_seconds: result.history.at(-1)?.elapsed_s ?? 0,
     };
     await writeJsonAtomic(paths.lmRecord, record);
-    if (opts.figures ?? true) await saveLmFigures(record, cfg.name, opts.figuresDir);
+    if (opts.figures ?? true) await saveLmFigures(record, use, cfg.name, opts.figuresDir);
     await writeEmbeddedManifest(paths);
     return record;
   } finally {
@@ -386,24 +391,9 @@ function mean(a: readonly number[]): number {
   return a.reduce((s, v) => s + v, 0) / a.length;
 }
 
-async function saveLmFigures(r: LmRecord, name: string, dir?: string): Promise<void> {
+async function saveLmFigures(r: LmRecord, use: ContextUse, name: string, dir?: string): Promise<void> {
   await save(lmTrainingFigure(r), `${name}_lm_training`, lmTrainingData(r), { dir });
-  const use: ContextUse = {
-    label: "validation",
-    rows: r.val_rows,
-    by_position: r.val_loss_by_position,
-    early_span: [1, 33],
-    early: r.val_loss_pos_1_32,
-    late_span: [512, 1024],
-    late: r.val_loss_pos_512_1023,
-    diff: null,
-    diff_ci95: null,
-  };
-  await save(lossByPositionFigure(name, [use]), `${name}_lm_loss_by_position`, {
-    position: r.val_loss_by_position.map((_, j) => j),
-    loss: r.val_loss_by_position,
-    rows: r.val_rows,
-  }, { dir });
+  await save(lossByPositionFigure(name, [use]), `${name}_lm_loss_by_position`, { uses: [use] }, { dir });
 }
 
 /** `sae_record.json`. */

@@ -22,6 +22,7 @@
  */
 
 import { check } from "../check.ts";
+import { Rng } from "../engine/rng.ts";
 import { progress } from "../progress.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
@@ -48,6 +49,30 @@ export interface ContextUse {
   /** Mean over rows of (late − early) and its 95% normal interval (null without a late span). */
   diff: number | null;
   diff_ci95: [number, number] | null;
+  /**
+   * Half-octave position bins `[from, to)` (see {@link positionBins}), the mean
+   * loss in each and its standard error across rows (each row's bin mean is one
+   * sample). What the loss-by-position figure draws.
+   */
+  bins: { from: number; to: number; mean: number; se: number }[];
+}
+
+/**
+ * Half-octave bins of positions 1 … T − 1: `[1, 2), [2, 3), [3, 4), [4, 6),
+ * [6, 8), [8, 12), …`, the last one ending at T. Equal widths on a log axis, so
+ * late bins average hundreds of positions and early ones a few.
+ *
+ * @example
+ * ```ts
+ * import { positionBins } from "./embedded_report.ts";
+ * positionBins(8); // [[1, 2], [2, 3], [3, 4], [4, 6], [6, 8]]
+ * ```
+ */
+export function positionBins(T: number): [number, number][] {
+  const edges = [1, 2, 3];
+  for (let p = 4; p < T; p *= 2) edges.push(p, (p * 3) / 2);
+  const inside = edges.filter((e) => e < T);
+  return inside.map((a, i) => [a, inside[i + 1] ?? T]);
 }
 
 /** Options of {@link contextUse}. */
@@ -80,6 +105,8 @@ export function contextUse(model: Gpt2, rows: readonly Int32Array[], opts: Conte
   const T = (rows[0] as Int32Array).length - 1;
   const hasLate = late[1] <= T;
   const diffs: number[] = [];
+  const bins = positionBins(T);
+  const binSum = new Float64Array(bins.length), binSq = new Float64Array(bins.length);
   const bar = (opts.progress ?? true) ? progress({ total: rows.length, label: `loss by position (${label})` }) : null;
   const spanMean = (l: Float32Array, [a, b]: [number, number]) => {
     let s = 0;
@@ -88,6 +115,11 @@ export function contextUse(model: Gpt2, rows: readonly Int32Array[], opts: Conte
   };
   const { sum, count } = lossByPosition(model, rows, opts.chunkRows ?? 1, (_, losses) => {
     if (hasLate) diffs.push(spanMean(losses, late) - spanMean(losses, early));
+    bins.forEach((b, k) => {
+      const m = spanMean(losses, b);
+      binSum[k] = (binSum[k] as number) + m;
+      binSq[k] = (binSq[k] as number) + m * m;
+    });
     bar?.tick();
   });
   void bar?.done();
@@ -112,6 +144,72 @@ export function contextUse(model: Gpt2, rows: readonly Int32Array[], opts: Conte
     late: hasLate ? meanOf(late[0], late[1]) : null,
     diff,
     diff_ci95: ci,
+    bins: bins.map(([from, to], k) => {
+      const n = rows.length, m = (binSum[k] as number) / n;
+      const v = n > 1 ? Math.max(0, ((binSq[k] as number) - n * m * m) / (n - 1)) : NaN;
+      return { from, to, mean: m, se: Math.sqrt(v / n) };
+    }),
+  };
+}
+
+/** What {@link inductionScore} measures. */
+export interface InductionScore {
+  /** Rows, segment length and repeats of the test. */
+  rows: number;
+  segment: number;
+  repeats: number;
+  /** Mean loss over each repeat of the segment (its first 4 tokens left out), first repeat first. */
+  loss_by_repeat: number[];
+  /** Loss of the first repeat minus the mean of the later ones: ≈ 0 without copying, several nats with it. */
+  gain: number;
+}
+
+/**
+ * The induction test: rows of BOS then a segment of uniformly random token ids
+ * repeated until the row is full. The first repeat is unpredictable; later
+ * repeats are predictable only by looking back one segment and copying what
+ * followed the current token last time (induction heads). The gain is the
+ * first repeat's loss minus the later repeats'.
+ *
+ * @example
+ * ```ts
+ * // const ind = inductionScore(model, { segment: 256, ids: [100, 4100] });
+ * // ind.gain > 1; // the model copies
+ * ```
+ */
+export function inductionScore(
+  model: Gpt2,
+  opts: { rows?: number; segment?: number; ids?: [number, number]; seed?: number } = {},
+): InductionScore {
+  const T = model.cfg.n_ctx, L = opts.segment ?? Math.floor(T / 4);
+  const [lo, hi] = opts.ids ?? [1, model.cfg.d_vocab];
+  check(L >= 8 && 2 * L <= T, `inductionScore: segment ${L} must be ≥ 8 and at most n_ctx / 2 = ${T / 2}`);
+  check(
+    hi > lo && lo >= 1 && hi <= model.cfg.d_vocab,
+    `inductionScore: ids [${lo}, ${hi}) outside [1, ${model.cfg.d_vocab})`,
+  );
+  const rng = new Rng(opts.seed ?? 0, "induction");
+  const rows = Array.from({ length: opts.rows ?? 4 }, () => {
+    const seg = Array.from({ length: L }, () => lo + rng.int(hi - lo));
+    const row = new Int32Array(T + 1);
+    for (let j = 1; j <= T; j++) row[j] = seg[(j - 1) % L] as number;
+    return row;
+  });
+  const { sum, count } = lossByPosition(model, rows, 1);
+  // position j predicts token j + 1, which is segment element j % L of repeat ⌊j / L⌋
+  const repeats = Math.floor(T / L);
+  const loss_by_repeat = Array.from({ length: repeats }, (_, r) => {
+    let t = 0, n = 0;
+    for (let j = r * L + 4; j < Math.min((r + 1) * L, T); j++) (t += (sum[j] as number) / count, n++);
+    return t / n;
+  });
+  const later = loss_by_repeat.slice(1);
+  return {
+    rows: rows.length,
+    segment: L,
+    repeats,
+    loss_by_repeat,
+    gain: (loss_by_repeat[0] as number) - later.reduce((s, v) => s + v, 0) / later.length,
   };
 }
 
@@ -193,7 +291,8 @@ export async function evaluateEmbeddedSaes(
   const all = saeRows(validation, bos, cfg.context_size, cfg.seed, 0).slice(0, Math.max(nRows, maxDeadRows));
   const rows = all.slice(0, nRows);
   check(rows.length > 0, `evaluateEmbeddedSaes: the validation documents do not fill a ${cfg.context_size}-token row`);
-  const deadRows = all.slice(0, Math.ceil((cfg.dead_feature_window * cfg.batch_size) / (cfg.context_size - 1)));
+  // the training's dead window in tokens: a latent silent that long would have been revived
+  const windowTokens = cfg.dead_feature_window * cfg.batch_size;
   const out: EmbeddedSaeQualityRow[] = [];
   const hooks = Object.keys(saeDirs);
   const bar = progress({ total: hooks.length, label: "SAE quality" });
@@ -201,16 +300,20 @@ export async function evaluateEmbeddedSaes(
     const { sae } = await loadSaeLens(saeDirs[hook] as string);
     try {
       const [q] = evaluateModelSae(model, sae, rows, bos, cfg.harvest_rows);
-      const [window] = evaluateModelSae(model, sae, deadRows, bos, cfg.harvest_rows, false);
-      const [full] = evaluateModelSae(model, sae, all, bos, cfg.harvest_rows, false);
-      const { density: _density, ...rest } = q!;
+      // one pass over all rows gives the dead fraction and the silent fraction at the window's token count
+      const [full] = evaluateModelSae(model, sae, all, bos, cfg.harvest_rows, false, [windowTokens]);
+      const { density: _density, silent_at: _silent, ...rest } = q!;
       out.push({
         hook,
         d_sae: sae.cfg.d_sae,
         ...rest,
         dead_fraction: full!.dead_fraction,
         dead_tokens: full!.tokens,
-        silent_by_tokens: [q!, window!, full!].map((e) => ({ tokens: e.tokens, silent_fraction: e.dead_fraction })),
+        silent_by_tokens: [
+          { tokens: q!.tokens, silent_fraction: q!.dead_fraction },
+          ...full!.silent_at,
+          { tokens: full!.tokens, silent_fraction: full!.dead_fraction },
+        ],
       });
     } finally {
       sae.dispose();
@@ -300,14 +403,23 @@ export function lmTrainingData(r: LmRecord): Record<string, unknown> {
 export function lossByPositionFigure(name: string, uses: readonly ContextUse[]): Figure {
   return figure(
     uses.map((u) => {
-      const pos = u.by_position.map((_, j) => j).slice(1);
-      const spans = u.late === null ? "" : ` (1–32: ${u.early.toFixed(3)}, 512–1023: ${u.late.toFixed(3)})`;
-      return lineTrace(pos, u.by_position.slice(1), { name: `${u.label}, ${u.rows} rows${spans}` });
+      // a bin is drawn at its geometric centre; error bars are ± one standard error across rows
+      const x = u.bins.map((b) => Math.sqrt(b.from * (b.to - 1 || 1)));
+      const spans = u.late === null ? "" : `: 1–32 ${u.early.toFixed(3)}, 512–1023 ${u.late.toFixed(3)}`;
+      return lineTrace(x, u.bins.map((b) => b.mean), {
+        name: `${u.label} (${u.rows} rows)${spans}`,
+        mode: "lines+markers",
+        errorY: u.bins.map((b) => b.se),
+        markerSize: 5,
+      });
     }),
     {
-      title: { text: `${name}: validation loss by position` },
+      title: { text: `${name}: validation loss by position (half-octave bins, ± s.e.)` },
       xaxis: { title: { text: "position j (predicting token j+1)" }, type: "log" },
       yaxis: { title: { text: "loss (nats)" } },
+      height: 560,
+      margin: { l: 70, r: 30, t: 60, b: 170 },
+      legend: { orientation: "h", x: 0, y: -0.18, xanchor: "left", yanchor: "top" },
     },
   );
 }

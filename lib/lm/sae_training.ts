@@ -390,11 +390,15 @@ export interface SaeQuality {
   tokens: number;
   /** Firing frequency per latent over the held-out non-BOS tokens. */
   density: Float64Array;
+  /** Fraction of latents silent on the first `tokens` held-out tokens, for each count asked for (`silentAt`). */
+  silent_at: { tokens: number; silent_fraction: number }[];
 }
 
 /**
  * Evaluates `sae` (one instance, or several for a sweep: per-instance L0 and EV only)
  * on held-out rows; CE numbers only for one-instance SAEs and when `withCe` (default true).
+ * `silentAt` lists token counts (non-BOS, in row order) at which the silent
+ * fraction is also recorded, from the same pass (counts beyond the rows' tokens are left out).
  */
 export function evaluateModelSae(
   model: Gpt2,
@@ -403,6 +407,7 @@ export function evaluateModelSae(
   bos: number,
   chunkRows = 32,
   withCe = true,
+  silentAt: readonly number[] = [],
 ): SaeQuality[] {
   const hook = sae.cfg.hook_name;
   const n = sae.cfg.n_inst;
@@ -415,8 +420,19 @@ export function evaluateModelSae(
   const sse = new Float64Array(n), l0 = new Float64Array(n), fired = new Float64Array(n * s);
   let sumSq = 0;
   const mean = new Float64Array(d);
-  for (let c0 = 0; c0 < N; c0 += 2048) {
-    const idx = keep.slice(c0, c0 + 2048);
+  // chunks of at most 2048 tokens that also end exactly at each count of silentAt
+  const stops = [...new Set(silentAt.filter((t) => t > 0 && t < N))].sort((a, b) => a - b);
+  const silent: { tokens: number; silent_fraction: number }[][] = Array.from({ length: n }, () => []);
+  const snapshot = (tokens: number) => {
+    for (let i = 0; i < n; i++) {
+      let z = 0;
+      for (let q = i * s; q < (i + 1) * s; q++) if (fired[q] === 0) z++;
+      (silent[i] as { tokens: number; silent_fraction: number }[]).push({ tokens, silent_fraction: z / s });
+    }
+  };
+  for (let c0 = 0, c1 = 0; c0 < N; c0 = c1) {
+    c1 = Math.min(N, c0 + 2048, stops.find((t) => t > c0) ?? N);
+    const idx = keep.slice(c0, c1);
     const x = new Float32Array(idx.length * d);
     idx.forEach((q, i) => x.set(acts.subarray(q * d, (q + 1) * d), i * d));
     for (let i = 0; i < x.length; i++) {
@@ -437,7 +453,9 @@ export function evaluateModelSae(
       l0[i] = (l0[i] as number) + (fh[i] as number);
     }
     for (let q = 0; q < n * s; q++) fired[q] = (fired[q] as number) + (ch[q] as number);
+    if (stops.includes(c1)) snapshot(c1);
   }
+  if (silentAt.includes(N)) snapshot(N);
   let meanSq = 0;
   for (let k = 0; k < d; k++) meanSq += ((mean[k] as number) / N) ** 2;
   const variance = sumSq / N - meanSq;
@@ -455,6 +473,7 @@ export function evaluateModelSae(
       dead_fraction: density.filter((v) => v === 0).length / s,
       tokens: N,
       density,
+      silent_at: silent[i] as { tokens: number; silent_fraction: number }[],
     };
   });
 }
@@ -502,7 +521,7 @@ export interface HookSaeResult {
   /** Final held-out L0, explained variance and dead fraction of every swept instance. */
   sweep: SweepInstance[];
   /** Held-out quality. */
-  quality: Omit<SaeQuality, "density"> & {
+  quality: Omit<SaeQuality, "density" | "silent_at"> & {
     /** Fraction of latents that fired on fewer than 1e-6 of the training tokens (the trainer's count). */
     dead_fraction_train: number;
     /** Fraction of latents silent for the last `dead_feature_window` training steps (SAELens' dead features). */
@@ -716,7 +735,7 @@ async function trainHookSae(
       shipped.dispose();
     }
     const history = result.history.map((e) => curvePoint(e, k));
-    const { density: _density, ...qualityOut } = quality;
+    const { density: _density, silent_at: _silent, ...qualityOut } = quality;
     return {
       hook,
       l1_coefficient: l1,

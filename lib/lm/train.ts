@@ -92,6 +92,15 @@ export interface LmTrainConfig {
   divergence_factor: number;
   /** Consecutive exploding steps that stop training. */
   divergence_patience: number;
+  /**
+   * Fraction of training rows in which one span of the row's own text is
+   * copied to a later place in the row (see {@link repeatSpan}); 0 disables it.
+   * A copy task on natural text: it teaches the model to look back up to n_ctx
+   * tokens (induction), which plain text of a few million tokens does not.
+   */
+  repeat_fraction: number;
+  /** Inclusive range of copied-span lengths, in tokens. */
+  repeat_span: [number, number];
 }
 
 /**
@@ -127,6 +136,8 @@ export function defaultLmTrainConfig(overrides: Partial<LmTrainConfig> = {}): Lm
     checkpoint_every: 50,
     divergence_factor: 3,
     divergence_patience: 5,
+    repeat_fraction: 0,
+    repeat_span: [64, 384],
     ...overrides,
   };
   validateLmTrainConfig(cfg);
@@ -183,6 +194,16 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
   if (!(c.grad_clip >= 0)) throw new RangeError(`LmTrainConfig.grad_clip: expected ≥ 0, got ${c.grad_clip}`);
   if (c.schedule !== "cosine" && c.schedule !== "linear") {
     throw new RangeError(`LmTrainConfig.schedule: expected "cosine" or "linear", got "${c.schedule}"`);
+  }
+  unit("repeat_fraction", false);
+  const [lo, hi] = c.repeat_span;
+  if (!(Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo >= 1 && hi >= lo)) {
+    throw new RangeError(`LmTrainConfig.repeat_span: expected integers 1 ≤ min ≤ max, got [${lo}, ${hi}]`);
+  }
+  if (c.repeat_fraction > 0 && 2 * hi > c.n_ctx) {
+    throw new RangeError(
+      `LmTrainConfig.repeat_span: a span of ${hi} tokens and its copy do not fit in n_ctx ${c.n_ctx} (max ≤ n_ctx / 2)`,
+    );
   }
   if (!Number.isFinite(c.seed)) throw new RangeError(`LmTrainConfig.seed: expected a finite number, got ${c.seed}`);
 }
@@ -266,6 +287,38 @@ export function validationRows(
   return out;
 }
 
+/**
+ * A copy of `row` (n_ctx + 1 tokens, BOS at 0) in which the span
+ * `[s, s + L)` is written again at `[d, d + L)`: L uniform in `span`, s
+ * uniform in `[1, len − 2L]`, d uniform in `[s + L, len − L]`. The copy
+ * overwrites text, so the row keeps its length and its document boundaries
+ * inside the span. Positions of the copy after its first token are predictable
+ * only by looking back `d − s` tokens.
+ *
+ * @example
+ * ```ts
+ * import { Rng } from "../engine/rng.ts";
+ * import { repeatSpan } from "./train.ts";
+ * const row = Int32Array.from({ length: 33 }, (_, i) => i);
+ * const out = repeatSpan(row, [4, 8], new Rng(0, "doc"));
+ * // out.span: { src, dst, len } with out.row[dst + k] === row[src + k]
+ * ```
+ */
+export function repeatSpan(
+  row: Int32Array,
+  span: readonly [number, number],
+  rng: Rng,
+): { row: Int32Array; span: { src: number; dst: number; len: number } } {
+  const n = row.length;
+  const len = Math.min(span[0] + rng.int(span[1] - span[0] + 1), Math.floor((n - 1) / 2));
+  if (len < 1) return { row, span: { src: 0, dst: 0, len: 0 } };
+  const src = 1 + rng.int(n - 2 * len);
+  const dst = src + len + rng.int(n - src - 2 * len + 1);
+  const out = row.slice();
+  out.copyWithin(dst, src, src + len);
+  return { row: out, span: { src, dst, len } };
+}
+
 /** The deterministic batch stream of {@link trainLm}: step → rows. */
 export class LmBatches {
   readonly #docs: readonly Int32Array[];
@@ -300,7 +353,13 @@ export class LmBatches {
     const b = this.#cfg.batch_rows;
     for (let g = step * b; g < (step + 1) * b; g++) {
       this.#load(Math.floor(g / this.rowsPerEpoch));
-      out.push(this.#rows[g % this.rowsPerEpoch] as Int32Array);
+      const row = this.#rows[g % this.rowsPerEpoch] as Int32Array;
+      const c = this.#cfg;
+      if (c.repeat_fraction > 0) {
+        // one stream per global row: the same step gives the same rows after a resume
+        const rng = new Rng(c.seed, `lm/repeat/${g}`);
+        out.push(rng.uniform() < c.repeat_fraction ? repeatSpan(row, c.repeat_span, rng).row : row);
+      } else out.push(row);
     }
     return out;
   }
@@ -706,11 +765,14 @@ async function snapshot(
 
 function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: string): void {
   if (state?.format !== "lm-train/1") throw new Error(`${file}: not an LM training checkpoint (format lm-train/1)`);
+  const defaults = defaultLmTrainConfig();
   for (const k of Object.keys(cfg) as (keyof LmTrainConfig)[]) {
     if (k === "total_steps" || k === "eval_every" || k === "checkpoint_every") continue;
-    if (state.config[k] !== cfg[k]) {
+    // fields added later (e.g. repeat_fraction) are absent from older checkpoints: they had the default
+    const was = JSON.stringify(state.config[k] ?? defaults[k]), now = JSON.stringify(cfg[k]);
+    if (was !== now) {
       throw new Error(
-        `${file}: written with ${k} = ${JSON.stringify(state.config[k])}, this run has ${JSON.stringify(cfg[k])}; ` +
+        `${file}: written with ${k} = ${was}, this run has ${now}; ` +
           "resume with the same config or use a fresh checkpoint folder",
       );
     }

@@ -46,8 +46,13 @@ export interface ShowOptions {
 let plotlyInlined = false;
 let figureCounter = 0;
 
-/** Largest plotly JSON (characters) embedded in a static (headless) notebook output. */
-export const MAX_STATIC_PLOTLY_JSON = 200_000;
+/**
+ * Largest plotly JSON (characters) embedded in a static (headless) notebook output. Larger figures (per-position
+ * curves of many layers) keep only their PNG there; their interactive version is `figures/NAME.html` and their
+ * numbers `figures/NAME.data.json`. (nbformat writes one array element per line, so 60k characters of JSON take
+ * about 100 kB of notebook.)
+ */
+export const MAX_STATIC_PLOTLY_JSON = 60_000;
 
 /**
  * Builds the MIME bundle and its metadata for `fig` (exposed for tests and

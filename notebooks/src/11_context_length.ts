@@ -18,9 +18,11 @@
 // This notebook measures all of this (figures F1, F2, F2-pow2) and decides, from its own numbers, which claims this
 // model reproduces. **What runs here:** by default the *embedded default* — a small GPT-2-architecture model and
 // residual SAEs that the project trained itself on text from npm packages, with the SAEs trained on contexts much
-// shorter than the model's (the same 1 : 8 ratio as 128 : 1024). It is *not* GPT-2 small. When `SAE_ARTIFACTS`
-// points at the real `gpt2` weights and the `gpt2-small-res-jb` SAEs (see `data/README.md`), the same notebook runs on
-// them unchanged (slowly: a GPT-2-small forward pass over 1024 tokens takes ~15 s here).
+// shorter than the model's (the same 1 : 8 ratio as 128 : 1024). It is *not* GPT-2 small: it gains little from
+// distant context and does not copy (no induction heads; notebook 10, section 3), so effects that depend on the model
+// *using* distant context are muted here, while effects of the SAEs' 128-token training window are not. When
+// `SAE_ARTIFACTS` points at the real `gpt2` weights and the `gpt2-small-res-jb` SAEs (see `data/README.md`), the same
+// notebook runs on them unchanged (slowly: a GPT-2-small forward pass over 1024 tokens takes ~15 s here).
 
 // %%
 import pl from "nodejs-polars";
