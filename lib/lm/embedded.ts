@@ -92,7 +92,7 @@ export interface EmbeddedConfig {
  * 1–32 (the 95% interval reaching zero); the gap grows with more steps. SAEs at 128
  * tokens (n_ctx / 8), expansion 16 (d_sae 2048), 400 steps of 4096 tokens per
  * hook at lr 3e-3, two ℓ1 coefficients (0.15 × 0.75 and × 1) trained side by
- * side per hook and the best one shipped (≈ 25 min for the five hooks). A sweep
+ * side per hook and the best one shipped (≈ 30 min for the five hooks). A sweep
  * of × 1, 1.5, 2.2 chose × 1 on every hook: stronger ℓ1 only added dead latents.
  *
  * @example

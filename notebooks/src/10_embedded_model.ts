@@ -13,7 +13,7 @@
 //   ids the text uses, with an unknown token, stored beside the weights and applied by the loader;
 // - **the SAEs**: one per `blocks.{L}.hook_resid_pre` plus the last `hook_resid_post`, trained only on 128-token rows
 //   (n_ctx / 8, as 128 / 1024) with BOS at each row start, by the study's recipe (normalised MSE + ℓ1, unit-norm
-//   decoder, geometric-median `b_dec`, ghost gradients for dead latents), three ℓ1 coefficients trained side by side
+//   decoder, geometric-median `b_dec`, ghost gradients for dead latents), two ℓ1 coefficients trained side by side
 //   per hook and the best-reconstructing one with L0 in 10–80 and under 10% dead latents shipped.
 //
 // Everything lives in `data/` (Hugging Face layout for the model, SAELens folders for the SAEs) with a manifest of
@@ -155,29 +155,33 @@ pl.DataFrame(uses.map((u) => ({
 })));
 
 // %% [markdown]
-// **How strong is the effect? Weak — the issue's bar is not met on the pooled text**, and this matters for reading
-// study B on this model. The loss falls steeply over the first ~20 positions and is nearly flat after that: the model
-// has learned local statistics but little long-range copying. On all validation text, positions 512–1023 are below
-// positions 1–32 by about 0.07 nats, but the 95% interval of the per-row paired difference reaches zero: the gain is
-// not clearly resolved. It is resolved on the held-out book, whose rows are long continuous text (about 0.2 nats),
-// and absent on the short e-mails. A model that uses its context clearly would need a much longer training run than
-// the 60-minute budget on two cores allows. GPT-2 small gains far more from long context, so effects in study B that
-// depend on the model *using* distant context are muted here, while effects of the SAE's own training window (the
-// activations it never saw past position 128) are not.
+// **How strong is the effect? Modest, but clear: the issue's bar is met on the pooled text.** On all validation text,
+// positions 512–1023 are about 0.11 nats below positions 1–32 and the 95% interval of the per-row paired difference lies
+// below zero. Most of the gain comes in the first ~20 positions (local statistics); the rest is a slow decline over the
+// whole row. The long documents gain most: the addresses about 0.1 nats and the held-out book, whose rows are long
+// continuous text, about 0.3. The short e-mails gain least and not resolvably, since late positions of an e-mail row
+// mostly see other e-mails. GPT-2 small gains far more from long context (it copies, see below), so effects in study B
+// that depend on the model *using* distant context are muted here, while effects of the SAE's own training window (the
+// activations it never saw past position 128) are not. An earlier recipe (1,600 steps instead of 2,400) gained only
+// 0.07 nats, with the interval reaching zero.
 //
-// The checks below therefore assert what holds: on the pooled text the late loss is lower than the early loss, and on
-// the held-out book the late loss is at least 0.05 nats lower with the paired interval below zero.
+// The checks below assert the bar (at least 0.05 nats lower, paired interval below zero) on the pooled text and on the
+// held-out book; QUICK mode evaluates a few rows and checks only the direction.
 
 // %%
-check(
-  overall.late! < overall.early,
-  `all validation text: positions 512–1023 (${overall.late}) not below 1–32 (${overall.early})`,
-);
 const book = perCorpus.find((u) => u.label === "moby-dick");
 check(book !== undefined, "no held-out book rows");
-// QUICK evaluates only 8 book rows: the direction is checked, the interval only in full mode
-if (quick) check(book.late! < book.early, `held-out book: 512–1023 (${book.late}) not below 1–32 (${book.early})`);
-else checkContextUse(book);
+// QUICK evaluates 24 pooled and 8 book rows: the direction is checked, the full bar only in full mode
+if (quick) {
+  check(
+    overall.late! < overall.early,
+    `all validation text: 512–1023 (${overall.late}) not below 1–32 (${overall.early})`,
+  );
+  check(book.late! < book.early, `held-out book: 512–1023 (${book.late}) not below 1–32 (${book.early})`);
+} else {
+  checkContextUse(overall);
+  checkContextUse(book);
+}
 await showText([
   `all validation text: 512–1023 ${overall.late!.toFixed(3)} vs 1–32 ${overall.early.toFixed(3)} nats ` +
   `(paired difference ${overall.diff!.toFixed(3)}, 95% [${overall.diff_ci95!.map((v) => v.toFixed(3)).join(", ")}])`,
