@@ -359,7 +359,6 @@ export async function runEmbeddedLmTraining(
       progress: opts.progress,
     });
     const byPos = use.by_position;
-    const span = (a: number, b: number) => (b <= byPos.length ? mean(byPos.slice(a, b)) : null);
     await saveGpt2ToHf(model, paths.modelDir, { tokenMap, metadata: { name: cfg.name } });
     const record: LmRecord = {
       config: cfg,
@@ -373,8 +372,9 @@ export async function runEmbeddedLmTraining(
       final_train_loss: mean(result.history.slice(-20).map((e) => e.loss)),
       final_val_loss: mean(byPos),
       val_loss_by_position: byPos,
-      val_loss_pos_1_32: span(1, 33) as number,
-      val_loss_pos_512_1023: span(512, 1024),
+      // contextUse's default spans: positions 1–32 and 512–1023
+      val_loss_pos_1_32: use.early,
+      val_loss_pos_512_1023: use.late,
       val_rows: rows.length,
       train_seconds: result.history.at(-1)?.elapsed_s ?? 0,
     };

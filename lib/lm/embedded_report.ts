@@ -200,7 +200,7 @@ export function inductionScore(
   const repeats = Math.floor(T / L);
   const loss_by_repeat = Array.from({ length: repeats }, (_, r) => {
     let t = 0, n = 0;
-    for (let j = r * L + 4; j < Math.min((r + 1) * L, T); j++) (t += (sum[j] as number) / count, n++);
+    for (let j = r * L + 4; j < (r + 1) * L; j++) (t += (sum[j] as number) / count, n++);
     return t / n;
   });
   const later = loss_by_repeat.slice(1);
