@@ -7,8 +7,12 @@
  * for every backend, a `BatchMatMul` gradient that reduces broadcast batch
  * dimensions (`matmul_grad.ts`).
  *
- * `initBackend()` calls {@link installEngineKernels} so every user of the
- * library gets them; calling it again is harmless. The stock kernels are kept
+ * `initBackend()` calls {@link installEngineKernels} on the wasm backend so
+ * every user of the library gets them (on other backends, WebGPU included, it
+ * registers only the gradient, {@link installEngineGradients}: the kernels are
+ * wasm code and are registered for `"wasm"` alone); calling it again is
+ * harmless. A custom op with a wasm kernel of its own asks
+ * {@link engineKernelsActive} and falls back to plain tfjs ops elsewhere. The stock kernels are kept
  * and {@link uninstallEngineKernels} restores them (the tests use this to
  * compare against the unpatched kernels).
  *
@@ -123,8 +127,7 @@ export function installEngineKernels(options: Partial<InstallOptions> = {}): Eng
     backendName: BACKEND,
     kernelFunc: unsortedSegmentSumWasm as unknown as KernelFn,
   }));
-  if (stockGrad === undefined) stockGrad = tf.getGradient("BatchMatMul") ?? null;
-  tf.registerGradient(batchMatMulGradConfig);
+  installEngineGradients();
   const bs = blasStatus();
   current = {
     matmul: blas
@@ -137,6 +140,38 @@ export function installEngineKernels(options: Partial<InstallOptions> = {}): Eng
   };
   currentUsesBlas = useBlas;
   return current;
+}
+
+/**
+ * Registers only the broadcast-aware `BatchMatMul` gradient (plain tfjs ops, valid on every backend); what
+ * `initBackend()` does on backends other than wasm. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import { installEngineGradients } from "./install.ts";
+ * installEngineGradients(); // ["BatchMatMul"]
+ * ```
+ */
+export function installEngineGradients(): string[] {
+  if (stockGrad === undefined) stockGrad = tf.getGradient("BatchMatMul") ?? null;
+  tf.registerGradient(batchMatMulGradConfig);
+  return ["BatchMatMul"];
+}
+
+/**
+ * Whether the project's wasm kernels serve the current backend: installed, and the active backend is wasm. Custom
+ * ops that dispatch to a wasm-only kernel check this and otherwise compute with plain tfjs ops (WebGPU, CPU, node).
+ *
+ * @example
+ * ```ts
+ * import { engineKernelsActive } from "./install.ts";
+ * if (!engineKernelsActive()) {
+ *   // plain tfjs ops
+ * }
+ * ```
+ */
+export function engineKernelsActive(): boolean {
+  return current !== null && tf.getBackend() === BACKEND;
 }
 
 /** Restores the stock wasm kernels and matmul gradient (and removes `UnsortedSegmentSum`). */
