@@ -417,7 +417,7 @@ Deno.test("study-B helpers: hold position, Spearman, length bins, byte groups, b
   const b = tf.randomNormal([3, 7, 11], 0, 1, "float32", 2) as tf.Tensor3D;
   const direct = perTokenKL(a, b);
   const want = direct.dataSync();
-  const got = klChunked(a, b, 5 * 11);
+  const got = await klChunked(a, b, 5 * 11);
   want.forEach((v, i) => close(got[i]!, v, 1e-6, `chunked KL ${i}`));
   tf.dispose([a, b, direct]);
   const full = studyBRunConfig("context", { quick: false, saeContext: 128, modelContext: 1024 });

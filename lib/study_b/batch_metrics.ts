@@ -2,12 +2,14 @@
  * Per-batch building blocks of the study-B sweeps: KL over the full vocabulary
  * in position chunks (bounded memory at T = 1024), next-token targets sampled
  * from the clean model (for the ΔCE-vs-KL demonstration), and a batch-size rule
- * that bounds the `[batch, pos, d_vocab]` logits.
+ * that bounds the `[batch, pos, d_vocab]` logits. Host reads are asynchronous
+ * (`readHost`), so the sweeps also run on the WebGPU backend.
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { readHost } from "../engine/host_read.ts";
 import type { Rng } from "../engine/rng.ts";
 import { type Gpt2, residStartBlock } from "../lm/gpt2.ts";
 import { nextTokenLogProbs, perTokenKL } from "../metrics/lm_metrics.ts";
@@ -38,21 +40,21 @@ export function autoBatchRows(T: number, vocab: number, maxLogitElements: number
  * import * as tf from "@tensorflow/tfjs";
  * import { klChunked } from "./batch_metrics.ts";
  * const z = tf.randomNormal([2, 5, 7]) as tf.Tensor3D;
- * klChunked(z, z, 14); // Float32Array(10) of zeros (two positions per chunk)
+ * await klChunked(z, z, 14); // Float32Array(10) of zeros (two positions per chunk)
  * ```
  */
-export function klChunked(
+export async function klChunked(
   clean: tf.Tensor3D,
   spliced: tf.Tensor3D,
   maxElements: number,
   opts: { cleanIsLogProbs?: boolean } = {},
-): Float32Array {
+): Promise<Float32Array> {
   const [B, T, V] = clean.shape;
   const n = B * T;
   const step = Math.max(1, Math.floor(maxElements / V));
   if (step >= n) {
     const kl = perTokenKL(clean, spliced, opts);
-    return takeHost(kl);
+    return await readHost(kl);
   }
   // contiguous row chunks of the flattened [batch·pos, vocab] logits (a strided 3-D slice is slow on wasm)
   const out = new Float32Array(n);
@@ -68,8 +70,7 @@ export function klChunked(
           opts,
         )
       );
-      out.set(kl.dataSync(), r0);
-      kl.dispose();
+      out.set(await readHost(kl), r0);
     }
   } finally {
     flatClean.dispose();
@@ -90,10 +91,10 @@ export function klChunked(
  * import * as tf from "@tensorflow/tfjs";
  * import { Rng } from "../engine/rng.ts";
  * import { sampleTargetBlock } from "./batch_metrics.ts";
- * const block = sampleTargetBlock(tf.zeros([1, 3, 4]) as tf.Tensor3D, new Rng(0, "demo")); // [1, 3] int32
+ * const block = await sampleTargetBlock(tf.zeros([1, 3, 4]) as tf.Tensor3D, new Rng(0, "demo")); // [1, 3] int32
  * ```
  */
-export function sampleTargetBlock(logits: tf.Tensor3D, rng: Rng): tf.Tensor2D {
+export async function sampleTargetBlock(logits: tf.Tensor3D, rng: Rng): Promise<tf.Tensor2D> {
   const [B, T, V] = logits.shape;
   const n = B * (T - 1);
   const u = new Float32Array(n);
@@ -108,19 +109,15 @@ export function sampleTargetBlock(logits: tf.Tensor3D, rng: Rng): tf.Tensor2D {
     const below = tf.sum(tf.cast(tf.less(cdf, tf.reshape(tf.tensor1d(uAll), [B * T, 1])), "int32"), 1); // [batch·pos]
     return tf.minimum(below, V - 1);
   });
-  const ids = picked.dataSync() as Int32Array;
-  picked.dispose();
+  const ids = await readHost(picked); // small integers: exact in float32
   const block = new Int32Array(B * T);
   for (let b = 0; b < B; b++) for (let j = 0; j < T - 1; j++) block[b * T + j + 1] = ids[b * T + j]!;
   return tf.tensor2d(block, [B, T], "int32");
 }
 
 /** `ln softmax(z_j)[targets[j+1]]` as a host array `[batch · (pos − 1)]`. */
-export function targetLogProbs(logits: tf.Tensor3D, targetBlock: tf.Tensor2D): Float32Array {
-  const lp = nextTokenLogProbs(logits, targetBlock);
-  const v = lp.dataSync() as Float32Array;
-  lp.dispose();
-  return v;
+export function targetLogProbs(logits: tf.Tensor3D, targetBlock: tf.Tensor2D): Promise<Float32Array> {
+  return readHost(nextTokenLogProbs(logits, targetBlock));
 }
 
 /**
@@ -140,9 +137,7 @@ export function splicedLogits(model: Gpt2, tokens: tf.Tensor2D, hook: string, ac
     : model.runWithHooks(tokens, { [hook]: () => act });
 }
 
-/** Host copy of a tensor, which is disposed. */
-export function takeHost(t: tf.Tensor): Float32Array {
-  const v = t.dataSync() as Float32Array;
-  t.dispose();
-  return Float32Array.from(v);
+/** Host copy of a tensor, which is disposed (asynchronous: works on every backend, WebGPU included). */
+export function takeHost(t: tf.Tensor): Promise<Float32Array> {
+  return readHost(t);
 }

@@ -229,13 +229,13 @@ export async function runSpliceSweep(
     let logPClean: tf.Tensor3D | null = null;
     try {
       logPClean = logProbs(logits); // [batch, pos, d_vocab], shared by every splice's KL
-      const ceClean = takeHost(model.lossPerToken(logits, tokens));
+      const ceClean = await takeHost(model.lossPerToken(logits, tokens));
       clean.addBatch(ceClean, B, T - 1, maskNext);
       let targetBlock: tf.Tensor2D | null = null;
       let lpCleanSampled: Float32Array | null = null;
       if (cfg.sampledTargets) {
-        targetBlock = sampleTargetBlock(logits, rng);
-        lpCleanSampled = targetLogProbs(logits, targetBlock);
+        targetBlock = await sampleTargetBlock(logits, rng);
+        lpCleanSampled = await targetLogProbs(logits, targetBlock);
       }
       const ceZero = new Map<string, Float32Array>();
       if (r0 < cfg.zeroAblationRows) {
@@ -243,7 +243,7 @@ export async function runSpliceSweep(
           const zeros = tf.zerosLike(run.cache.get(h)!); // the zero-ablated activation at h
           const z = splicedLogits(model, tokens, h, zeros);
           zeros.dispose();
-          ceZero.set(h, takeHost(model.lossPerToken(z, tokens)));
+          ceZero.set(h, await takeHost(model.lossPerToken(z, tokens)));
           z.dispose();
         }
       }
@@ -254,21 +254,21 @@ export async function runSpliceSweep(
         const { recon, acts } = spec.reconstruct(x, tokens);
         try {
           const terms = reconstructionTerms(x, recon);
-          const sse = takeHost(terms.sse);
-          const normSq = takeHost(terms.normSq);
+          const sse = await takeHost(terms.sse);
+          const normSq = await takeHost(terms.normSq);
           terms.norm.dispose();
           let l0: Float32Array | undefined;
           let l1: Float32Array | undefined;
           if (acts) {
             const sp = featureSparsity(acts);
-            l0 = takeHost(sp.l0);
-            l1 = takeHost(sp.l1);
+            l0 = await takeHost(sp.l0);
+            l1 = await takeHost(sp.l1);
           }
           const spliced = splicedLogits(model, tokens, spec.hook, recon); // blocks below the hook reused
-          const ceSpliced = takeHost(model.lossPerToken(spliced, tokens));
-          const kl = klChunked(logPClean, spliced, cfg.klChunkElements, { cleanIsLogProbs: true });
+          const ceSpliced = await takeHost(model.lossPerToken(spliced, tokens));
+          const kl = await klChunked(logPClean, spliced, cfg.klChunkElements, { cleanIsLogProbs: true });
           if (targetBlock && lpCleanSampled && res.sampledDeltaCe) {
-            const lq = targetLogProbs(spliced, targetBlock);
+            const lq = await targetLogProbs(spliced, targetBlock);
             const dce = new Float64Array(lq.length);
             for (let i = 0; i < dce.length; i++) dce[i] = lpCleanSampled[i]! - lq[i]!;
             res.sampledDeltaCe.addBatch(dce, B, T - 1, maskNext);
@@ -286,7 +286,7 @@ export async function runSpliceSweep(
             normSq,
             l0,
             l1,
-            x: cfg.explainedVariance ? x.dataSync() : undefined,
+            x: cfg.explainedVariance ? (await x.data()) as Float32Array : undefined, // async: WebGPU has no dataSync
           });
         } finally {
           recon.dispose();

@@ -105,7 +105,11 @@ export interface ErrorPropagationResult {
   seconds: number;
 }
 
-function sseAndL0(sae: Sae, input: tf.Tensor3D, reference: tf.Tensor3D): { sse: Float32Array; l0: Float32Array } {
+async function sseAndL0(
+  sae: Sae,
+  input: tf.Tensor3D,
+  reference: tf.Tensor3D,
+): Promise<{ sse: Float32Array; l0: Float32Array }> {
   const { recon, acts } = saeApply(sae, input);
   const [sse, l0] = tf.tidy(() => [
     tf.sum(tf.square(tf.sub(recon, reference)), -1), // [batch, pos]
@@ -113,7 +117,7 @@ function sseAndL0(sae: Sae, input: tf.Tensor3D, reference: tf.Tensor3D): { sse: 
   ]);
   recon.dispose();
   acts!.dispose();
-  return { sse: takeHost(sse!), l0: takeHost(l0!) };
+  return { sse: await takeHost(sse!), l0: await takeHost(l0!) };
 }
 
 /**
@@ -175,7 +179,7 @@ export async function runErrorPropagation(
       try {
         for (const c of clean) {
           const x = cleanRun.cache.get(c.hook)!;
-          const { sse, l0 } = sseAndL0(saes.get(c.target)!, x, x);
+          const { sse, l0 } = await sseAndL0(saes.get(c.target)!, x, x);
           c.sse.addBatch(sse, B, T, mask);
           c.l0.addBatch(l0, B, T, mask);
         }
@@ -197,11 +201,11 @@ export async function runErrorPropagation(
               const xs = run.cache.get(p.targetHook)!; // [batch, pos, d_model]
               const xc = cleanRun.cache.get(p.targetHook)!; // [batch, pos, d_model]
               const rel = tf.tidy(() => tf.div(tf.sum(tf.square(tf.sub(xs, xc)), -1), tf.sum(tf.square(xc), -1)));
-              p.relDev.addBatch(takeHost(rel), B, T, mask);
-              const own = sseAndL0(saes.get(p.target)!, xs, xs);
+              p.relDev.addBatch(await takeHost(rel), B, T, mask);
+              const own = await sseAndL0(saes.get(p.target)!, xs, xs);
               p.sseSpliced.addBatch(own.sse, B, T, mask);
               p.l0Spliced.addBatch(own.l0, B, T, mask);
-              p.sseVsClean.addBatch(sseAndL0(saes.get(p.target)!, xs, xc).sse, B, T, mask);
+              p.sseVsClean.addBatch((await sseAndL0(saes.get(p.target)!, xs, xc)).sse, B, T, mask);
             }
           } finally {
             for (const t of run.cache.values()) t.dispose();
