@@ -1,6 +1,8 @@
 import {
   arrow,
   bandTraces,
+  canonicalSvgIds,
+  checkLegend,
   chromiumAvailable,
   chromiumPath,
   closeExporter,
@@ -14,17 +16,29 @@ import {
   gridLayout,
   heatmapTrace,
   hline,
+  intervalErrorBars,
   layerColor,
+  LEGEND_RIGHT,
+  LEGEND_TOP,
+  legendSeries,
   lineTrace,
+  logTicks,
+  meanIntervalTraces,
   mergeLayout,
+  MIN_PNG_WIDTH,
+  normalInterval,
   panelLayout,
   parseFigureData,
   PLOTLY_MIME,
+  pngScale,
   readFigureData,
   save,
+  scatterTrace,
+  sortSvgAttributes,
   validateFigure,
   vline,
   withAlpha,
+  Z95,
 } from "../lib/plot/mod.ts";
 import type { Figure } from "../lib/plot/mod.ts";
 
@@ -252,6 +266,164 @@ Deno.test("the headless notebook bundle has the plotly JSON and a PNG but no plo
   assert(laterHtml.length < 20_000 && laterHtml.includes("window.Plotly"), "later figures reuse window.Plotly");
 });
 
+// ---------------------------------------------------------------- legends
+
+Deno.test("layout helpers leave the legend to figure(): shown for two or more named series, placed outside", () => {
+  const g = gridLayout(1, 2);
+  assertEquals(g.layout.showlegend, undefined, "gridLayout sets no showlegend");
+  assertEquals(panelLayout([{ x: [0, 1], y: [0, 1] }]).layout.showlegend, undefined, "panelLayout sets none");
+  const two = figure([
+    ...bandTraces([1, 2], [0, 1], [1, 2], { color: DARK2_GREEN, axes: g.axes(0, 0) }),
+    lineTrace([1, 2], [0.5, 1.5], { name: "a", axes: g.axes(0, 0) }),
+    lineTrace([1, 2], [1, 2], { name: "b", axes: g.axes(0, 1) }),
+    lineTrace([1, 2], [2, 3], { axes: g.axes(0, 1) }),
+  ], g.layout);
+  assertEquals(two.layout.showlegend, true, "two named series: legend");
+  assertEquals(
+    [two.layout.legend?.x, two.layout.legend?.xanchor, two.layout.legend?.y],
+    [LEGEND_RIGHT.x, "left", 1],
+    "legend right of the panels, outside the data",
+  );
+  assertEquals(two.data[4]!.showlegend, false, "an unnamed trace is kept out of the legend");
+  assertEquals(legendSeries(two), ["a", "b"], "band edges and unnamed traces are not series");
+  const one = figure([lineTrace([1, 2], [1, 2], { name: "only" }), lineTrace([1, 2], [2, 1])]);
+  assertEquals(one.layout.showlegend, false, "one named series: no legend");
+  const grouped = figure([
+    lineTrace([1, 2], [1, 2], { name: "a", legendgroup: "a" }),
+    lineTrace([1, 2], [1, 2], { name: "a", legendgroup: "a", axes: { xaxis: "x2", yaxis: "y2" } }),
+  ], { xaxis2: {}, yaxis2: {} });
+  assertEquals(grouped.layout.showlegend, false, "one series drawn in two panels is still one series");
+  const heat = figure([
+    heatmapTrace([[1, 2], [3, 4]], { name: "z" }),
+    lineTrace([0, 1], [0, 1], { name: "a" }),
+    lineTrace([0, 1], [1, 0], { name: "b" }),
+  ]);
+  assertEquals(heat.layout.legend?.orientation, LEGEND_TOP.orientation, "a colour bar moves the legend above");
+  const placed = figure([lineTrace([1], [1], { name: "a" }), lineTrace([1], [2], { name: "b" })], {
+    legend: { x: 0.02, y: 0.98 },
+  });
+  assertEquals([placed.layout.legend?.x, placed.layout.legend?.xanchor], [0.02, undefined], "explicit placement wins");
+});
+
+Deno.test("a figure with two or more named series cannot hide its legend unless the traces say so", () => {
+  const a = lineTrace([1, 2], [1, 2], { name: "clean" });
+  const b = lineTrace([1, 2], [2, 3], { name: "spliced" });
+  assertThrows(() => figure([a, b], { showlegend: false }), 'draws 2 named series ("clean", "spliced")');
+  assertThrows(() => validateFigure({ data: [a, b], layout: { showlegend: false } }), "layout.showlegend: false");
+  assertThrows(() => checkLegend({ data: [a, b], layout: { showlegend: false } }), "mark traces keyed another way");
+  // keyed another way: the traces say so
+  const keyed = [{ ...a, showlegend: false }, { ...b, showlegend: false }];
+  checkLegend({ data: keyed, layout: { showlegend: false } });
+  assertEquals(figure(keyed).layout.showlegend, false, "keyed traces: no automatic legend");
+  // heatmaps with colour bars are not legend series; hidden traces do not count
+  checkLegend({
+    data: [heatmapTrace([[1]], { name: "h1" }), heatmapTrace([[2]], { name: "h2" })],
+    layout: { showlegend: false },
+  });
+  checkLegend({ data: [a, { ...b, visible: false }], layout: { showlegend: false } });
+});
+
+// ---------------------------------------------------------------- log axes
+
+Deno.test("logTicks labels decades as powers of ten, and 1-2-5 mantissas on shorter ranges", () => {
+  const wide = logTicks(1.3e-6, 2.7e-2);
+  assertEquals(wide.mode, "decades", "five decades");
+  const inside = wide.tickvals.filter((v) => v >= 1.3e-6 && v <= 2.7e-2);
+  assertEquals(inside.map((v) => Math.round(Math.log10(v))), [-5, -4, -3, -2], "one tick per decade inside the range");
+  assert(wide.ticktext.includes("10<sup>−6</sup>") && wide.ticktext.includes("10<sup>−2</sup>"), `${wide.ticktext}`);
+  const near = (v: number) => wide.minorvals.some((m) => Math.abs(m / v - 1) < 1e-9);
+  assert(near(3e-4) && !near(1e-4), "minor ticks at 2…9 × each decade");
+  const many = logTicks(1e-20, 1);
+  assert(many.tickvals.length <= 12, `21 decades labelled every k-th: ${many.tickvals.length} labels`);
+  const short = logTicks(0.015, 3);
+  assertEquals(short.mode, "mantissas", "2.3 decades with two powers of ten inside");
+  assertEquals(short.ticktext.slice(1, -1), ["0.02", "0.05", "0.1", "0.2", "0.5", "1", "2"], "1-2-5 labels");
+  const tiny = logTicks(2.1e-7, 8.9e-7);
+  assertEquals(
+    tiny.ticktext.slice(1, 4),
+    ["3×10<sup>−7</sup>", "4×10<sup>−7</sup>", "5×10<sup>−7</sup>"],
+    "all mantissas",
+  );
+  assertEquals(logTicks(0.031, 0.034).mode, "linear", "a range inside one mantissa step");
+  assertThrows(() => logTicks(0, 1), "need 0 < lo ≤ hi");
+});
+
+Deno.test("figure() gives every log axis without its own ticks labels from the data drawn on it", () => {
+  const g = gridLayout(1, 3);
+  const fig = figure(
+    [
+      lineTrace([1, 2, 3], [1e-6, 1e-4, 3e-2], { axes: g.axes(0, 0) }),
+      lineTrace([1, 2, 3], [0.05, 0.1, 0.3], { axes: g.axes(0, 1) }),
+      lineTrace([1, 2, 3], [5, 6, 7], { axes: g.axes(0, 2) }),
+    ],
+    mergeLayout(g.layout, {
+      yaxis: { type: "log" },
+      yaxis2: { type: "log" },
+      yaxis3: { type: "log", dtick: 1 },
+    }),
+  );
+  assert(fig.layout.yaxis?.ticktext?.includes("10<sup>−4</sup>") === true, `${fig.layout.yaxis?.ticktext}`);
+  assertEquals(fig.layout.yaxis?.minor?.ticks, "outside", "minor ticks on a decade axis");
+  assert(fig.layout.yaxis2?.ticktext?.includes("0.2") === true, `${fig.layout.yaxis2?.ticktext}`);
+  assertEquals(fig.layout.yaxis3?.tickvals, undefined, "an axis with its own dtick is left alone");
+  // error bars count towards the range; an explicit range wins
+  const e = scatterTrace([1, 2], [0.5, 0.5]);
+  e.error_y = intervalErrorBars([0.5, 0.5], [0.001, 0.4], [0.6, 0.6]);
+  const withBars = figure([e], { yaxis: { type: "log" } });
+  assert(withBars.layout.yaxis?.ticktext?.includes("10<sup>−3</sup>") === true, "error bar end inside the ticks");
+  const ranged = figure([e], { yaxis: { type: "log", range: [-8, -2] } });
+  assert(ranged.layout.yaxis?.ticktext?.includes("10<sup>−7</sup>") === true, "range in log10 units");
+});
+
+// ---------------------------------------------------------------- intervals
+
+Deno.test("normalInterval, intervalErrorBars and meanIntervalTraces draw mean ± 95% intervals", () => {
+  const { lo, hi } = normalInterval([1, 2, 3], [0.1, NaN, 0.2]);
+  assert(Math.abs(lo[0]! - (1 - Z95 * 0.1)) < 1e-12 && Math.abs(hi[2]! - (3 + Z95 * 0.2)) < 1e-12, `${lo} ${hi}`);
+  assert(Number.isNaN(lo[1]!) && Number.isNaN(hi[1]!), "missing se: no interval");
+  const e = intervalErrorBars([0.3, 0.5], [0.2, 0.45], [0.42, 0.52]);
+  assertEquals(e.symmetric, false, "asymmetric");
+  assert(
+    Math.abs((e.array![0] as number) - 0.12) < 1e-12 && Math.abs((e.arrayminus![1] as number) - 0.05) < 1e-12,
+    "ends",
+  );
+  assertThrows(() => intervalErrorBars([1], [1.5], [2]), "interval 0 [1.5, 2] does not contain its mean 1");
+  const band = meanIntervalTraces([1, 2, 3], [1, 2, 3], lo, hi, { name: "m", color: DARK2_GREEN });
+  assertEquals(band.length, 3, "lower edge, upper edge, line");
+  assertEquals(band.map((t) => t.legendgroup), ["m", "m", "m"], "one legend group");
+  assertEquals(band[1]!.y, [lo[0]! + 2 * Z95 * 0.1, null, hi[2]!], "a gap where the interval is missing");
+  assertEquals(legendSeries({ data: band }), ["m"], "one legend entry");
+  const bars = meanIntervalTraces([1, 2, 3], [1, 2, 3], lo, hi, { name: "m", color: DARK2_GREEN, style: "bars" });
+  assertEquals([bars.length, bars[0]!.mode, bars[0]!.error_y?.symmetric], [1, "markers", false], "error bars");
+});
+
+// ---------------------------------------------------------------- deterministic SVG, PNG size
+
+Deno.test("canonicalSvgIds renames random plotly ids and their references in order of appearance", () => {
+  const svg = (uid: string, fill: string) =>
+    `<svg><defs id="defs-${uid}"><clipPath id="clip${uid}xy"><rect/></clipPath>` +
+    `<clipPath id="clip${uid}x"><rect/></clipPath><linearGradient id="g${uid}-cb${uid}"/></defs>` +
+    `<g clip-path="url(#clip${uid}x)"><path style="fill: url('#g${uid}-cb${uid}'); stroke: ${fill}"/>` +
+    `<use xlink:href="#clip${uid}xy"/><g clip-path="url(#elsewhere)"/></g></svg>`;
+  const a = canonicalSvgIds(svg("9bb935", "red"));
+  assertEquals(a, canonicalSvgIds(svg("41c0d2", "red")), "same figure, different random ids: same text");
+  assert(!a.includes("9bb935"), "no random id left");
+  const prefix = /id="(f[0-9a-f]{8})-0"/.exec(a)?.[1];
+  assert(prefix !== undefined, `canonical ids: ${a}`);
+  assert(a.includes(`url(#${prefix}-2)`) && a.includes(`url('#${prefix}-3')`), "url references rewritten");
+  assert(a.includes(`xlink:href="#${prefix}-1"`), "href references rewritten");
+  assert(a.includes("url(#elsewhere)"), "a reference to an id the SVG lacks is kept");
+  assert(!canonicalSvgIds(svg("9bb935", "blue")).includes(prefix), "another figure gets another prefix");
+  assertEquals(sortSvgAttributes('<rect y="2" x="1" class="bg"/><g>'), '<rect class="bg" x="1" y="2"/><g>', "sorted");
+});
+
+Deno.test("saved PNGs are at least 2x and at least 1,600 px wide", () => {
+  assertEquals(pngScale(1000), 2, "1000 px at 2x");
+  assertEquals(pngScale(760), 1600 / 760, "760 px raised to 1,600");
+  assertEquals(pngScale(1000, 3), 3, "a larger ratio is kept");
+  assertThrows(() => pngScale(1000, 1), "the PNG scale must be at least 2");
+});
+
 // ---------------------------------------------------------------- export (needs Chromium)
 
 function smallFigure(k: number): Figure {
@@ -281,6 +453,16 @@ Deno.test({
     const view = new DataView(pngs[0]!.buffer, pngs[0]!.byteOffset);
     assertEquals([view.getUint32(16), view.getUint32(20)], [400, 300], "PNG size at scale 1");
     assert(svg.startsWith("<svg") && svg.includes("figure 4"), "SVG root element and title");
+    // the same figure rendered again, after other figures, gives the same SVG bytes
+    const again = new TextDecoder().decode(await exportFigure(smallFigure(4), { format: "svg" }));
+    assert(again === svg, "the same figure gives the same SVG bytes");
+    const two = figure([lineTrace([1, 2], [1, 10], { name: "a" }), lineTrace([1, 2], [2, 3], { name: "b" })], {
+      yaxis: { type: "log" },
+      width: 400,
+      height: 300,
+    });
+    const first = await exportFigure(two, { format: "svg" });
+    assert(equalBytes(first, await exportFigure(two, { format: "svg" })), "first and second render of a legend figure");
     const pid = after.pid;
     await closeExporter();
     assertEquals(exporterStats().running, false, "stopped");
@@ -320,8 +502,14 @@ Deno.test({
       const png = await Deno.readFile(`${dir}/unit_fig.png`);
       assertEquals([...png.slice(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "PNG signature");
       const view = new DataView(png.buffer, png.byteOffset);
-      assertEquals([view.getUint32(16), view.getUint32(20)], [1400, 640], "PNG at scale 2");
+      // 700 px × 2 = 1400 px is under the 1,600 px floor: the scale rises to 1600 / 700
+      assertEquals(view.getUint32(16), MIN_PNG_WIDTH, "PNG width");
+      assert(Math.abs(view.getUint32(20) - 320 * 1600 / 700) <= 1, `PNG height ${view.getUint32(20)}`);
       const svg = await Deno.readTextFile(`${dir}/unit_fig.svg`);
+      // saving the same figure again gives the same SVG and PNG bytes
+      await save(fig, "unit_fig_again", { x, y, note: "test" });
+      assertEquals(await Deno.readTextFile(`${dir}/unit_fig_again.svg`), svg, "SVG bytes of a second save");
+      assert(equalBytes(await Deno.readFile(`${dir}/unit_fig_again.png`), png), "PNG bytes of a second save");
       assert(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/.test(svg), "SVG root element");
       const html = await Deno.readTextFile(`${dir}/unit_fig.html`);
       assert(html.includes('<script src="./plotly.min.js"></script>'), "HTML loads the shared plotly.js");
@@ -356,6 +544,10 @@ Deno.test({
     }
   },
 });
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
 
 async function exists(path: string): Promise<boolean> {
   try {

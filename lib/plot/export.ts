@@ -21,7 +21,26 @@ import { CdpConnection } from "./cdp.ts";
 import { type ChromiumProcess, launchChromium } from "./chromium.ts";
 import { figureSize, figureToJson } from "./figure.ts";
 import { plotlyJsPath } from "./plotly_js.ts";
+import { canonicalSvg } from "./svg_ids.ts";
 import type { Figure } from "./types.ts";
+
+/**
+ * Seed of the page's `Math.random`, reset before every export, so plotly's random ids (figure uid, trace uids) are
+ * the same for the same figure. SVG attributes and ids are canonicalised afterwards as well ({@link canonicalSvg}).
+ */
+export const EXPORT_RANDOM_SEED = 20240314;
+
+// mulberry32, installed as the page's Math.random by __seedRandom(seed)
+const SEED_RANDOM_SCRIPT = `window.__seedRandom = function (seed) {
+  var a = seed >>> 0;
+  Math.random = function () {
+    a = (a + 0x6d2b79f5) >>> 0;
+    var t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};`;
 
 /** Image formats the exporter produces. */
 export type ImageFormat = "png" | "svg";
@@ -80,8 +99,8 @@ async function startSession(): Promise<Session> {
     const page = `${browser.userDataDir}/export.html`;
     await Deno.writeTextFile(
       page,
-      `<!DOCTYPE html><html><head><meta charset="utf-8"><script src="${new URL(`file://${plotly}`).href}"></script>` +
-        `</head><body></body></html>`,
+      `<!DOCTYPE html><html><head><meta charset="utf-8"><script>${SEED_RANDOM_SCRIPT}</script>` +
+        `<script src="${new URL(`file://${plotly}`).href}"></script></head><body></body></html>`,
     );
     cdp = await CdpConnection.open(browser.wsUrl);
     const { targetId } = await cdp.send<{ targetId: string }>("Target.createTarget", { url: `file://${page}` });
@@ -89,7 +108,8 @@ async function startSession(): Promise<Session> {
     const deadline = Date.now() + PAGE_TIMEOUT_MS;
     for (;;) {
       const r = await cdp.send<EvalResult>("Runtime.evaluate", {
-        expression: `document.readyState === "complete" && typeof window.Plotly === "object"`,
+        expression: `document.readyState === "complete" && typeof window.Plotly === "object" && ` +
+          `typeof window.__seedRandom === "function"`,
         returnByValue: true,
       }, sessionId);
       if (r.result?.value === true) break;
@@ -128,7 +148,9 @@ function getSession(): Promise<Session> {
 
 /**
  * Renders `fig` to PNG or SVG bytes with plotly.js in the shared browser.
- * Calls are serialised; any number of figures reuse one browser.
+ * Calls are serialised; any number of figures reuse one browser. The same
+ * figure gives the same bytes: the page's `Math.random` is reseeded before
+ * every render and SVG attributes and ids are canonicalised.
  *
  * @throws {Error} when Chromium is missing (with the install command) or plotly.js rejects the figure
  */
@@ -155,6 +177,7 @@ async function exportNow(fig: Figure, opts: ExportOptions): Promise<Uint8Array> 
     scale: opts.format === "png" ? opts.scale ?? 2 : 1,
   };
   const expression = `(async () => {
+    window.__seedRandom(${EXPORT_RANDOM_SEED});
     const fig = ${figureToJson(fig)};
     return await Plotly.toImage({ data: fig.data, layout: fig.layout, config: { staticPlot: true } }, ${
     JSON.stringify(imageOpts)
@@ -172,7 +195,9 @@ async function exportNow(fig: Figure, opts: ExportOptions): Promise<Uint8Array> 
   const url = r.result?.value;
   if (typeof url !== "string") throw new Error(`Plotly.toImage returned ${typeof url}, expected a data URL`);
   exported++;
-  return decodeDataUrl(url, opts.format);
+  const bytes = decodeDataUrl(url, opts.format);
+  if (opts.format !== "svg") return bytes;
+  return new TextEncoder().encode(canonicalSvg(new TextDecoder().decode(bytes)));
 }
 
 function decodeDataUrl(url: string, format: ImageFormat): Uint8Array {

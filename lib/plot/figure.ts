@@ -17,7 +17,8 @@
 
 import { DARK2 } from "./colors.ts";
 import { getAxis } from "./layout.ts";
-import type { Axis, Figure, Layout, Trace, XAxisId, YAxisId } from "./types.ts";
+import { withLogTicks } from "./log_ticks.ts";
+import type { Axis, Figure, Layout, Legend, Trace, XAxisId, YAxisId } from "./types.ts";
 
 /** Default figure size in px when the layout sets none. */
 export const DEFAULT_WIDTH = 760;
@@ -39,19 +40,94 @@ export const AXIS_STYLE: Readonly<Axis> = {
 
 /** Options of {@link figure}. */
 export interface FigureOptions {
-  /** Apply {@link AXIS_STYLE}, the default font/size, Dark2 as the colour cycle and legend in trace order (default true). */
+  /**
+   * Apply {@link AXIS_STYLE}, the default font/size, Dark2 as the colour cycle, legend in trace order, a legend
+   * whenever two or more named series are drawn ({@link legendSeries}), and readable log-axis ticks
+   * (`withLogTicks`) (default true).
+   */
   style?: boolean;
+}
+
+/** Where the automatic legend goes: outside the plotting area, right of the panels, top-aligned. */
+export const LEGEND_RIGHT: Readonly<Legend> = { x: 1.02, xanchor: "left", y: 1, yanchor: "top" };
+/** Where it goes when a colour bar takes the right-hand side: a row above the panels. */
+export const LEGEND_TOP: Readonly<Legend> = { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" };
+
+/**
+ * The legend entries a figure asks for: the distinct names of visible traces
+ * that carry a non-empty `name` and do not set `showlegend: false` (heatmaps
+ * only when they set `showlegend: true`, as in plotly).
+ *
+ * @example
+ * ```ts
+ * import { legendSeries } from "./figure.ts";
+ * legendSeries({ data: [{ type: "scatter", x: [1], y: [1], name: "a" }, { type: "scatter", x: [1], y: [2] }], layout: {} }); // ["a"]
+ * ```
+ */
+export function legendSeries(fig: Pick<Figure, "data">): string[] {
+  const names = new Set<string>();
+  for (const t of fig.data) {
+    if (!t.name || t.visible === false) continue;
+    if (t.type === "heatmap" ? t.showlegend !== true : t.showlegend === false) continue;
+    names.add(t.name);
+  }
+  return [...names];
+}
+
+/**
+ * Throws when a figure draws two or more named series ({@link legendSeries})
+ * but hides its legend (`layout.showlegend: false`). A figure whose series are
+ * keyed another way (panel titles, text labels, a colour bar) says so by
+ * marking those traces `showlegend: false`.
+ *
+ * @example
+ * ```ts
+ * import { checkLegend } from "./figure.ts";
+ * const two = [{ type: "scatter" as const, x: [1], y: [1], name: "a" }, { type: "scatter" as const, x: [1], y: [2], name: "b" }];
+ * checkLegend({ data: two, layout: { showlegend: true } }); // fine
+ * // checkLegend({ data: two, layout: { showlegend: false } }); // throws
+ * ```
+ * @throws {Error} naming the series
+ */
+export function checkLegend(fig: Figure): void {
+  const names = legendSeries(fig);
+  if (names.length >= 2 && fig.layout.showlegend === false) {
+    const title = fig.layout.title?.text ? ` "${stripTags(fig.layout.title.text)}"` : "";
+    const shown = names.slice(0, 6).map((n) => `"${n}"`).join(", ") + (names.length > 6 ? ", …" : "");
+    throw new Error(
+      `figure${title} draws ${names.length} named series (${shown}) but sets layout.showlegend: false; ` +
+        `show a legend, or mark traces keyed another way (panel titles, labels, a colour bar) with showlegend: false`,
+    );
+  }
+}
+
+function showsColorBar(t: Trace): boolean {
+  if (t.type === "heatmap") return t.showscale !== false && t.visible !== false;
+  return t.marker?.showscale === true;
 }
 
 /**
  * Builds a figure from traces and a layout, filling in the project's style
- * (explicit layout settings win) and validating axis references.
+ * (explicit layout settings win) and validating axis references and the legend.
  *
- * @throws {Error} when a trace, annotation or shape refers to an axis the layout lacks
+ * Legend: unless the layout sets `showlegend`, it is shown exactly when two or
+ * more named series are drawn, at {@link LEGEND_RIGHT} (or {@link LEGEND_TOP}
+ * when a colour bar is drawn) unless the layout places it; unnamed traces are
+ * kept out of it.
+ *
+ * @throws {Error} when a trace, annotation or shape refers to an axis the layout lacks, or a figure with two or
+ *   more named series hides its legend ({@link checkLegend})
  */
 export function figure(data: Trace[], layout: Layout = {}, opts: FigureOptions = {}): Figure {
-  const out: Layout = { ...layout };
+  let out: Layout = { ...layout };
   if (opts.style ?? true) {
+    data = data.map((
+      t,
+    ) => (!t.name && t.showlegend === undefined && t.type !== "heatmap" ? { ...t, showlegend: false } : t));
+    if (out.showlegend === undefined) out.showlegend = legendSeries({ data }).length >= 2;
+    if (out.showlegend && out.legend?.x === undefined && out.legend?.y === undefined) {
+      out.legend = { ...(data.some(showsColorBar) ? LEGEND_TOP : LEGEND_RIGHT), ...out.legend };
+    }
     out.width ??= DEFAULT_WIDTH;
     out.height ??= DEFAULT_HEIGHT;
     out.font = {
@@ -69,6 +145,7 @@ export function figure(data: Trace[], layout: Layout = {}, opts: FigureOptions =
     for (const id of axisIds(out)) {
       (out as Record<string, Axis>)[axisName(id)] = { ...AXIS_STYLE, ...getAxis(out, id) };
     }
+    out = withLogTicks({ data, layout: out });
   }
   const fig: Figure = { data, layout: out };
   validateFigure(fig);
@@ -96,7 +173,8 @@ function refAxis(ref: string | undefined): string | null {
 
 /**
  * Checks that every axis referenced by a trace, annotation or shape exists in
- * the layout, and that x/y lengths agree.
+ * the layout, that x/y lengths agree, and that a figure with two or more named
+ * series does not hide its legend ({@link checkLegend}).
  *
  * @example
  * ```ts
@@ -142,6 +220,7 @@ export function validateFigure(fig: Figure): void {
       if (id !== null && !has(id)) throw new Error(`shape ${i} (${s.type}) refers to ${ref}, which the layout lacks`);
     }
   });
+  checkLegend(fig);
 }
 
 /**

@@ -196,7 +196,8 @@ export function gridLayout(rows: number, cols: number, opts: GridOptions = {}): 
     return axesOf(r * cols + c + 1);
   };
 
-  const layout: Layout = { width, height, margin: { ...margin }, showlegend: false };
+  // no showlegend: figure() shows a legend exactly when two or more named series are drawn
+  const layout: Layout = { width, height, margin: { ...margin } };
   if (opts.title) layout.title = { text: opts.title, x: 0.5, xanchor: "center" };
   if (opts.font) layout.font = opts.font;
   const annotations: Annotation[] = [];
@@ -312,7 +313,6 @@ export function panelLayout(panels: PanelSpec[], opts: PanelLayoutOptions = {}):
     width: opts.width ?? 900,
     height: opts.height ?? 600,
     margin: { l: 60, r: 30, t: opts.title ? 70 : 40, b: 50, ...opts.margin },
-    showlegend: false,
   };
   if (opts.title) layout.title = { text: opts.title, x: 0.5, xanchor: "center" };
   const annotations: Annotation[] = [];

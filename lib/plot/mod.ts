@@ -24,8 +24,11 @@ export * from "./traces.ts";
 export * from "./layout.ts";
 export * from "./figure.ts";
 export * from "./data_json.ts";
+export * from "./log_ticks.ts";
+export { canonicalSvg, canonicalSvgIds, sortSvgAttributes } from "./svg_ids.ts";
 export {
   closeExporter,
+  EXPORT_RANDOM_SEED,
   type ExporterStats,
   exporterStats,
   exportFigure,
@@ -37,11 +40,14 @@ export { chromiumAvailable, chromiumPath } from "./chromium.ts";
 export {
   ensurePlotlyCopy,
   figureHtml,
+  MIN_PNG_SCALE,
+  MIN_PNG_WIDTH,
   PLOTLY_COPY,
+  pngScale,
   save,
   type SavedFigure,
   type SaveOptions,
   writeAtomic,
 } from "./save.ts";
-export { figureBundle, PLOTLY_MIME, saveAndShow, show, type ShowOptions } from "./show.ts";
+export { DISPLAY_SCALE, figureBundle, PLOTLY_MIME, saveAndShow, show, type ShowOptions } from "./show.ts";
 export { inKernel, showText } from "./jupyter.ts";

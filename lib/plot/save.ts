@@ -1,5 +1,6 @@
 /**
- * `save(fig, name, data)`: writes a figure as `NAME.svg`, `NAME.png` (scale 2),
+ * `save(fig, name, data)`: writes a figure as `NAME.svg` (the same bytes for the same figure),
+ * `NAME.png` (at least 2× and at least 1,600 px wide, {@link pngScale}),
  * `NAME.html` (interactive; loads the shared `./plotly.min.js` copied once into
  * the same folder, never inlined) and `NAME.data.json` (the numbers behind the
  * figure — what checks and tests read). Every file is written atomically
@@ -30,11 +31,38 @@ import type { Figure } from "./types.ts";
 /** Name of the shared plotly.js copy next to the figures. */
 export const PLOTLY_COPY = "plotly.min.js";
 
+/** Smallest pixel ratio of a saved PNG. */
+export const MIN_PNG_SCALE = 2;
+/** Smallest width in pixels of a saved PNG. */
+export const MIN_PNG_WIDTH = 1600;
+
+/**
+ * The pixel ratio of a saved PNG: `requested` (default {@link MIN_PNG_SCALE}), raised when needed so the image is
+ * at least {@link MIN_PNG_WIDTH} px wide.
+ *
+ * @example
+ * ```ts
+ * import { pngScale } from "./save.ts";
+ * pngScale(900); // 1600 / 900 ≈ 1.78 → 2
+ * pngScale(760); // 1600 / 760 ≈ 2.105
+ * ```
+ * @throws {RangeError} for a requested ratio below {@link MIN_PNG_SCALE}
+ */
+export function pngScale(width: number, requested = MIN_PNG_SCALE): number {
+  if (!(requested >= MIN_PNG_SCALE)) {
+    throw new RangeError(
+      `save: the PNG scale must be at least ${MIN_PNG_SCALE} (got ${requested}); ` +
+        `notebooks embed a smaller copy (saveAndShow's displayScale)`,
+    );
+  }
+  return Math.max(requested, MIN_PNG_WIDTH / width);
+}
+
 /** Options of {@link save}. */
 export interface SaveOptions {
   /** Output folder (default `figuresDir()`). */
   dir?: string;
-  /** PNG pixel ratio (default 2). */
+  /** PNG pixel ratio, at least 2 (default 2, raised so the PNG is at least 1,600 px wide: {@link pngScale}). */
   scale?: number;
   /** Write NaN/±Infinity in the data as strings instead of failing (default false). */
   allowNonFinite?: boolean;
@@ -48,7 +76,7 @@ export interface SavedFigure {
   png: string;
   html: string;
   data: string;
-  /** The PNG bytes (reused by `saveAndShow` so the figure is rendered once). */
+  /** The PNG bytes as written. */
   pngBytes: Uint8Array;
 }
 
@@ -70,7 +98,7 @@ export async function save(fig: Figure, name: string, data: unknown, opts: SaveO
   validateFigure(fig);
   const dataText = encodeFigureData(data, { allowNonFinite: opts.allowNonFinite ?? false });
   const dir = opts.dir ?? figuresDir();
-  const pngBytes = await exportFigure(fig, { format: "png", scale: opts.scale ?? 2 });
+  const pngBytes = await exportFigure(fig, { format: "png", scale: pngScale(figureSize(fig).width, opts.scale) });
   const svgBytes = await exportFigure(fig, { format: "svg" });
   await Deno.mkdir(dir, { recursive: true });
   await ensurePlotlyCopy(dir);

@@ -27,7 +27,7 @@ import { describeFigure, figureSize, figureToJson, validateFigure } from "./figu
 import { exportFigure } from "./export.ts";
 import { jupyter, type MimeBundle } from "./jupyter.ts";
 import { plotlyJsSource } from "./plotly_js.ts";
-import { save, type SavedFigure, type SaveOptions } from "./save.ts";
+import { pngScale, save, type SavedFigure, type SaveOptions } from "./save.ts";
 import type { Figure } from "./types.ts";
 
 /** Plotly's notebook MIME type. */
@@ -37,7 +37,7 @@ export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 export interface ShowOptions {
   /** A PNG already rendered (e.g. by `save`); otherwise the exporter renders one. */
   png?: Uint8Array;
-  /** Pixel ratio of a PNG rendered here (default 2). */
+  /** Pixel ratio of a PNG rendered here (default 2; the notebook displays it at the figure's CSS size). */
   scale?: number;
   /** Force (true) or suppress (false) the interactive `text/html` part; default `!isHeadless()`. */
   live?: boolean;
@@ -129,8 +129,13 @@ export async function show(fig: Figure, opts: ShowOptions = {}): Promise<void> {
   if (includePlotly) plotlyInlined = true;
 }
 
+/** Pixel ratio of the PNG a notebook embeds by default (the file in figures/ is larger: `pngScale`). */
+export const DISPLAY_SCALE = 1;
+
 /**
- * `save` then `show`, rendering the PNG once. Returns the saved paths.
+ * `save` then `show`. Returns the saved paths. The notebook embeds a PNG at `displayScale` (default
+ * {@link DISPLAY_SCALE}, keeping notebooks small) while `figures/NAME.png` is written at ≥ 2× and ≥ 1,600 px; when
+ * both ratios agree the saved PNG is reused.
  *
  * @example
  * ```ts
@@ -142,13 +147,17 @@ export async function saveAndShow(
   fig: Figure,
   name: string,
   data: unknown,
-  opts: SaveOptions & { live?: boolean } = {},
+  opts: SaveOptions & { live?: boolean; displayScale?: number } = {},
 ): Promise<SavedFigure> {
-  const saved = await save(fig, name, data, opts);
+  const { live, displayScale, ...saveOpts } = opts;
+  const saved = await save(fig, name, data, saveOpts);
   if (jupyter() === null) {
     console.log(`${describeFigure(fig)} → ${saved.dir}/${name}.{svg,png,html,data.json}`);
   } else {
-    await show(fig, { png: saved.pngBytes, live: opts.live });
+    const ds = displayScale ?? DISPLAY_SCALE;
+    const savedScale = pngScale(figureSize(fig).width, saveOpts.scale);
+    const png = ds === savedScale ? saved.pngBytes : await exportFigure(fig, { format: "png", scale: ds });
+    await show(fig, { png, live });
   }
   return saved;
 }

@@ -27,6 +27,7 @@ import type {
   ColorScale,
   Dash,
   Datum,
+  ErrorBars,
   HeatmapTrace,
   ScatterTrace,
   XAxisId,
@@ -317,4 +318,143 @@ export function heatmapTrace(z: ArrayLike<ArrayLike<number>>, opts: HeatmapOptio
   }
   if (opts.texttemplate !== undefined) t.texttemplate = opts.texttemplate;
   return t;
+}
+
+/** The two-sided 95% quantile of the standard normal distribution. */
+export const Z95 = 1.959963984540054;
+
+/**
+ * The ends of `mean ± z·se` (default z: {@link Z95}, a 95% normal interval); NaN where either input is not finite.
+ *
+ * @example
+ * ```ts
+ * import { normalInterval } from "./traces.ts";
+ * normalInterval([1, 2], [0.1, NaN]); // { lo: [0.804, NaN], hi: [1.196, NaN] } (rounded)
+ * ```
+ * @throws {Error} when the arrays differ in length or z is not positive
+ */
+export function normalInterval(
+  mean: ArrayLike<number>,
+  se: ArrayLike<number>,
+  z = Z95,
+): { lo: number[]; hi: number[] } {
+  if (mean.length !== se.length) throw new Error(`normalInterval: mean has ${mean.length} values, se ${se.length}`);
+  if (!(z > 0)) throw new Error(`normalInterval: z must be positive, got ${z}`);
+  const lo: number[] = [];
+  const hi: number[] = [];
+  for (let i = 0; i < mean.length; i++) {
+    const m = mean[i]!;
+    const s = se[i]!;
+    const ok = Number.isFinite(m) && Number.isFinite(s);
+    lo.push(ok ? m - z * s : NaN);
+    hi.push(ok ? m + z * s : NaN);
+  }
+  return { lo, hi };
+}
+
+/**
+ * Asymmetric error bars from interval ends (`lo ≤ mean ≤ hi`, any of them may be missing: no bar there).
+ *
+ * @example
+ * ```ts
+ * import { intervalErrorBars, scatterTrace } from "./traces.ts";
+ * const t = scatterTrace([1, 2], [0.3, 0.5]);
+ * t.error_y = intervalErrorBars([0.3, 0.5], [0.2, 0.45], [0.42, 0.52]);
+ * ```
+ * @throws {Error} when lengths differ or an interval does not contain its mean
+ */
+export function intervalErrorBars(
+  mean: ArrayLike<number>,
+  lo: ArrayLike<number>,
+  hi: ArrayLike<number>,
+  opts: { color?: Color; thickness?: number; width?: number } = {},
+): ErrorBars {
+  checkInterval("intervalErrorBars", mean, lo, hi);
+  const up: number[] = [];
+  const down: number[] = [];
+  for (let i = 0; i < mean.length; i++) {
+    up.push(hi[i]! - mean[i]!);
+    down.push(mean[i]! - lo[i]!);
+  }
+  const e: ErrorBars = {
+    type: "data",
+    symmetric: false,
+    array: toData(up),
+    arrayminus: toData(down),
+    visible: true,
+    thickness: opts.thickness ?? 1.5,
+    width: opts.width ?? 4,
+  };
+  if (opts.color !== undefined) e.color = opts.color;
+  return e;
+}
+
+/** Throws unless the three arrays have one length and every finite interval contains its finite mean. */
+function checkInterval(who: string, mean: ArrayLike<number>, lo: ArrayLike<number>, hi: ArrayLike<number>): void {
+  if (lo.length !== mean.length || hi.length !== mean.length) {
+    throw new Error(`${who}: mean has ${mean.length} values, lo ${lo.length}, hi ${hi.length}`);
+  }
+  for (let i = 0; i < mean.length; i++) {
+    const m = mean[i]!, a = lo[i]!, b = hi[i]!;
+    const tol = 1e-12 * Math.abs(m);
+    if (a > m + tol || b < m - tol) {
+      throw new Error(`${who}: interval ${i} [${a}, ${b}] does not contain its mean ${m}`);
+    }
+  }
+}
+
+/** Options of {@link meanIntervalTraces}. */
+export interface MeanIntervalOptions extends LineOptions {
+  /** Required: the band and the line must share it (plotly's colour cycle would give them different ones). */
+  color: Color;
+  /** "band": a shaded band under the line (default); "bars": error bars on each point. */
+  style?: "band" | "bars";
+  /** Band fill opacity (default 0.2). */
+  alpha?: number;
+}
+
+/**
+ * A mean with its interval: a shaded band plus the line (`style: "band"`), or
+ * one trace with asymmetric error bars (`style: "bars"`, markers unless `mode`
+ * says otherwise). The band shares the line's legend group, so the legend
+ * shows one entry and toggling it hides both. Non-finite interval ends leave
+ * a gap in the band / no bar at that point.
+ *
+ * @example
+ * ```ts
+ * import { meanIntervalTraces, normalInterval } from "./traces.ts";
+ * const x = [1, 2, 3], mean = [0.2, 0.25, 0.4], se = [0.02, 0.03, 0.05];
+ * const { lo, hi } = normalInterval(mean, se);
+ * const traces = meanIntervalTraces(x, mean, lo, hi, { name: "layer 0 (95% CI)", color: "rgb(27,158,119)" });
+ * ```
+ * @throws {Error} when lengths differ or an interval does not contain its mean
+ */
+export function meanIntervalTraces(
+  x: Values,
+  mean: ArrayLike<number>,
+  lo: ArrayLike<number>,
+  hi: ArrayLike<number>,
+  opts: MeanIntervalOptions,
+): ScatterTrace[] {
+  checkLengths(`meanIntervalTraces${opts.name ? ` "${opts.name}"` : ""} (mean)`, x, mean);
+  const { style = "band", alpha, ...lineOpts } = opts;
+  const group = opts.legendgroup ?? opts.name;
+  if (style === "bars") {
+    const t = lineTrace(x, mean, { mode: "markers", ...lineOpts, legendgroup: group });
+    t.error_y = intervalErrorBars(mean, lo, hi, { color: opts.color });
+    return [t];
+  }
+  // the band needs both ends; where one is missing it leaves a gap
+  const ok = (i: number) => Number.isFinite(lo[i]!) && Number.isFinite(hi[i]!);
+  const bandLo = Array.from({ length: mean.length }, (_, i) => (ok(i) ? lo[i]! : NaN));
+  const bandHi = Array.from({ length: mean.length }, (_, i) => (ok(i) ? hi[i]! : NaN));
+  checkInterval(`meanIntervalTraces${opts.name ? ` "${opts.name}"` : ""}`, mean, lo, hi);
+  const band = bandTraces(x, bandLo, bandHi, {
+    color: opts.color,
+    alpha: alpha ?? 0.2,
+    axes: opts.axes,
+    name: opts.name ? `${opts.name} (interval)` : undefined,
+    legendgroup: group,
+  });
+  return [...band, lineTrace(x, mean, { ...lineOpts, legendgroup: group })];
 }

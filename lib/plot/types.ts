@@ -229,7 +229,13 @@ export interface Axis {
   showticklabels?: boolean;
   tickfont?: Font;
   exponentformat?: "none" | "e" | "E" | "power" | "SI" | "B";
-  minor?: { ticks?: "" | "outside" | "inside"; showgrid?: boolean; dtick?: number | string };
+  minor?: {
+    ticks?: "" | "outside" | "inside";
+    showgrid?: boolean;
+    dtick?: number | string;
+    tickvals?: number[];
+    ticklen?: number;
+  };
   visible?: boolean;
   fixedrange?: boolean;
   automargin?: boolean;

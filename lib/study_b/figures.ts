@@ -437,8 +437,9 @@ export function jsonSafe(data: unknown): unknown {
 }
 
 /**
- * Saves a {@link FigureSpec} (figure files + its data with non-finite numbers as null) and shows it; the PNG is
- * rendered at pixel ratio `scale` (default 1: the figures are already 900–1250 px wide, and notebooks stay small).
+ * Saves a {@link FigureSpec} (figure files + its data with non-finite numbers as null) and shows it. The PNG in
+ * figures/ is at least 2× and 1,600 px wide; the notebook embeds one at pixel ratio `displayScale` (default 1, so
+ * notebooks stay small).
  *
  * @example
  * ```ts
@@ -446,8 +447,8 @@ export function jsonSafe(data: unknown): unknown {
  * // for (const f of contextReconFigures(result)) await saveSpec(f);
  * ```
  */
-export async function saveSpec(spec: FigureSpec, scale = 1): Promise<void> {
-  await saveAndShow(compactFigure(spec.fig), spec.name, jsonSafe(spec.data), { scale });
+export async function saveSpec(spec: FigureSpec, displayScale = 1): Promise<void> {
+  await saveAndShow(compactFigure(spec.fig), spec.name, jsonSafe(spec.data), { displayScale });
 }
 
 /**

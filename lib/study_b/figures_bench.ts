@@ -13,7 +13,17 @@
  * @module
  */
 
-import { barTrace, gridLayout, hline, layerColor, lineTrace, mergeLayout, vline } from "../plot/mod.ts";
+import {
+  barTrace,
+  gridLayout,
+  hline,
+  intervalErrorBars,
+  layerColor,
+  lineTrace,
+  mergeLayout,
+  normalInterval,
+  vline,
+} from "../plot/mod.ts";
 import { dark2 } from "../plot/colors.ts";
 import { figure } from "../plot/figure.ts";
 import type { Trace } from "../plot/types.ts";
@@ -172,52 +182,59 @@ export function benchTransitionFigure(
   return { name: `bench_${bench}_transitions`, fig: figure(traces, layout), data: { rows }, caption };
 }
 
-/** F4d (`bench_lambada_dce_kl`): mean ΔCE of the first target token and KL at the last context position, per layer. */
+/**
+ * F4d (`bench_lambada_dce_kl`): per spliced SAE, mean ΔCE of the first target token and mean KL at the last context
+ * position, side by side with 95% intervals (mean ± 1.96 s.e. over items), one legend entry each.
+ */
 export function lambadaDceKlFigure(rows: readonly LambadaRow[], ev: LambadaEval): FigureSpec {
   const layers = rows.filter((r) => r.layer !== null);
   const x = layers.map((r) => `L${r.layer}`);
-  const g = gridLayout(1, 2, {
-    width: 1000,
-    height: 420,
-    gapX: 80,
-    panelTitles: ["ΔCE of the first target token", "KL at the last context position"],
-  });
-  const traces: Trace[] = [
-    barTrace(x, layers.map((r) => r.deltaCe), {
-      name: "ΔCE",
-      color: dark2(2),
-      errorY: layers.map((r) => r.deltaCeSe),
-      axes: g.axes(0, 0),
-    }),
-    barTrace(x, layers.map((r) => r.kl), {
-      name: "KL",
-      color: dark2(3),
-      errorY: layers.map((r) => r.klSe),
-      axes: g.axes(0, 1),
-    }),
-  ];
+  const bars = (name: string, color: string, mean: number[], se: number[]) => {
+    const { lo, hi } = normalInterval(mean, se);
+    const t = barTrace(x, mean, { name, color });
+    t.error_y = intervalErrorBars(mean, lo, hi, { color: "rgb(40,40,40)" });
+    return { trace: t, lo, hi };
+  };
+  const dce = bars(
+    "ΔCE of the first target token",
+    dark2(2),
+    layers.map((r) => r.deltaCe),
+    layers.map((r) => r.deltaCeSe),
+  );
+  const kl = bars(
+    "KL(clean ‖ spliced) at the last context position",
+    dark2(3),
+    layers.map((r) => r.kl),
+    layers.map((r) => r.klSe),
+  );
   const caption = `F4d: per spliced SAE, mean ΔCE = ln p_clean(target) − ln q_spliced(target) of the first target ` +
-    `token and mean KL(clean ‖ spliced) at the prediction position (±1 s.e.). ${facts("lambada", ev)}`;
+    `token and mean KL(clean ‖ spliced) at the prediction position; error bars are 95% intervals (mean ± 1.96 s.e. ` +
+    `over items). ${facts("lambada", ev)}`;
   const layout = withCaption(
-    mergeLayout(g.layout, {
+    mergeLayout(gridLayout(1, 1, { width: 1000, height: 440 }).layout, {
       title: { text: "LAMBADA-style: loss change at the target" },
+      xaxis: { title: { text: "spliced SAE" } },
       yaxis: { title: { text: "nats" } },
-      yaxis2: { title: { text: "nats" } },
-      showlegend: false,
-      shapes: [hline(0, { axes: g.axes(0, 0), color: "black", dash: "solid", width: 1 })],
+      barmode: "group",
+      shapes: [hline(0, { color: "black", dash: "solid", width: 1 })],
     }),
     caption,
     150,
   );
   return {
     name: "bench_lambada_dce_kl",
-    fig: figure(traces, layout),
+    fig: figure([dce.trace, kl.trace], layout),
     data: {
       layers: layers.map((r) => r.layer),
       delta_ce: layers.map((r) => r.deltaCe),
       delta_ce_se: layers.map((r) => r.deltaCeSe),
+      delta_ce_lo95: dce.lo,
+      delta_ce_hi95: dce.hi,
       kl: layers.map((r) => r.kl),
       kl_se: layers.map((r) => r.klSe),
+      kl_lo95: kl.lo,
+      kl_hi95: kl.hi,
+      n_items: ev.items.length,
     },
     caption,
   };
