@@ -3,7 +3,8 @@
  *
  * 1. npm dependencies into `node_modules/` (`deno install`), when a pinned package of `deno.json` is absent;
  * 2. Debian packages — Jupyter's headless runner (`jupyter-nbconvert`, `python3-nbclient`), `chromium` for static
- *    figure export and `libopenblas0-pthread` — through `apt-get` (as root, or with password-less `sudo`);
+ *    figure export, `libopenblas0-pthread` and `mesa-vulkan-drivers` (lavapipe, a software WebGPU adapter for the
+ *    WebGPU parity tests on machines without a GPU) — through `apt-get` (as root, or with password-less `sudo`);
  * 3. the Deno Jupyter kernel (`deno jupyter --install`), when its kernelspec is missing or points at no usable deno.
  *
  * Run it with `--node-modules-dir=none` (as the tasks do) so that Deno does not fill `node_modules/` silently before
@@ -24,6 +25,7 @@ export const APT_PACKAGES: readonly string[] = [
   "python3-nbclient",
   "chromium",
   "libopenblas0-pthread",
+  "mesa-vulkan-drivers",
 ];
 
 /** Oldest Deno whose Jupyter kernel works under nbclient (execute_result without `transient` crashed it before). */
@@ -138,7 +140,8 @@ export function aptPlan(missing: readonly string[], ability: AptAbility): { pref
   if (!ability.hasAptGet) {
     throw new SetupError(
       `missing Debian packages: ${missing.join(", ")}; this machine has no apt-get. ` +
-        `Install their equivalents (Jupyter with nbclient, Chromium, OpenBLAS), or on Debian/Ubuntu run: ${command}`,
+        `Install their equivalents (Jupyter with nbclient, Chromium, OpenBLAS, Mesa's Vulkan drivers), or on ` +
+        `Debian/Ubuntu run: ${command}`,
     );
   }
   if (ability.isRoot) return { prefix: [] };
