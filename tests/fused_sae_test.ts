@@ -241,6 +241,51 @@ Deno.test("trainFusedSmall gives identical numbers in this thread, with one work
   check(a.log.steps.join() === "50,100,150,200,250,300", `log steps ${a.log.steps}`);
 });
 
+Deno.test("trainFusedSmall with group_size: each group of instances trains on its own stream, independent of workers", async () => {
+  const { trainFusedSmall } = await import("../lib/sae/fused_small.ts");
+  const { datasetConfig } = await import("../lib/toy/data.ts");
+  const { initToyModel } = await import("../lib/toy/model.ts");
+  const train = defaultSaeTrainConfig({
+    total_steps: 200,
+    batch_size: 64,
+    lr: 3e-3,
+    l1_coefficient: 0.1,
+    loss_instance_divisor: 1,
+  });
+  const rng = new Rng(2, "init");
+  const one = {
+    W_enc: rng.fillUniform(new Float64Array(8), -0.8, 0.8),
+    b_enc: new Float64Array(4),
+    W_dec: rng.fillUniform(new Float64Array(8), -0.8, 0.8),
+    b_dec: new Float64Array(2),
+  };
+  // four identical instances in two groups of two
+  const four = {
+    W_enc: Float64Array.from({ length: 32 }, (_, k) => one.W_enc[k % 8]!),
+    b_enc: new Float64Array(16),
+    W_dec: Float64Array.from({ length: 32 }, (_, k) => one.W_dec[k % 8]!),
+    b_dec: new Float64Array(8),
+  };
+  const toy = initToyModel(4, 2, new Rng(0, "toy/init"));
+  const base = { kind: "toy" as const, data: datasetConfig("D1"), toy, seed: 5, stream: "sae/batches" };
+  const cfg4 = defaultSaeConfig({ n_inst: 4, d_in: 2, d_sae: 4 });
+  const grouped = { ...base, group_size: 2 };
+  const a = await trainFusedSmall(cfg4, train, four, grouped, { workers: 0 });
+  const b = await trainFusedSmall(cfg4, train, four, grouped, { workers: 2 });
+  check(a.params.W_dec.every((v, i) => v === b.params.W_dec[i]), "grouped W_dec identical with 0 and 2 workers");
+  const same = (i: number, j: number) =>
+    a.params.W_dec.slice(8 * i, 8 * i + 8).every((v, k) => v === a.params.W_dec[8 * j + k]);
+  check(same(0, 1) && same(2, 3), "instances of one group (same init, same stream) end identical");
+  check(!same(0, 2), "instances of different groups (same init) end different: their streams differ");
+  // group 1 equals a lone instance trained on stream "sae/batches/group1"
+  const cfg1 = defaultSaeConfig({ n_inst: 1, d_in: 2, d_sae: 4 });
+  const lone = await trainFusedSmall(cfg1, train, one, {
+    ...base,
+    stream: "sae/batches/group1",
+  }, { workers: 0 });
+  check(lone.params.W_dec.every((v, k) => v === a.params.W_dec[16 + k]), "group 1 = a lone run on its stream");
+});
+
 Deno.test("fused kernel matches the core trainer (lib/sae/train.ts) over 60 steps from identical parameters and batches, with ghost grads active", async () => {
   const tf = await import("@tensorflow/tfjs");
   const { initBackend } = await import("../lib/engine/backend.ts");

@@ -8,9 +8,12 @@ import {
   evaluateInstances,
   EXPECTED_DICTIONARY_L1,
   hiddenCovariance,
+  isBroken,
+  reconstructionStats,
   rotateVec,
   rotationFor,
   selectInstances,
+  summarizeReconstruction,
   symmetricEigenvalues,
 } from "../lib/toy/analysis.ts";
 import { ComposedFeatureData, datasetConfig } from "../lib/toy/data.ts";
@@ -159,4 +162,62 @@ Deno.test("the dictionary table matches the derived ℓ1 values and its check re
     threw = e instanceof Error && e.message.includes("D1 axis-dictionary ℓ1");
   }
   check(threw, "a measured ℓ1 far from the table fails with a message naming the data set");
+});
+
+Deno.test("a planted near-zero sample makes the per-sample mean explode; the ratio and the median do not move", () => {
+  // an SAE that reconstructs exactly except for an output offset δ = 0.01 (b_dec), on 1,000 unit-scale inputs
+  const delta = 0.01;
+  const sae = saeFromArrays(defaultSaeConfig({ n_inst: 1, d_in: 2, d_sae: 4 }), {
+    W_enc: { data: new Float32Array([1, -1, 0, 0, 0, 0, 1, -1]), shape: [1, 2, 4] },
+    b_enc: { data: new Float32Array(4), shape: [1, 4] },
+    W_dec: { data: new Float32Array([1, 0, -1, 0, 0, 1, 0, -1]), shape: [1, 4, 2] },
+    b_dec: { data: new Float32Array([delta, 0]), shape: [1, 2] },
+  });
+  const rng = new Rng(11, "inputs");
+  const n = 1000;
+  const h = new Float32Array(2 * n);
+  for (let b = 0; b < n; b++) {
+    const r = 0.2 + 0.8 * rng.uniform();
+    const t = 2 * Math.PI * rng.uniform();
+    h[2 * b] = r * Math.cos(t);
+    h[2 * b + 1] = r * Math.sin(t);
+  }
+  const clean = reconstructionStats(sae, h).summaries[0]!;
+  const planted = Float32Array.from(h);
+  planted[2 * 7] = 3e-6; // ‖h‖ = 3e-6: error δ² / ‖h‖² ≈ 1.1e7 on this one sample
+  planted[2 * 7 + 1] = 0;
+  const st = reconstructionStats(sae, planted);
+  const bad = st.summaries[0]!;
+  sae.dispose();
+  check(
+    bad.normalized_mse > 1e3 * clean.normalized_mse,
+    `mean explodes: ${clean.normalized_mse} → ${bad.normalized_mse}`,
+  );
+  check(bad.normalized_mse > 1e4, `one sample decides the mean: ${bad.normalized_mse}`);
+  checkClose(bad.mse_ratio, clean.mse_ratio, 0.01 * clean.mse_ratio, "ratio Σ error / Σ‖h‖² stays");
+  checkClose(
+    bad.median_normalized_mse,
+    clean.median_normalized_mse,
+    0.02 * clean.median_normalized_mse,
+    "median stays",
+  );
+  check(bad.mse_ratio < 1e-3 && !isBroken(bad), `the robust measures still call this SAE good: ${bad.mse_ratio}`);
+  checkClose(st.offset[0]!, delta, 1e-6, "output at h = 0 is the offset δ");
+});
+
+Deno.test("summarizeReconstruction: exact values on a small set; outputting zero scores 1; broken means worse than zero", () => {
+  const s = summarizeReconstruction([1, 0, 3], [2, 0, 1]);
+  checkClose(s.mse_ratio, 4 / 3, 1e-12, "ratio");
+  checkClose(s.median_normalized_mse, 0.5, 1e-12, "median of [0.5, 0, 3] (norm 0 replaced by 1)");
+  checkClose(s.normalized_mse, 3.5 / 3, 1e-12, "mean");
+  check(isBroken(s), "ratio 4/3 > 1 is broken");
+  const zero = summarizeReconstruction([0.5, 2, 0.1], [0.5, 2, 0.1]);
+  check(zero.mse_ratio === 1 && zero.median_normalized_mse === 1 && !isBroken(zero), "zero output scores exactly 1");
+  let threw = false;
+  try {
+    summarizeReconstruction([1, 2], [1]);
+  } catch (e) {
+    threw = e instanceof RangeError && /2 errors and 1 norms/.test(e.message);
+  }
+  check(threw, "mismatched lengths throw, naming both counts");
 });

@@ -37,6 +37,12 @@ export interface ToyBatchSource {
   seed: number;
   /** Stream name (e.g. "sae/batches"). */
   stream: string;
+  /**
+   * Instances per independent batch stream: instance i (global index) trains on stream
+   * `${stream}/group${⌊i / group_size⌋}`, as the study trained each config (its 5 instances) on its own draws.
+   * 0 or absent: one stream `stream` shared by every instance.
+   */
+  group_size?: number;
 }
 
 /** Initial parameters in the core's layout (see `Sae.toArrays`), float32 or float64. */
@@ -63,6 +69,8 @@ export interface FusedChunkJob {
   progressEvery: number;
   /** Batch loop choice. */
   kernel: FusedKernelChoice;
+  /** Global index of this chunk's first instance (selects its batch-stream groups; default 0). */
+  first_instance?: number;
 }
 
 /** Logged statistics of a chunk (instance-major within each logged step). */
@@ -146,10 +154,26 @@ export function runFusedChunk(job: FusedChunkJob, onProgress?: (done: number) =>
   sae.setParams(job.init);
   const B = train.batch_size;
   const T = train.total_steps;
-  const next = makeBatchStream(job.source, B, cfg.d_in);
-  const h = new Float64Array(B * cfg.d_in);
-  const lengths = scheduleLengths(T, train.lr_warm_up_fraction, train.lr_decay_fraction);
   const n = cfg.n_inst;
+  const groupSize = job.source.group_size ?? 0;
+  if (!Number.isInteger(groupSize) || groupSize < 0) {
+    throw new RangeError(`fused SAE: ToyBatchSource.group_size must be an integer ≥ 0, got ${groupSize}`);
+  }
+  // one stream per group of instances (or one for all); hs[i] is instance i's batch
+  const first = job.first_instance ?? 0;
+  const streams: { next: (h: Float64Array) => void; h: Float64Array }[] = [];
+  const hs: Float64Array[] = [];
+  const byGroup = new Map<number, number>();
+  for (let i = 0; i < (groupSize > 0 ? n : 1); i++) {
+    const g = groupSize > 0 ? Math.floor((first + i) / groupSize) : -1;
+    if (!byGroup.has(g)) {
+      const source = g < 0 ? job.source : { ...job.source, stream: `${job.source.stream}/group${g}` };
+      byGroup.set(g, streams.length);
+      streams.push({ next: makeBatchStream(source, B, cfg.d_in), h: new Float64Array(B * cfg.d_in) });
+    }
+    hs.push(streams[byGroup.get(g)!]!.h);
+  }
+  const lengths = scheduleLengths(T, train.lr_warm_up_fraction, train.lr_decay_fraction);
   const rows = Math.floor(T / job.logEvery) + (T % job.logEvery === 0 ? 0 : 1);
   const log: FusedChunkLog = {
     steps: [],
@@ -160,8 +184,8 @@ export function runFusedChunk(job: FusedChunkJob, onProgress?: (done: number) =>
   };
   const t0 = performance.now();
   for (let s = 0; s < T; s++) {
-    next(h);
-    sae.step(h, B, lrMultiplier(s, T, lengths));
+    for (const st of streams) st.next(st.h);
+    sae.step(groupSize > 0 ? hs : hs[0]!, B, lrMultiplier(s, T, lengths));
     const done = s + 1;
     if (done % job.logEvery === 0 || done === T) {
       const r = log.steps.length;

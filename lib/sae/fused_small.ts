@@ -188,6 +188,7 @@ export async function trainFusedSmall(
       logEvery,
       progressEvery: Math.max(1, Math.floor(T / 200)),
       kernel: options.kernel ?? "auto",
+      first_instance: start,
     });
     start += count;
   }

@@ -260,26 +260,40 @@ export class FusedSmallSae {
 
   /**
    * One training step of every instance on the shared batch `h` ([batch, d_in]
-   * row-major), with learning rate `lr_i · lrMultiplier`. When `gradOut`
+   * row-major) — or, when `h` is an array of `n_inst` batches, instance i on `h[i]`
+   * (instances may share a batch object) — with learning rate `lr_i · lrMultiplier`. When `gradOut`
    * ([n_inst, P]) is given, the gradient each instance applied (after the
    * decoder-parallel removal) is copied into it.
    */
-  step(h: Float64Array, batch: number, lrMultiplier: number, gradOut?: Float64Array): void {
+  step(h: Float64Array | readonly Float64Array[], batch: number, lrMultiplier: number, gradOut?: Float64Array): void {
     const { n_inst, d_in, d_sae, P, oWe, obe, oWd, obd, train } = this;
-    if (h.length < batch * d_in) {
-      throw new RangeError(`FusedSmallSae.step: h has ${h.length} values, expected ≥ ${batch}·${d_in}`);
+    const perInstance = Array.isArray(h);
+    if (perInstance && h.length !== n_inst) {
+      throw new RangeError(`FusedSmallSae.step: ${h.length} batches given for ${n_inst} instances`);
+    }
+    const batches: readonly Float64Array[] = perInstance ? h : [h as Float64Array];
+    for (const x of batches) {
+      if (x.length < batch * d_in) {
+        throw new RangeError(`FusedSmallSae.step: h has ${x.length} values, expected ≥ ${batch}·${d_in}`);
+      }
     }
     if (train.normalize_decoder) this.normalizeDecoder();
-    // per-sample 1/‖h‖ and 1/‖h‖² (a norm of 0 is replaced by 1), shared by all instances
-    const invN = new Float64Array(batch);
-    const invN2 = new Float64Array(batch);
-    for (let b = 0; b < batch; b++) {
-      let s = 0;
-      for (let d = 0; d < d_in; d++) s += h[b * d_in + d]! * h[b * d_in + d]!;
-      const n = train.mse_loss === "l2_normalized" && s > 0 ? Math.sqrt(s) : 1;
-      invN[b] = 1 / n;
-      invN2[b] = 1 / (n * n);
+    // per-sample 1/‖h‖ and 1/‖h‖² (a norm of 0 is replaced by 1), once per distinct batch
+    const norms = new Map<Float64Array, { invN: Float64Array; invN2: Float64Array }>();
+    for (const x of batches) {
+      if (norms.has(x)) continue;
+      const invN = new Float64Array(batch);
+      const invN2 = new Float64Array(batch);
+      for (let b = 0; b < batch; b++) {
+        let s = 0;
+        for (let d = 0; d < d_in; d++) s += x[b * d_in + d]! * x[b * d_in + d]!;
+        const n = train.mse_loss === "l2_normalized" && s > 0 ? Math.sqrt(s) : 1;
+        invN[b] = 1 / n;
+        invN2[b] = 1 / (n * n);
+      }
+      norms.set(x, { invN, invN2 });
     }
+    const first = norms.get(batches[0]!)!;
     const window = train.dead_feature_window;
     const cdSteps = train.ghost_grads_cooldown;
     const thr = train.dead_feature_threshold;
@@ -301,10 +315,10 @@ export class FusedSmallSae {
       p,
       base: 0,
       g,
-      h,
+      h: batches[0]!,
       batch,
-      invN,
-      invN2,
+      invN: first.invN,
+      invN2: first.invN2,
       lam: 0,
       c,
       dead,
@@ -339,6 +353,13 @@ export class FusedSmallSae {
         fireCnt[j] = 0;
       }
       args.base = base;
+      if (perInstance) {
+        const x = batches[i]!;
+        const nm = norms.get(x)!;
+        args.h = x;
+        args.invN = nm.invN;
+        args.invN2 = nm.invN2;
+      }
       args.lam = this.l1[i]! * l1Mult;
       args.ghostOn = train.use_ghost_grads && nDead > 0;
       g.fill(0);

@@ -28,7 +28,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { Sae } from "../sae/sae.ts";
-import { decoderCosineSimilarity, evaluateSae, monosemanticity } from "../sae/metrics.ts";
+import { decoderCosineSimilarity, monosemanticity } from "../sae/metrics.ts";
 import { featureNames } from "./data.ts";
 import type { ToyModel } from "./model.ts";
 
@@ -195,13 +195,85 @@ export interface RowAlignment {
   diagLabel: string;
 }
 
+/**
+ * Summaries of per-sample squared reconstruction errors e_b = ‖ĥ_b − h_b‖² against n_b = ‖h_b‖².
+ * Outputting zero scores 1 on all three.
+ */
+export interface ReconstructionSummary {
+  /** Σ_b e_b / Σ_b n_b: no single sample can decide it unless its ‖h‖² is a large share of the sum. */
+  mse_ratio: number;
+  /** median_b e_b / n_b (n_b = 0 replaced by 1, as the study's loss does). */
+  median_normalized_mse: number;
+  /** mean_b e_b / n_b: the study's normalised MSE; one near-zero h_b can decide it. */
+  normalized_mse: number;
+}
+
+/**
+ * Reduces per-sample squared errors `err2` and squared input norms `norm2` to the
+ * three {@link ReconstructionSummary} measures.
+ *
+ * @throws {RangeError} when the arrays are empty or differ in length
+ *
+ * @example
+ * ```ts
+ * import { summarizeReconstruction } from "./analysis.ts";
+ * // a constant error of 0.01 on inputs of norm² 1, 1 and 1e-12: the mean explodes, the ratio and median do not
+ * summarizeReconstruction([1e-4, 1e-4, 1e-4], [1, 1, 1e-12]); // { mse_ratio ≈ 1.5e-4, median 1e-4, mean ≈ 3.3e7 }
+ * ```
+ */
+export function summarizeReconstruction(err2: ArrayLike<number>, norm2: ArrayLike<number>): ReconstructionSummary {
+  const n = err2.length;
+  if (n === 0 || norm2.length !== n) {
+    throw new RangeError(`summarizeReconstruction: ${n} errors and ${norm2.length} norms (need equal, ≥ 1)`);
+  }
+  let se = 0, sn = 0, mean = 0;
+  const per = new Float64Array(n);
+  for (let b = 0; b < n; b++) {
+    const e = err2[b] as number;
+    const q = norm2[b] as number;
+    se += e;
+    sn += q;
+    per[b] = e / (q > 0 ? q : 1);
+    mean += per[b]!;
+  }
+  per.sort();
+  const median = n % 2 === 1 ? per[(n - 1) / 2]! : (per[n / 2 - 1]! + per[n / 2]!) / 2;
+  return { mse_ratio: sn > 0 ? se / sn : Infinity, median_normalized_mse: median, normalized_mse: mean / n };
+}
+
+/**
+ * An instance whose reconstruction is worse than outputting zero on either robust
+ * measure (Σ error / Σ ‖h‖² > 1 or median per-sample normalised MSE > 1).
+ *
+ * @example
+ * ```ts
+ * import { isBroken } from "./analysis.ts";
+ * isBroken({ mse_ratio: 0.02, median_normalized_mse: 1.3 }); // true
+ * ```
+ */
+export function isBroken(s: Pick<ReconstructionSummary, "mse_ratio" | "median_normalized_mse">): boolean {
+  return !(s.mse_ratio <= 1) || !(s.median_normalized_mse <= 1);
+}
+
 /** Per-instance evaluation of a grid SAE. */
-export interface InstanceEval {
+export interface InstanceEval extends ReconstructionSummary {
   /** Instance index in the SAE. */
   index: number;
-  /** Study A's selection loss on fresh samples: normalised MSE + λ·ℓ1 (no ghost term, no cooldown weights). */
+  /**
+   * The study's selection loss on the evaluation set: mean per-sample normalised MSE + λ·ℓ1
+   * (no ghost term, no cooldown weights). One near-zero sample can decide it.
+   */
   loss: number;
-  normalized_mse: number;
+  /** The robust loss: Σ error / Σ ‖h‖² + λ·ℓ1 (what the project selects on). */
+  robust_loss: number;
+  /** Worse than outputting zero ({@link isBroken}). */
+  broken: boolean;
+  /** ‖ĥ(0)‖: the SAE's output at h = 0. */
+  offset_at_zero: number;
+  /** Encoder bias [d_sae]. */
+  b_enc: number[];
+  /** Decoder bias [d_in]. */
+  b_dec: number[];
   /** mean_b Σ_j a_j (unweighted). */
   l1: number;
   l0: number;
@@ -220,6 +292,95 @@ export interface InstanceEval {
   diag_cos: number;
   /** Decoder rows [d_sae × d_in], row-major. */
   W_dec: number[];
+}
+
+/** Per-instance reconstruction statistics of an SAE on a set of inputs. */
+export interface ReconstructionStats {
+  /** {@link ReconstructionSummary} per instance. */
+  summaries: ReconstructionSummary[];
+  /** mean_b Σ_j a_bj per instance. */
+  l1: Float64Array;
+  /** mean_b #{j: a_bj > 0} per instance. */
+  l0: Float64Array;
+  /** 1 − Σ error / Σ ‖h − mean h‖² per instance. */
+  explained_variance: Float64Array;
+  /** 1 where latent j of instance i fired (> 0) on some input, [n_inst, d_sae]. */
+  fired: Uint8Array;
+  /** ‖ĥ(0)‖ per instance. */
+  offset: Float64Array;
+}
+
+/**
+ * Runs every instance of `sae` (any architecture) over `h` ([n, d_in]) in chunks
+ * of `chunk` rows and reduces the per-sample errors ({@link summarizeReconstruction}).
+ *
+ * @example
+ * ```ts
+ * import { reconstructionStats } from "./analysis.ts";
+ * // reconstructionStats(sae, hFresh).summaries[0].mse_ratio
+ * ```
+ */
+export function reconstructionStats(sae: Sae, h: Float32Array, chunk = 8192): ReconstructionStats {
+  const { n_inst: n, d_in: d, d_sae: s } = sae.cfg;
+  if (h.length % d !== 0 || h.length === 0) {
+    throw new RangeError(`reconstructionStats: h has ${h.length} values, not a positive multiple of ${d}`);
+  }
+  const rows = h.length / d;
+  const err2 = Array.from({ length: n }, () => new Float64Array(rows));
+  const norm2 = new Float64Array(rows);
+  const mean = new Float64Array(d);
+  for (let r = 0; r < rows; r++) {
+    let q = 0;
+    for (let k = 0; k < d; k++) {
+      q += h[r * d + k]! ** 2;
+      mean[k]! += h[r * d + k]! / rows;
+    }
+    norm2[r] = q;
+  }
+  let centred = 0;
+  for (let r = 0; r < rows; r++) for (let k = 0; k < d; k++) centred += (h[r * d + k]! - mean[k]!) ** 2;
+  const l1 = new Float64Array(n), l0 = new Float64Array(n);
+  const fired = new Uint8Array(n * s);
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const m = Math.min(chunk, rows - r0);
+    const x = tf.tensor3d(h.subarray(r0 * d, (r0 + m) * d), [1, m, d]);
+    const f = sae.forward(x);
+    const recon = f.recon.dataSync(); // [n, m, d]
+    const acts = f.acts.dataSync(); // [n, m, s]
+    tf.dispose([x, f.acts, f.preActs, f.recon]);
+    for (let i = 0; i < n; i++) {
+      const e = err2[i]!;
+      for (let b = 0; b < m; b++) {
+        let q = 0;
+        for (let k = 0; k < d; k++) q += (recon[(i * m + b) * d + k]! - h[(r0 + b) * d + k]!) ** 2;
+        e[r0 + b] = q;
+        for (let j = 0; j < s; j++) {
+          const a = acts[(i * m + b) * s + j]!;
+          if (a > 0) {
+            l0[i]! += 1 / rows;
+            fired[i * s + j] = 1;
+          }
+          l1[i]! += Math.abs(a) / rows;
+        }
+      }
+    }
+  }
+  const zero = tf.zeros([1, 1, d]) as tf.Tensor3D;
+  const f0 = sae.forward(zero);
+  const r0 = f0.recon.dataSync();
+  tf.dispose([zero, f0.acts, f0.preActs, f0.recon]);
+  const offset = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let q = 0;
+    for (let k = 0; k < d; k++) q += r0[i * d + k]! ** 2;
+    offset[i] = Math.sqrt(q);
+  }
+  const summaries = err2.map((e) => summarizeReconstruction(e, norm2));
+  const explained_variance = Float64Array.from(
+    err2,
+    (e) => 1 - e.reduce((a, v) => a + v, 0) / (centred || 1),
+  );
+  return { summaries, l1, l0, explained_variance, fired, offset };
 }
 
 /**
@@ -245,9 +406,7 @@ export function evaluateInstances(
   if (lambdas.length !== n) throw new RangeError(`evaluateInstances: ${lambdas.length} λ values for ${n} instances`);
   if (h.length % d !== 0) throw new RangeError(`evaluateInstances: h has ${h.length} values, not a multiple of ${d}`);
   if (toy.n_hid !== d) throw new RangeError(`evaluateInstances: toy hidden size ${toy.n_hid} ≠ SAE d_in ${d}`);
-  const x = tf.tensor3d(h, [1, h.length / d, d]);
-  const ev = evaluateSae(sae, x);
-  x.dispose();
+  const st = reconstructionStats(sae, h);
   // probe: each unit true feature through the toy model (h = W row) and the SAE
   const probe = tf.tensor3d(Float32Array.from(toy.W), [1, toy.n_in, d]);
   const f = sae.forward(probe);
@@ -267,6 +426,8 @@ export function evaluateInstances(
   const cos = decoderCosineSimilarity(sae, dirT);
   dirT.dispose();
   const wDec = sae.params.W_dec.dataSync();
+  const bEnc = sae.params.b_enc.dataSync();
+  const bDec = sae.params.b_dec.dataSync();
   const out: InstanceEval[] = [];
   for (let i = 0; i < n; i++) {
     const rows: RowAlignment[] = [];
@@ -287,16 +448,22 @@ export function evaluateInstances(
       let sum = 0;
       for (let q = 0; q < toy.n_in; q++) sum += probeActs[(i * toy.n_in + q) * s + j]!;
       if (sum === 0) deadTrue++;
-      if (ev.density[i * s + j] === 0) deadEval++;
+      if (st.fired[i * s + j] === 0) deadEval++;
     }
-    const l1 = ev.l1[i]!;
+    const l1 = st.l1[i]!;
+    const rs = st.summaries[i]!;
     out.push({
       index: i,
-      loss: ev.normalized_mse[i]! + lambdas[i]! * l1,
-      normalized_mse: ev.normalized_mse[i]!,
+      ...rs,
+      loss: rs.normalized_mse + lambdas[i]! * l1,
+      robust_loss: rs.mse_ratio + lambdas[i]! * l1,
+      broken: isBroken(rs),
+      offset_at_zero: st.offset[i]!,
+      b_enc: Array.from(bEnc.subarray(i * s, (i + 1) * s)),
+      b_dec: Array.from(bDec.subarray(i * d, (i + 1) * d)),
       l1,
-      l0: ev.l0[i]!,
-      explained_variance: ev.explained_variance[i]!,
+      l0: st.l0[i]!,
+      explained_variance: st.explained_variance[i]!,
       monosemanticity: mono[i]!,
       dead_true: deadTrue,
       dead_eval: deadEval,

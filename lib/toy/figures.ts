@@ -10,8 +10,12 @@
  *
  * **Schematic instance choice.** The study's `plot_schematic` sorts instances by
  * loss but then draws instance k in panel k, so its large panel shows instance
- * 0. Here the large panel (B) shows the **lowest-loss** instance and panels C–F
- * the other four in increasing loss; {@link schematicFigure} reports the order.
+ * 0. Here the large panel (B) shows the **lowest-loss** instance (by the grid's
+ * selection measure, robust by default: see `grid.ts`) and panels C–F the other
+ * four in increasing loss; {@link schematicFigure} reports the order.
+ *
+ * **Broken instances** (reconstruction worse than outputting zero, `isBroken`)
+ * are marked with a red "✕ nMSE>1" in their panel, in the grid and the schematic.
  *
  * @example
  * ```ts
@@ -193,6 +197,53 @@ export function toyModelFigure(
   return figure(traces, mergeLayout(p.layout, { annotations }));
 }
 
+/** Colour of the broken-instance mark. */
+export const BROKEN_RED = "rgb(200,30,30)";
+
+/** The red "✕ nMSE>1" mark in the top-left corner of a panel. */
+function brokenMark(axes: AxisPair, size: number): Annotation {
+  return label("✕ nMSE>1", -1.05, 1.05, {
+    xref: axes.xaxis,
+    yref: axes.yaxis,
+    xanchor: "left",
+    yanchor: "top",
+    font: { size, color: BROKEN_RED },
+  });
+}
+
+/** The grid's selection score of instance k of a cell (lower is better). */
+function selectionScore(run: GridRun, cell: GridCell, k: number): number {
+  const e = cell.instances[k]!;
+  return run.config.selection === "study" ? e.selection_study : e.selection_robust;
+}
+
+/**
+ * Positions for latent labels f1… next to the decoder tips: radially outward at 1.12 (each coordinate
+ * kept within ±1.08, inside the ±1.1 panel), then shifted sideways (perpendicular to the row, alternating
+ * sides, in steps of 0.18) while closer than 0.2 to an earlier label, so labels do not overlap.
+ *
+ * @example
+ * ```ts
+ * import { labelPositions } from "./figures.ts";
+ * labelPositions([[1, 0], [1, 0.01]]); // [[1.08, 0], [≈1.08, ≈0.19]]
+ * ```
+ */
+export function labelPositions(tips: readonly (readonly [number, number])[]): [number, number][] {
+  const out: [number, number][] = [];
+  const clamp = (v: number) => Math.max(-1.08, Math.min(1.08, v));
+  for (const [x, y] of tips) {
+    const n = Math.hypot(x, y) || 1;
+    const [ux, uy] = [x / n, y / n];
+    let pos: [number, number] = [clamp(ux * 1.12), clamp(uy * 1.12)];
+    for (let k = 1; k <= 8 && out.some(([a, b]) => Math.hypot(a - pos[0], b - pos[1]) < 0.2); k++) {
+      const side = (k % 2 === 1 ? 1 : -1) * Math.ceil(k / 2) * 0.18;
+      pos = [clamp(ux * 1.12 - uy * side), clamp(uy * 1.12 + ux * side)];
+    }
+    out.push(pos);
+  }
+  return out;
+}
+
 /** Numbers behind a schematic. */
 export interface SchematicData {
   dataset: string;
@@ -200,8 +251,10 @@ export interface SchematicData {
   l1: number;
   /** Instance (position within the cell) drawn in panels B, C, D, E, F. */
   panel_instances: number[];
-  /** Loss of each instance in panel order. */
+  /** Selection loss of each instance in panel order (the grid's measure on the cell's fresh batch). */
   panel_losses: number[];
+  /** Whether each instance, in panel order, reconstructs worse than zero. */
+  panel_broken: boolean[];
   /** "lowest-loss" (this project) — the study drew instance 0 in the large panel. */
   large_panel: "lowest-loss";
   /** Rotated toy feature tips and decoder tips per panel. */
@@ -245,9 +298,8 @@ export function schematicFigure(
     })),
     { width: 1300, height: 420, margin: { l: 40, r: 10, t: 40, b: 30 } },
   );
-  const order = cell.instances.map((_, k) => k).sort((a, b) =>
-    cell.instances[a]!.loss - cell.instances[b]!.loss || a - b
-  );
+  const score = (k: number) => selectionScore(run, cell, k);
+  const order = cell.instances.map((_, k) => k).sort((a, b) => score(a) - score(b) || a - b);
   const names = featureNames(featSets);
   const annotations: Annotation[] = [...toyArrows(toy, featSets, rot, p.axes(0))];
   const toyTips: [number, number][] = [];
@@ -259,8 +311,6 @@ export function schematicFigure(
     annotations.push(label(names[i]!, pos[0]!, pos[1]!, { xref: "x", yref: "y", font: { size: 14 } }));
   }
   const decoderTips: [number, number][][] = [];
-  const xOff = [0, -0.125, 0, -0.1];
-  const yOff = [0, -0.1, -0.15, 0];
   order.slice(0, 5).forEach((inst, k) => {
     const axes = p.axes(k + 1);
     annotations.push(...toyArrows(toy, featSets, rot, axes));
@@ -269,26 +319,37 @@ export function schematicFigure(
     const tips: [number, number][] = [];
     for (let j = 0; j < w.length / 2; j++) tips.push(rotateVec([w[j * 2]!, w[j * 2 + 1]!], rot));
     decoderTips.push(tips);
+    if (cell.instances[inst]!.broken) annotations.push(brokenMark(axes, k === 0 ? 14 : 10));
     if (k === 0) {
-      tips.forEach(([x, y], j) => {
-        annotations.push(
-          label(`f${j + 1}`, x + (xOff[j] ?? 0), y + (yOff[j] ?? 0), {
-            xref: axes.xaxis,
-            yref: axes.yaxis,
-            xanchor: "left",
-            yanchor: "bottom",
-            font: { size: 14 },
-          }),
-        );
+      labelPositions(tips).forEach(([x, y], j) => {
+        annotations.push(label(`f${j + 1}`, x, y, { xref: axes.xaxis, yref: axes.yaxis, font: { size: 14 } }));
       });
     }
   });
+  // panel letters
+  boxes.forEach(([l, b, , h], k) => {
+    annotations.push(
+      label("ABCDEF"[k]!, l + (k >= 2 ? 0.012 : 0.005), b + h - (k >= 2 ? 0.03 : 0.01), {
+        xanchor: "left",
+        yanchor: "top",
+        font: { size: 15, color: "rgb(60,60,60)" },
+      }),
+    );
+  });
   annotations.push(
     label(
-      `${run.dataset}: lr=${sci(cell.lr)}, λ=${cell.l1}; B = lowest-loss instance, C–F = the others by loss`,
+      `${run.dataset}: lr=${sci(cell.lr)}, λ=${cell.l1}; A toy features, B lowest-loss SAE, C–F the others by loss`,
       0,
       1.06,
       { xanchor: "left", yanchor: "bottom", font: { size: 13 } },
+    ),
+    // colour key
+    label(
+      `<span style="color:${DARK2_GREEN}">━ x features</span>  <span style="color:${DARK2_ORANGE}">━ y features</span>` +
+        `  ━ SAE decoder rows  <span style="color:${BROKEN_RED}">✕ nMSE>1</span>`,
+      1,
+      1.06,
+      { xanchor: "right", yanchor: "bottom", font: { size: 12 } },
     ),
   );
   return {
@@ -298,7 +359,8 @@ export function schematicFigure(
       lr: cell.lr,
       l1: cell.l1,
       panel_instances: order.slice(0, 5),
-      panel_losses: order.slice(0, 5).map((k) => cell.instances[k]!.loss),
+      panel_losses: order.slice(0, 5).map(score),
+      panel_broken: order.slice(0, 5).map((k) => cell.instances[k]!.broken),
       large_panel: "lowest-loss",
       toy_tips: toyTips,
       decoder_tips: decoderTips,
@@ -348,7 +410,11 @@ export interface GridFigureData {
     l1: number;
     seed: number;
     lowest_loss_instance: number;
+    /** The study's pick (mean per-sample normalised MSE + λ·ℓ1) on the same fresh batch. */
+    lowest_loss_study_instance: number;
     most_monosemantic_instance: number;
+    /** The selected instance reconstructs worse than zero. */
+    broken: boolean;
     axis_cos: number;
     diag_cos: number;
     composed: boolean;
@@ -356,7 +422,14 @@ export interface GridFigureData {
       index: number;
       seed: number;
       loss: number;
+      robust_loss: number;
+      selection_robust: number;
+      selection_study: number;
       normalized_mse: number;
+      mse_ratio: number;
+      median_normalized_mse: number;
+      broken: boolean;
+      offset_at_zero: number;
       l1: number;
       l0: number;
       monosemanticity: number;
@@ -367,9 +440,15 @@ export interface GridFigureData {
       axis_cos: number;
       diag_cos: number;
       W_dec: number[];
+      b_enc: number[];
+      b_dec: number[];
     }[];
   }[];
   composed_cells: number;
+  /** Cells whose selected instance is broken. */
+  broken_cells: number;
+  /** Which measure selected the drawn instances. */
+  selection: string;
 }
 
 /**
@@ -399,7 +478,8 @@ export function gridFigure(run: GridRun, toy: ToyModel, rot: Rotation = rotation
     colLabels: l1s.map((v) => `λ=${v}`),
     xaxis: planeAxis(false),
     yaxis: planeAxis(false),
-    title: `${run.dataset}: SAE decoder directions (black: lowest loss, grey: most monosemantic)`,
+    title: `${run.dataset}: SAE decoder directions (black: lowest loss, grey: most monosemantic, ` +
+      `<span style="color:${BROKEN_RED}">✕</span>: reconstructs worse than zero)`,
   });
   const annotations: Annotation[] = [];
   for (const cell of run.cells) {
@@ -411,6 +491,7 @@ export function gridFigure(run: GridRun, toy: ToyModel, rot: Rotation = rotation
       );
     }
     annotations.push(...decoderArrows(cell.instances[cell.lowest_loss]!.W_dec, rot, axes, "black", 2));
+    if (cell.broken) annotations.push(brokenMark(axes, 11));
   }
   const data: GridFigureData = {
     dataset: run.dataset,
@@ -425,7 +506,9 @@ export function gridFigure(run: GridRun, toy: ToyModel, rot: Rotation = rotation
       l1: c.l1,
       seed: c.seed,
       lowest_loss_instance: c.lowest_loss,
+      lowest_loss_study_instance: c.lowest_loss_study,
       most_monosemantic_instance: c.most_monosemantic,
+      broken: c.broken,
       axis_cos: c.axis_cos,
       diag_cos: c.diag_cos,
       composed: c.composed,
@@ -433,7 +516,14 @@ export function gridFigure(run: GridRun, toy: ToyModel, rot: Rotation = rotation
         index: e.index,
         seed: c.seed,
         loss: e.loss,
+        robust_loss: e.robust_loss,
+        selection_robust: e.selection_robust,
+        selection_study: e.selection_study,
         normalized_mse: e.normalized_mse,
+        mse_ratio: e.mse_ratio,
+        median_normalized_mse: e.median_normalized_mse,
+        broken: e.broken,
+        offset_at_zero: e.offset_at_zero,
         l1: e.l1,
         l0: e.l0,
         monosemanticity: e.monosemanticity,
@@ -444,9 +534,13 @@ export function gridFigure(run: GridRun, toy: ToyModel, rot: Rotation = rotation
         axis_cos: e.axis_cos,
         diag_cos: e.diag_cos,
         W_dec: e.W_dec,
+        b_enc: e.b_enc,
+        b_dec: e.b_dec,
       })),
     })),
     composed_cells: run.cells.filter((c) => c.composed).length,
+    broken_cells: run.cells.filter((c) => c.broken).length,
+    selection: run.config.selection,
   };
   return { fig: figure([], mergeLayout(g.layout, { annotations })), data };
 }

@@ -8,8 +8,17 @@
  * - SAE init: cell c (row-major, lr outer, λ inner — the study's `saes[i*5 + j]`)
  *   uses `createSae(…, seed + c)`, i.e. stream "sae/init" of seed + c, one draw for its instances;
  * - `b_dec` init: geometric median of 5,000 samples of stream "sae/bdec";
- * - training batches: stream "sae/batches" (shared by every instance);
- * - evaluation: 10,000 fresh samples of stream "sae/eval".
+ * - training batches: by default one stream per cell, "sae/batches/group{c}", shared by the cell's
+ *   instances (the study trained one config at a time on its own draws); with `stream_per_cell: false`,
+ *   one stream "sae/batches" shared by every instance of the grid;
+ * - selection: a fresh batch of `eval_samples` per cell, stream "sae/select/{c}" (the study's `plot_grid`
+ *   drew a fresh 10,000-sample batch per cell);
+ * - held-out evaluation: `heldout_samples` samples of stream "sae/eval", the same for every instance.
+ *
+ * **Selection.** The "lowest-loss" instance of a cell is the one with the lowest robust loss on the
+ * cell's fresh batch: Σ‖ĥ − h‖² / Σ‖h‖² + λ·ℓ1 (`selection: "robust"`, the default). The study's
+ * measure, mean per-sample ‖ĥ − h‖²/‖h‖² + λ·ℓ1, can be decided by one sample with ‖h‖ near zero;
+ * its pick is kept as `lowest_loss_study` (and used when `selection: "study"`).
  *
  * @example
  * ```ts
@@ -34,7 +43,7 @@ import { geometricMedian } from "../sae/geometric_median.ts";
 import { fusedResultToSae, trainFusedSmall } from "../sae/fused_small.ts";
 import { type ComposedDataConfig, ComposedFeatureData } from "./data.ts";
 import { hiddenActivations, type ToyModel } from "./model.ts";
-import { evaluateInstances, type InstanceEval, selectInstances } from "./analysis.ts";
+import { evaluateInstances, type InstanceEval, reconstructionStats, selectInstances } from "./analysis.ts";
 
 /** A grid sweep's configuration. Defaults: the study's grid, 32M samples per SAE (31,250 steps of 1,024). */
 export interface GridConfig {
@@ -50,8 +59,14 @@ export interface GridConfig {
   batch_size: number;
   /** Base seed (see the module notes). */
   seed: number;
-  /** Fresh samples for the per-instance evaluation and selection. */
+  /** Fresh samples per cell for the selection (the study's 10,000). */
   eval_samples: number;
+  /** Held-out samples (one set for all instances) for the reported reconstruction measures. */
+  heldout_samples: number;
+  /** Which measure picks the "lowest-loss" instance: robust (Σ error / Σ‖h‖² + λ·ℓ1) or the study's. */
+  selection: "robust" | "study";
+  /** One training stream per cell (true, the study's design) or one for the whole grid. */
+  stream_per_cell: boolean;
   /** Web Workers for training (0 = in this thread); null = the default (2 on a 2-core machine). */
   workers: number | null;
   /**
@@ -86,6 +101,9 @@ export function defaultGridConfig(overrides: Partial<GridConfig> = {}): GridConf
     batch_size: 1024,
     seed: 0,
     eval_samples: 10_000,
+    heldout_samples: 100_000,
+    selection: "robust",
+    stream_per_cell: true,
     workers: null,
     loss_instance_divisor: 5,
     train_overrides: {},
@@ -103,10 +121,22 @@ export interface GridCell {
   l1: number;
   /** `createSae` seed of this cell's instances. */
   seed: number;
-  /** Per-instance evaluation (index = position in the grid SAE), with training dead counts. */
-  instances: (InstanceEval & { dead_ghost_end: number; dead_train: number })[];
-  /** Position within `instances` of the lowest-loss instance (black in the figure). */
+  /**
+   * Per-instance evaluation on the held-out set (index = position in the grid SAE), with training dead
+   * counts and the two selection scores on the cell's fresh batch.
+   */
+  instances: (InstanceEval & {
+    dead_ghost_end: number;
+    dead_train: number;
+    selection_robust: number;
+    selection_study: number;
+  })[];
+  /** Position within `instances` of the lowest-loss instance (black in the figure), by `GridConfig.selection`. */
   lowest_loss: number;
+  /** … by the study's measure (mean per-sample normalised MSE + λ·ℓ1) on the same fresh batch. */
+  lowest_loss_study: number;
+  /** The selected instance reconstructs worse than outputting zero (held-out set; `isBroken`). */
+  broken: boolean;
   /** Position within `instances` of the most monosemantic instance (grey when different). */
   most_monosemantic: number;
   /** Mean |cos| of the lowest-loss instance's decoder rows to the nearest true axis. */
@@ -165,8 +195,13 @@ export async function runGrid(
   if (!Number.isInteger(cfg.instances) || cfg.instances < 1) {
     throw new RangeError(`GridConfig.instances: expected an integer ≥ 1, got ${cfg.instances}`);
   }
-  if (!Number.isInteger(cfg.eval_samples) || cfg.eval_samples < 1) {
-    throw new RangeError(`GridConfig.eval_samples: expected an integer ≥ 1, got ${cfg.eval_samples}`);
+  for (const f of ["eval_samples", "heldout_samples"] as const) {
+    if (!Number.isInteger(cfg[f]) || cfg[f] < 1) {
+      throw new RangeError(`GridConfig.${f}: expected an integer ≥ 1, got ${cfg[f]}`);
+    }
+  }
+  if (cfg.selection !== "robust" && cfg.selection !== "study") {
+    throw new RangeError(`GridConfig.selection: expected "robust" or "study", got ${JSON.stringify(cfg.selection)}`);
   }
   const data = new ComposedFeatureData(dataCfg);
   const k = cfg.instances;
@@ -225,16 +260,25 @@ export async function runGrid(
     toy,
     seed: cfg.seed,
     stream: "sae/batches",
+    group_size: cfg.stream_per_cell ? k : 0,
   }, { workers: cfg.workers ?? undefined, onProgress });
 
-  // evaluation on fresh samples with the core's metrics
+  // held-out evaluation (one set for all) and per-cell fresh selection batches
   const sae = fusedResultToSae(result);
-  const hEval = Float32Array.from(
-    hiddenActivations(toy, data.sample(cfg.eval_samples, new Rng(cfg.seed, "sae/eval")), cfg.eval_samples),
-  );
+  const hidden = (n: number, stream: string) =>
+    Float32Array.from(hiddenActivations(toy, data.sample(n, new Rng(cfg.seed, stream)), n));
   let evals: InstanceEval[];
+  const selRobust = new Float64Array(n);
+  const selStudy = new Float64Array(n);
   try {
-    evals = evaluateInstances(sae, toy, dataCfg.feat_sets, hEval, l1);
+    evals = evaluateInstances(sae, toy, dataCfg.feat_sets, hidden(cfg.heldout_samples, "sae/eval"), l1);
+    for (let c = 0; c < cells; c++) {
+      const st = reconstructionStats(sae, hidden(cfg.eval_samples, `sae/select/${c}`));
+      for (let i = c * k; i < (c + 1) * k; i++) {
+        selRobust[i] = st.summaries[i]!.mse_ratio + l1[i]! * st.l1[i]!;
+        selStudy[i] = st.summaries[i]!.normalized_mse + l1[i]! * st.l1[i]!;
+      }
+    }
   } finally {
     sae.dispose();
   }
@@ -247,10 +291,19 @@ export async function runGrid(
       for (let j = 0; j < dSae; j++) {
         if (result.fireFraction[e.index * dSae + j]! < train.dead_feature_threshold) deadTrain++;
       }
-      return { ...e, dead_ghost_end: result.deadAtEnd[e.index]!, dead_train: deadTrain };
+      return {
+        ...e,
+        dead_ghost_end: result.deadAtEnd[e.index]!,
+        dead_train: deadTrain,
+        selection_robust: selRobust[e.index]!,
+        selection_study: selStudy[e.index]!,
+      };
     });
-    const sel = selectInstances(inst.map((e) => e.loss), inst.map((e) => e.monosemanticity));
-    const best = inst[sel.lowestLoss]!;
+    const monos = inst.map((e) => e.monosemanticity);
+    const robust = selectInstances(inst.map((e) => e.selection_robust), monos);
+    const study = selectInstances(inst.map((e) => e.selection_study), monos);
+    const chosen = cfg.selection === "robust" ? robust.lowestLoss : study.lowestLoss;
+    const best = inst[chosen]!;
     out.push({
       row,
       col,
@@ -258,8 +311,10 @@ export async function runGrid(
       l1: cfg.l1s[col]!,
       seed: cfg.seed + c,
       instances: inst,
-      lowest_loss: sel.lowestLoss,
-      most_monosemantic: sel.mostMonosemantic,
+      lowest_loss: chosen,
+      lowest_loss_study: study.lowestLoss,
+      broken: best.broken,
+      most_monosemantic: robust.mostMonosemantic,
       axis_cos: best.axis_cos,
       diag_cos: best.diag_cos,
       composed: best.diag_cos > best.axis_cos,

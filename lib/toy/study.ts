@@ -83,6 +83,7 @@ export function toyStudyConfig(quick: boolean, seed = 20240314): ToyStudyConfig 
       total_steps: quick ? 3_000 : 31_250,
       batch_size: quick ? 256 : 1024,
       eval_samples: 10_000,
+      heldout_samples: quick ? 20_000 : 100_000,
     }),
     check_samples: quick ? 100_000 : 400_000,
     covariance_samples: 100_000,
@@ -307,8 +308,20 @@ export async function runGridStage(
 export interface CellRow {
   lr: number;
   l1: number;
+  /** The selection score of the drawn instance on the cell's fresh batch (robust by default). */
   loss: number;
+  /** Σ error / Σ ‖h‖² on the held-out set. */
+  mse_ratio: number;
+  /** Median per-sample normalised MSE on the held-out set. */
+  median_nmse: number;
+  /** Mean per-sample normalised MSE on the held-out set (the study's; near-zero samples can decide it). */
   normalized_mse: number;
+  /** ‖ĥ(0)‖. */
+  offset_at_zero: number;
+  /** Worse than outputting zero. */
+  broken: boolean;
+  /** Whether the study's measure picks a different instance. */
+  study_pick_differs: boolean;
   l1_mean: number;
   l0: number;
   monosemanticity: number;
@@ -335,8 +348,13 @@ export function cellRows(run: GridRun): CellRow[] {
     return {
       lr: c.lr,
       l1: c.l1,
-      loss: b.loss,
+      loss: run.config.selection === "study" ? b.selection_study : b.selection_robust,
+      mse_ratio: b.mse_ratio,
+      median_nmse: b.median_normalized_mse,
       normalized_mse: b.normalized_mse,
+      offset_at_zero: b.offset_at_zero,
+      broken: b.broken,
+      study_pick_differs: c.lowest_loss_study !== c.lowest_loss,
       l1_mean: b.l1,
       l0: b.l0,
       monosemanticity: b.monosemanticity,
