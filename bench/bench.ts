@@ -45,6 +45,12 @@ const RESULTS = join(BENCH_DIR, "results.json");
 const PYTHON = "/usr/bin/python3";
 
 async function measure(spec: RowSpec, reps: number): Promise<ResultRow> {
+  if (spec.measure) {
+    const before = tf.memory().numTensors;
+    const m = await spec.measure(reps);
+    const row = { name: spec.name, unit: spec.unit, value: m.value, notes: m.notes, ...m.extra };
+    return { ...row, tensors_before: before, tensors_after: tf.memory().numTensors };
+  }
   const prepared = await spec.prepare();
   try {
     for (let i = 0; i < spec.warmup; i++) prepared.run();

@@ -21,6 +21,7 @@ import { gpt2ForwardRows } from "./gpt2_rows.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { toyGridStepRow } from "./toy_grid_row.ts";
 import { lmTrainStepRow } from "./lm_train_row.ts";
+import { loadRows } from "./load_rows.ts";
 
 /** A prepared benchmark: `run()` does one timed unit of work. */
 export interface Prepared {
@@ -31,11 +32,24 @@ export interface Prepared {
   notes?: string;
 }
 
+/** What a row that measures itself ({@link RowSpec.measure}) reports. */
+export interface SelfMeasured {
+  value: number;
+  notes: string;
+  /** Further numbers of the row (e.g. `peak_rss_delta_mb`), kept in `bench/results.json`. */
+  extra?: Record<string, number>;
+}
+
 /** One row of the suite. */
 export interface RowSpec {
   name: string;
-  /** `GFLOP/s` (higher is better) or `ms` (lower is better). */
-  unit: "GFLOP/s" | "ms";
+  /** `GFLOP/s` (higher is better), `ms` or `s` (lower is better). */
+  unit: "GFLOP/s" | "ms" | "s";
+  /**
+   * For rows whose timing cannot be one synchronous `run()` (a load in a child
+   * process, a whole sweep): measures itself; `prepare` is then not called.
+   */
+  measure?(reps: number): Promise<SelfMeasured>;
   /** Timed repetitions (the minimum is reported); warm-up runs come first. */
   reps: number;
   warmup: number;
@@ -138,4 +152,5 @@ export const ROWS: RowSpec[] = [
   ...gpt2ForwardRows(),
   toyGridStepRow(),
   lmTrainStepRow(),
+  ...loadRows(),
 ];

@@ -7,7 +7,11 @@
  *   committed notebooks.
  * - The first failing cell stops the run: the message names the notebook, the cell (code-cell number and overall
  *   number, 1-based) and the error; the partially executed notebook is saved as `NN_name.failed.ipynb` beside the
- *   notebook it came from (git-ignored).
+ *   notebook it came from (git-ignored). A cell that does not parse (which the Deno kernel reports only as
+ *   "Execution failed") is reported with the parser's message, line and column.
+ * - While a notebook runs, its progress is relayed to the terminal: each code cell as it starts and (when slow) ends,
+ *   the notebook's own progress bars (one line per bar every 10 s, with their ETA) and its first printed lines, each
+ *   line stamped with the elapsed time and an ETA from the notebook's last recorded run time.
  *
  * Usage: `deno run -A scripts/run_notebooks.ts [--dir notebooks] [--out DIR] [--timeout 3600] [FILTER ...]`, where a
  * FILTER selects notebooks whose name starts with it (`01`, `10_embedded`). `deno task reproduce [FILTER ...]`.
@@ -209,8 +213,81 @@ async function prepare(name: string, opts: RunOptions): Promise<{ input: string;
   return { input: copy, target: copy };
 }
 
-async function execute(name: string, opts: RunOptions): Promise<NotebookRun> {
+/** `m:ss` or `h:mm:ss`. */
+export function formatClock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** ` (ETA m:ss)` from the notebook's last recorded run time, `` when there is none or it is already past it. */
+export function etaText(elapsed: number, expected: number | null): string {
+  if (expected === null) return "";
+  const left = expected - elapsed;
+  return left > 0 ? ` (ETA ${formatClock(left)})` : " (past the last run's time)";
+}
+
+async function relayLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  let pending = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const l of lines) if (l.trim() !== "") onLine(stripAnsi(l));
+  }
+  if (pending.trim() !== "") onLine(stripAnsi(pending));
+}
+
+/** Whether a failure carries no message of the kernel's own: `Error: Execution failed` and no error output. */
+function silentFailure(cell: Notebook["cells"][number], status: ExecStatus): boolean {
+  const hasErrorOutput = (cell.outputs ?? []).some((o) => o.output_type === "error");
+  return !hasErrorOutput && /^\s*Execution failed\s*$/.test(stripAnsi(status.evalue ?? ""));
+}
+
+/**
+ * The syntax error in a cell's source, as Deno's parser reports it (`deno fmt` reads it from stdin: parsing only, no
+ * type check), with the position in cell lines: `Expression expected at line 2, column 21: const broken = (1 + ;`;
+ * null when the source parses.
+ *
+ * @example
+ * ```ts
+ * import { syntaxDiagnosis } from "./run_notebooks.ts";
+ * await syntaxDiagnosis("const x = (1 + ;"); // "Expression expected at line 1, column 16: const x = (1 + ;"
+ * ```
+ */
+export async function syntaxDiagnosis(source: string): Promise<string | null> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext", "ts", "-"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(source));
+  await writer.close();
+  const out = await child.output();
+  if (out.success) return null;
+  const text = stripAnsi(new TextDecoder().decode(out.stderr));
+  const what = /(?:error: )?(?:SyntaxError: )?(.+)/.exec(text.split("\n").find((l) => l.trim() !== "") ?? "")?.[1];
+  const at = /:(\d+):(\d+)\s*$/m.exec(text);
+  if (what === undefined) return text.trim();
+  if (at === null) return what.trim();
+  const line = Number(at[1]);
+  const src = source.split("\n")[line - 1]?.trim() ?? "";
+  return `${what.trim()} at line ${line}, column ${at[2]}: ${src}`;
+}
+
+async function execute(name: string, opts: RunOptions, position: string): Promise<NotebookRun> {
   const { input, target } = await prepare(name, opts);
+  const expectedSeconds = await lastRunSeconds(opts.quick ? opts.quickDir : opts.dir, name);
+  const codeCells = (await readNotebook(input)).cells.filter((c) => c.cell_type === "code").length;
+  opts.write(
+    `[${position}] ${name}: ${codeCells} code cells` +
+      (expectedSeconds === null ? "" : `, last run ${formatClock(expectedSeconds)}`) + "\n",
+  );
   const work = await Deno.makeTempDir({ prefix: "run_notebooks_" });
   try {
     const executed = join(work, `${name}.ipynb`);
@@ -239,21 +316,29 @@ async function execute(name: string, opts: RunOptions): Promise<NotebookRun> {
       stderr: "piped",
     });
     const t0 = performance.now();
-    let result: Deno.CommandOutput;
+    let child: Deno.ChildProcess;
     try {
-      result = await cmd.output();
+      child = cmd.spawn();
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         throw new NotebookRunError(`${opts.python} not found; run \`deno task setup\` to install Jupyter's runner`);
       }
       throw e;
     }
+    // the executor's progress lines (cells, the notebook's progress bars and prints), relayed as they come
+    const relay = relayLines(child.stdout, (line) => {
+      const elapsed = (performance.now() - t0) / 1000;
+      opts.write(`  ${formatClock(elapsed)}${etaText(elapsed, expectedSeconds)} ${line}\n`);
+    });
+    const stderrText = new Response(child.stderr).text();
+    const result = await child.status;
+    await relay;
+    const stderr = await stderrText;
     const seconds = (performance.now() - t0) / 1000;
-    const decoder = new TextDecoder();
     if (!(await exists(statusPath)) || !(await exists(executed))) {
-      const stderr = stripAnsi(decoder.decode(result.stderr)).trim().split("\n").slice(-20).join("\n");
+      const tail = stripAnsi(stderr).trim().split("\n").slice(-20).join("\n");
       throw new NotebookRunError(
-        `notebook ${name}: the executor stopped before reporting (exit code ${result.code})\n${stderr}`,
+        `notebook ${name}: the executor stopped before reporting (exit code ${result.code})\n${tail}`,
       );
     }
     const status = JSON.parse(await Deno.readTextFile(statusPath)) as ExecStatus;
@@ -262,7 +347,15 @@ async function execute(name: string, opts: RunOptions): Promise<NotebookRun> {
     const failedPath = target.replace(/\.ipynb$/, ".failed.ipynb");
     if (!status.ok) {
       await Deno.writeTextFile(failedPath, text);
-      opts.write(` ${seconds.toFixed(1)} s FAILED\n`);
+      opts.write(`[${position}] ${name} … ${seconds.toFixed(1)} s FAILED\n`);
+      const idx = status.cell_index;
+      const cell = typeof idx === "number" ? nb.cells[idx] : undefined;
+      if (cell !== undefined && silentFailure(cell, status)) {
+        // The Deno kernel reports a cell that does not parse only as "Execution failed"; find the message ourselves.
+        const diagnosis = await syntaxDiagnosis(joinLines(cell.source));
+        if (diagnosis !== null) Object.assign(status, { ename: "SyntaxError", evalue: diagnosis, traceback: [] });
+        else status.evalue = `${status.evalue ?? ""} (the kernel gave no error message; the cell parses)`;
+      }
       throw new NotebookRunError(describeFailure(name, nb, status, failedPath));
     }
     await writeTextAtomic(target, text);
@@ -295,9 +388,9 @@ export async function runNotebooks(options: RunOptions): Promise<NotebookRun[]> 
   opts.write(`run_notebooks: ${names.length} notebook(s) from ${rel(opts.dir)} (${mode})\n`);
   const runs: NotebookRun[] = [];
   for (const [i, name] of names.entries()) {
-    opts.write(`[${i + 1}/${names.length}] ${name} …`);
-    const run = await execute(name, opts);
-    opts.write(` ${run.seconds.toFixed(1)} s ok\n`);
+    const position = `${i + 1}/${names.length}`;
+    const run = await execute(name, opts, position);
+    opts.write(`[${position}] ${name} … ${run.seconds.toFixed(1)} s ok\n`);
     await recordTiming(opts.quick ? opts.quickDir : opts.dir, name, run.seconds, opts.quick ? "quick" : "full");
     if (run.bytes > MAX_NOTEBOOK_BYTES) {
       const mb = (run.bytes / 1024 / 1024).toFixed(1);
@@ -306,6 +399,17 @@ export async function runNotebooks(options: RunOptions): Promise<NotebookRun[]> 
     runs.push(run);
   }
   return runs;
+}
+
+/** The notebook's last recorded run time in `<folder>/timings.json`, or null. */
+export async function lastRunSeconds(folder: string, name: string): Promise<number | null> {
+  try {
+    const all = JSON.parse(await Deno.readTextFile(join(folder, "timings.json"))) as Record<string, unknown>;
+    const seconds = (all[name] as { seconds?: unknown } | undefined)?.seconds;
+    return typeof seconds === "number" && seconds > 0 ? seconds : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 // The study-B artefact resolver: SAE_ARTIFACTS as a folder or a JSON file, the embedded default, clear errors.
 
+import { writeManifest } from "../lib/io/manifest.ts";
 import { resolveArtifacts } from "../lib/lm/artifacts.ts";
 import { fromFileUrl, join } from "../lib/path.ts";
 
@@ -66,7 +67,9 @@ Deno.test("SAE_ARTIFACTS as a JSON file resolves relative paths against the file
 });
 
 Deno.test("without SAE_ARTIFACTS the embedded default is used, and its absence is a clear error", async () => {
-  const root = await Deno.makeTempDir({ prefix: "artifacts_embedded_" });
+  const top = await Deno.makeTempDir({ prefix: "artifacts_embedded_" });
+  const root = join(top, "embedded"); // its manifest is top/manifest.json
+  await Deno.mkdir(root);
   try {
     await expectRejects(
       () => resolveArtifacts({ env: "", embeddedRoot: root }),
@@ -75,10 +78,11 @@ Deno.test("without SAE_ARTIFACTS the embedded default is used, and its absence i
       "data/README.md",
     );
     await copyDir(GPT2, join(root, "model"));
+    await writeManifest(join(top, "manifest.json"), ["embedded/model/config.json", "embedded/model/model.safetensors"]);
     const art = await resolveArtifacts({ env: "", embeddedRoot: root });
     assert(art.source === "embedded" && Object.keys(art.saes).length === 0, "embedded model, no SAEs yet");
     await expectRejects(() => resolveArtifacts({ env: join(root, "nope") }), "no such file or folder");
   } finally {
-    await Deno.remove(root, { recursive: true });
+    await Deno.remove(top, { recursive: true });
   }
 });

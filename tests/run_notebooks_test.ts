@@ -1,9 +1,12 @@
 import {
   describeFailure,
+  etaText,
+  formatClock,
   listNotebooks,
   parseRunArgs,
   recordTiming,
   selectNotebooks,
+  syntaxDiagnosis,
 } from "../scripts/run_notebooks.ts";
 import { checkNotebookTimes } from "../bench/notebook_times.ts";
 import { joinLines, type Notebook, readNotebook } from "../scripts/ipynb.ts";
@@ -126,6 +129,45 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name: "runner relays cell progress while a notebook runs and reports a syntax error with the parser's message",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "runner_syntax_" });
+    try {
+      const dir = join(root, "notebooks");
+      await Deno.mkdir(join(dir, "src"), { recursive: true });
+      const src = join(PROJECT_ROOT, "tests", "fixtures", "notebooks_syntax", "src", "01_syntax.ts");
+      await Deno.copyFile(src, join(dir, "src", "01_syntax.ts"));
+      await recordTiming(dir, "01_syntax", 600, "full"); // a previous run's time gives the ETA
+      const r = await runRunner(["--dir", dir]);
+      assert(r.code !== 0, "runner should exit non-zero");
+      assert(r.stdout.includes("[1/1] 01_syntax: 3 code cells, last run 10:00"), `start line:\n${r.stdout}`);
+      assert(/\d:\d\d \(ETA \d+:\d\d\) cell 1\/3: console\.log\("first cell runs"\);/.test(r.stdout), r.stdout);
+      assert(r.stdout.includes("| first cell runs"), `the cell's printed line is relayed:\n${r.stdout}`);
+      assert(r.stdout.includes("cell 2/3: const broken = (1 + ;"), `the failing cell is shown starting:\n${r.stdout}`);
+      assert(!r.stdout.includes("cell 3/3"), "the run stops at the failing cell");
+      for (const s of ["code cell 2", "SyntaxError", "Expression expected", "line 1, column 21"]) {
+        assert(r.stderr.includes(s), `failure message should contain "${s}":\n${r.stderr}`);
+      }
+      assert(!r.stderr.includes("Execution failed"), `the bare kernel message is replaced:\n${r.stderr}`);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test("syntaxDiagnosis names the parser's message and position, and null for a cell that parses", async () => {
+  assertEquals(
+    await syntaxDiagnosis("const a = 1;\nconst broken = (1 + ;\n"),
+    "Expression expected at line 2, column 21: const broken = (1 + ;",
+  );
+  assertEquals(await syntaxDiagnosis("const x = await Promise.resolve(1);\nx;\n"), null);
+  assertEquals(formatClock(3723), "1:02:03");
+  assertEquals(etaText(30, 90), " (ETA 1:00)");
+  assertEquals(etaText(30, null), "");
 });
 
 Deno.test({

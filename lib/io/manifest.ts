@@ -10,6 +10,7 @@
 
 import { createHash } from "node:crypto";
 import { writeJsonAtomic } from "./atomic.ts";
+import { parseStrictJson, StrictJsonError, toPlainJson } from "./strict_json.ts";
 import { dirname, join, normalize } from "../path.ts";
 
 /**
@@ -209,12 +210,18 @@ export async function writeManifest(
  * ```
  */
 export async function readManifest(manifestPath: string): Promise<Manifest> {
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(await Deno.readTextFile(manifestPath));
+    text = await Deno.readTextFile(manifestPath);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new ManifestError(manifestPath, "manifest file not found");
-    if (e instanceof SyntaxError) throw new ManifestError(manifestPath, `not valid JSON: ${e.message}`);
+    throw e;
+  }
+  let parsed: unknown;
+  try {
+    parsed = toPlainJson(parseStrictJson(text, { topLevelKey: "key" }));
+  } catch (e) {
+    if (e instanceof StrictJsonError) throw new ManifestError(manifestPath, `not valid JSON: ${e.message}`);
     throw e;
   }
   const bad: (what: string) => never = (what) => {

@@ -66,6 +66,12 @@ export class StrictJsonError extends Error {
 export const MAX_JSON_DEPTH = 16;
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
+/** Options of {@link parseStrictJson}. */
+export interface StrictJsonOptions {
+  /** What a top-level key is called in the duplicate-key message (default "tensor name", for safetensors headers). */
+  topLevelKey?: string;
+}
+
 /**
  * Parses JSON text like `JSON.parse` but rejects duplicate object keys
  * (reported as "duplicate tensor name" at the top level, "duplicate key"
@@ -82,7 +88,8 @@ const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
  * (header as Map<string, unknown>).has("w"); // true
  * ```
  */
-export function parseStrictJson(text: string): StrictJson {
+export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): StrictJson {
+  const topLevelKey = opts.topLevelKey ?? "tensor name";
   let pos = 0;
   const fail: (what: string) => never = (what) => {
     throw new StrictJsonError(`${what} at character ${pos}`);
@@ -185,7 +192,7 @@ export function parseStrictJson(text: string): StrictJson {
         if (map.has(key)) {
           pos = keyAt;
           const shown = JSON.stringify(key.length > 80 ? key.slice(0, 80) + "…" : key);
-          fail(depth === 0 ? `duplicate tensor name ${shown}` : `duplicate key ${shown}`);
+          fail(depth === 0 ? `duplicate ${topLevelKey} ${shown}` : `duplicate key ${shown}`);
         }
         skipWs();
         if (text[pos] !== ":") fail("expected ':'");
@@ -244,4 +251,61 @@ export function parseStrictJson(text: string): StrictJson {
   skipWs();
   if (pos < text.length) fail("unexpected data after the JSON value");
   return value;
+}
+
+/**
+ * Plain JSON values, as `JSON.parse` returns them.
+ *
+ * @example
+ * ```ts
+ * import type { PlainJson } from "./strict_json.ts";
+ * const v: PlainJson = { a: [1, "x", null] };
+ * ```
+ */
+export type PlainJson = null | boolean | number | string | PlainJson[] | { [key: string]: PlainJson };
+
+/**
+ * A {@link StrictJson} value as plain JavaScript values (Maps become objects
+ * whose keys are all own data properties, `__proto__` included; numbers become
+ * numbers).
+ *
+ * @example
+ * ```ts
+ * import { parseStrictJson, toPlainJson } from "./strict_json.ts";
+ * toPlainJson(parseStrictJson('{"a": [1, 2.5]}')); // { a: [1, 2.5] }
+ * ```
+ */
+export function toPlainJson(value: StrictJson): PlainJson {
+  if (value instanceof StrictJsonNumber) return value.value;
+  if (Array.isArray(value)) return value.map(toPlainJson);
+  if (value instanceof Map) {
+    const out: { [key: string]: PlainJson } = {};
+    for (const [k, v] of value) {
+      Object.defineProperty(out, k, { value: toPlainJson(v), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Parses JSON text strictly ({@link parseStrictJson}: duplicate keys, lone
+ * surrogates and excessive nesting are errors) into plain values; every error
+ * starts with `source`.
+ *
+ * @throws {Error} `SOURCE: invalid JSON (duplicate key "d_in" at character 40)`
+ *
+ * @example
+ * ```ts
+ * import { parseJsonStrict } from "./strict_json.ts";
+ * parseJsonStrict('{"d_in": 768}', "cfg.json"); // { d_in: 768 }
+ * ```
+ */
+export function parseJsonStrict(text: string, source: string): PlainJson {
+  try {
+    return toPlainJson(parseStrictJson(text, { topLevelKey: "key" }));
+  } catch (err) {
+    if (err instanceof StrictJsonError) throw new Error(`${source}: invalid JSON (${err.message})`);
+    throw err;
+  }
 }

@@ -15,11 +15,13 @@
  */
 
 import { readSafetensors, type SafetensorsFile } from "./safetensors.ts";
+import { parseJsonStrict } from "./strict_json.ts";
 
 /**
- * Parses a JSON file.
+ * Parses a JSON file with the project's strict reader (`strict_json.ts`:
+ * duplicate keys are errors), into plain values.
  *
- * @throws {Error} `PATH: file not found` or `PATH: invalid JSON (…)`
+ * @throws {Error} `PATH: file not found` or `PATH: invalid JSON (… at character N)`
  */
 export async function readJsonFile(path: string): Promise<unknown> {
   let text: string;
@@ -29,10 +31,41 @@ export async function readJsonFile(path: string): Promise<unknown> {
     if (err instanceof Deno.errors.NotFound) throw new Error(`${path}: file not found`);
     throw err;
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: invalid JSON (${err instanceof Error ? err.message : err})`);
+  return parseJsonStrict(text, path);
+}
+
+/**
+ * Throws unless every value of a tensor is finite; the message names the file,
+ * the tensor, the first bad element's index (flat and per axis) and its value.
+ *
+ * @example
+ * ```ts
+ * import { assertFiniteTensor } from "./weights_files.ts";
+ * assertFiniteTensor(new Float32Array([1, 2]), [2], "w.safetensors", "b_enc"); // ok
+ * // assertFiniteTensor(new Float32Array([1, NaN]), [2], "w.safetensors", "b_enc");
+ * // throws 'w.safetensors: tensor "b_enc" [2] has a non-finite value NaN at element 1 ([1]); …'
+ * ```
+ */
+export function assertFiniteTensor(
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  file: string,
+  tensor: string,
+): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as number;
+    if (v - v === 0) continue; // false exactly for NaN and ±Infinity
+    const index: number[] = [];
+    let rest = i;
+    for (let a = shape.length - 1; a >= 0; a--) {
+      const n = shape[a] as number;
+      index.unshift(rest % n);
+      rest = Math.floor(rest / n);
+    }
+    throw new Error(
+      `${file}: tensor "${tensor}" [${shape}] has a non-finite value ${v} at element ${i} ([${index}]); ` +
+        `the weights are corrupt or were saved after a diverged run`,
+    );
   }
 }
 

@@ -18,7 +18,13 @@
  * { "model": "gpt2", "saes": "gpt2-small-res-jb", "openwebtext": "owt/train-00000.parquet",
  *   "lambada": "lambada_test.jsonl", "cbt": "cbtest_CN_test_2500ex.txt" }
  * ```
- * where `saes` is a folder of SAE folders or an object `{hook_name: folder}`.
+ * where `saes` is a folder of SAE folders or an object `{hook_name: folder}`,
+ * and an optional `"trained": false` marks random, untrained weights (see
+ * {@link ArtifactPaths.trained}). SAE folders (and the model folder) may be
+ * symlinks. Every JSON file is read with the strict reader (errors name the file).
+ *
+ * The embedded default is verified against `data/manifest.json` (sizes and
+ * sha256 of every file) the first time a process resolves it.
  *
  * @example
  * ```ts
@@ -31,7 +37,9 @@
  */
 
 import { dataDir } from "../env.ts";
-import { dirname, join } from "../path.ts";
+import { type Manifest, ManifestError, verifyManifest } from "../io/manifest.ts";
+import { readJsonFile } from "../io/weights_files.ts";
+import { basename, dirname, join } from "../path.ts";
 
 /** The environment variable that points study B at real artefacts. */
 export const ARTIFACTS_ENV = "SAE_ARTIFACTS";
@@ -42,6 +50,13 @@ export interface ArtifactPaths {
   source: "SAE_ARTIFACTS" | "embedded";
   /** One line for notebooks and logs. */
   description: string;
+  /**
+   * False when the artefacts JSON says `"trained": false` (random weights in the
+   * real layouts, as the real-shape smoke test writes): checks that only hold
+   * for a trained model are then reported as skipped (`lib/study_b/guards.ts`).
+   * True for folders and for the embedded default; absent means true.
+   */
+  trained?: boolean;
   /** Folder holding `config.json` and `model.safetensors`. */
   model: string;
   /** SAELens folders by name (the folder name, normally the hook name), sorted. */
@@ -85,7 +100,13 @@ async function listSaes(folder: string, what: string): Promise<Record<string, st
   if ((await kind(folder)) !== "dir") throw new Error(`${what}: SAE folder ${folder} not found`);
   const names: string[] = [];
   for await (const e of Deno.readDir(folder)) {
-    if (e.isDirectory && (await kind(join(folder, e.name, "cfg.json"))) === "file") names.push(e.name);
+    // a symlink to a folder counts as a folder (data/README.md: "copy or symlink them as they are")
+    if (!e.isDirectory && !e.isSymlink) continue;
+    const sub = join(folder, e.name);
+    if (e.isSymlink && (await kind(sub)) === null) {
+      throw new Error(`${what}: ${sub} is a broken symlink (its target does not exist)`);
+    }
+    if ((await kind(sub)) === "dir" && (await kind(join(sub, "cfg.json"))) === "file") names.push(e.name);
   }
   names.sort();
   const out: Record<string, string> = {};
@@ -107,6 +128,7 @@ async function fromFolder(root: string, source: ArtifactPaths["source"], what: s
   return {
     source,
     description: `${what} (${root})`,
+    trained: true,
     model,
     saes,
     openwebtext: await optional(join(root, "openwebtext")),
@@ -118,9 +140,15 @@ async function fromFolder(root: string, source: ArtifactPaths["source"], what: s
 async function fromJson(file: string, what: string): Promise<ArtifactPaths> {
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(await Deno.readTextFile(file));
+    const v = await readJsonFile(file);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`${file}: expected a JSON object`);
+    o = v as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`${what}: cannot read ${file} as JSON (${err instanceof Error ? err.message : err})`);
+    throw new Error(`${what}: ${err instanceof Error ? err.message : err}`);
+  }
+  const trained = o.trained ?? true;
+  if (typeof trained !== "boolean") {
+    throw new Error(`${what}: "trained" in ${file} must be true or false, got ${JSON.stringify(o.trained)}`);
   }
   const base = dirname(file);
   const abs = (key: string): string | null => {
@@ -152,6 +180,7 @@ async function fromJson(file: string, what: string): Promise<ArtifactPaths> {
   return {
     source: "SAE_ARTIFACTS",
     description: `${what} (${file})`,
+    trained,
     model,
     saes,
     openwebtext: await check("openwebtext"),
@@ -190,5 +219,57 @@ export async function resolveArtifacts(opts: ResolveOptions = {}): Promise<Artif
         `set ${ARTIFACTS_ENV} to a folder or JSON file as described in data/README.md, or train the embedded model`,
     );
   }
-  return await fromFolder(root, "embedded", "embedded default");
+  const art = await fromFolder(root, "embedded", "embedded default");
+  await verifyEmbedded(root, art);
+  return art;
+}
+
+const verified = new Map<string, Promise<Manifest>>();
+
+/**
+ * The embedded default's manifest: `<root>/../manifest.json`, whose paths
+ * start with the root folder's name (`embedded/model/model.safetensors`).
+ */
+export function embeddedManifestPath(root: string): string {
+  return join(dirname(root), "manifest.json");
+}
+
+/**
+ * Verifies every file of the embedded default against its manifest (sizes,
+ * then sha256), once per process and manifest (the result, or the failure, is
+ * cached), and checks that every model and SAE file the study will read is
+ * listed.
+ *
+ * @throws {Error} naming the file that is missing, unlisted, or has changed
+ */
+export async function verifyEmbedded(root: string, art: ArtifactPaths): Promise<Manifest> {
+  const manifestPath = embeddedManifestPath(root);
+  let pending = verified.get(manifestPath);
+  if (pending === undefined) {
+    pending = verifyManifest(manifestPath);
+    verified.set(manifestPath, pending);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = await pending;
+  } catch (err) {
+    const why = err instanceof ManifestError ? err.message : String(err instanceof Error ? err.message : err);
+    throw new Error(
+      `embedded default (${root}): verification against ${manifestPath} failed: ${why}; ` +
+        `restore data/ from git (git checkout -- data/) or retrain it (deno task train-lm, deno task train-saes)`,
+    );
+  }
+  const prefix = basename(root);
+  const used = [join(art.model, "config.json"), join(art.model, "model.safetensors")];
+  if ((await kind(join(art.model, "vocab_map.json"))) === "file") used.push(join(art.model, "vocab_map.json"));
+  for (const folder of Object.values(art.saes)) {
+    used.push(join(folder, "cfg.json"), join(folder, "sae_weights.safetensors"));
+  }
+  for (const path of used) {
+    const key = `${prefix}/${path.slice(root.length + 1)}`;
+    if (!path.startsWith(`${root}/`) || manifest.files[key] === undefined) {
+      throw new Error(`embedded default: ${path} is not listed in ${manifestPath}, so it cannot be verified`);
+    }
+  }
+  return manifest;
 }

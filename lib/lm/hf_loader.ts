@@ -28,7 +28,7 @@
  */
 
 import { type SafeTensor, toFloat32, writeSafetensors } from "../io/safetensors.ts";
-import { fileExists, readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
+import { assertFiniteTensor, fileExists, readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { join } from "../path.ts";
 import { type Gpt2Config, gpt2ParamShapes, validateGpt2Config } from "./config.ts";
@@ -152,7 +152,8 @@ const BUFFER_KEY = /^h\.\d+\.attn\.(bias|masked_bias)$/;
  * Float32 parameter arrays keyed by Hugging Face name (no prefix) from a
  * weights file's tensors; checks every shape against `cfg`.
  *
- * @throws {Error} naming `source`, the key, and the expected and actual shapes
+ * @throws {Error} naming `source`, the key, and the expected and actual shapes,
+ * or the first non-finite value
  */
 export function gpt2ArraysFromTensors(
   tensors: ReadonlyMap<string, SafeTensor>,
@@ -175,7 +176,9 @@ export function gpt2ArraysFromTensors(
     if (!["F32", "F16", "BF16", "F64"].includes(t.dtype)) {
       throw new Error(`${source}: tensor "${prefix + name}" has dtype ${t.dtype}, expected a float type (F32)`);
     }
-    out.set(name, toFloat32(t));
+    const data = toFloat32(t); // a zero-copy view into the file's bytes for F32 tensors
+    assertFiniteTensor(data, shape, source, prefix + name);
+    out.set(name, data);
   }
   if (missing.length > 0) {
     const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, … (${missing.length} in all)` : "");
@@ -218,7 +221,10 @@ function checkTiedHead(head: SafeTensor, wte: Float32Array, cfg: Gpt2Config, sou
  * TransformerLens's `center_writing_weights` on Hugging Face arrays: returns
  * new arrays for `wte`, `wpe` and every `c_proj` weight and bias with the mean
  * over the output (d_model) axis removed (others shared with the input), and
- * the removed row means of `wte` for the tied unembedding. Inputs are not modified.
+ * the removed row means of `wte` for the tied unembedding. Inputs are not
+ * modified unless `inPlace` is set (the loader sets it: its arrays are views
+ * into a file buffer nobody else holds, and centring in place saves a copy of
+ * `wte`, 154 MB for gpt2-small).
  *
  * @example
  * ```ts
@@ -232,6 +238,7 @@ function checkTiedHead(head: SafeTensor, wte: Float32Array, cfg: Gpt2Config, sou
 export function centerWritingWeights(
   arrays: ReadonlyMap<string, Float32Array>,
   cfg: Gpt2Config,
+  opts: { inPlace?: boolean } = {},
 ): { arrays: Map<string, Float32Array>; embedRowMean: Float32Array } {
   const out = new Map(arrays);
   const d = cfg.d_model;
@@ -239,7 +246,7 @@ export function centerWritingWeights(
     const src = arrays.get(name);
     if (src === undefined) throw new Error(`centerWritingWeights: missing "${name}"`);
     if (src.length % d !== 0) throw new Error(`centerWritingWeights: "${name}" is not a multiple of d_model=${d}`);
-    const dst = new Float32Array(src.length);
+    const dst = opts.inPlace ? src : new Float32Array(src.length);
     for (let r = 0; r < src.length / d; r++) {
       let sum = 0;
       for (let j = 0; j < d; j++) sum += src[r * d + j] as number;
@@ -266,7 +273,7 @@ export function centerWritingWeights(
  * optional `vocab_map.json`) or from explicit paths.
  *
  * @throws {Error} naming the file and key for missing files, malformed JSON or
- * safetensors, missing or unexpected tensors and wrong shapes
+ * safetensors, missing or unexpected tensors, wrong shapes and non-finite weights
  */
 export async function loadGpt2FromHf(where: string | HfPaths, opts: HfLoadOptions = {}): Promise<LoadedGpt2> {
   const paths: HfPaths = typeof where === "string"
@@ -279,7 +286,7 @@ export async function loadGpt2FromHf(where: string | HfPaths, opts: HfLoadOption
   const { tensors } = await readWeightsFile(paths.weights);
   let arrays = gpt2ArraysFromTensors(tensors, cfg, paths.weights);
   let embedRowMean: Float32Array | undefined;
-  if (opts.centerWritingWeights) ({ arrays, embedRowMean } = centerWritingWeights(arrays, cfg));
+  if (opts.centerWritingWeights) ({ arrays, embedRowMean } = centerWritingWeights(arrays, cfg, { inPlace: true }));
   let tokenMap: TokenMap | null = null;
   if (paths.vocabMap !== undefined) {
     tokenMap = TokenMap.fromJson(await readJsonFile(paths.vocabMap), paths.vocabMap);

@@ -116,9 +116,19 @@ export function withAlpha(color: Color, alpha: number): Color {
   return `rgba(${r},${g},${b},${alpha})`;
 }
 
-/** Parses `rgb()/rgba()/#rrggbb/#rgb` into an RGB triple. */
+/** CSS colour names the figures use, as RGB triples. */
+const NAMED: Record<string, [number, number, number]> = {
+  black: [0, 0, 0],
+  white: [255, 255, 255],
+  grey: [128, 128, 128],
+  gray: [128, 128, 128],
+};
+
+/** Parses `rgb()/rgba()/#rrggbb/#rgb` (or black, white, grey) into an RGB triple. */
 export function parseColor(color: Color): [number, number, number] {
   const s = color.trim();
+  const named = NAMED[s.toLowerCase()];
+  if (named) return [...named];
   const fn = /^rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*[\d.]+\s*)?\)$/i.exec(s);
   if (fn) return [Number(fn[1]), Number(fn[2]), Number(fn[3])];
   const hex6 = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(s);
@@ -127,5 +137,7 @@ export function parseColor(color: Color): [number, number, number] {
   if (hex3) {
     return [parseInt(hex3[1]!.repeat(2), 16), parseInt(hex3[2]!.repeat(2), 16), parseInt(hex3[3]!.repeat(2), 16)];
   }
-  throw new Error(`cannot parse colour "${color}": expected rgb(r,g,b), rgba(r,g,b,a), #rrggbb or #rgb`);
+  throw new Error(
+    `cannot parse colour "${color}": expected rgb(r,g,b), rgba(r,g,b,a), #rrggbb, #rgb, black, white or grey`,
+  );
 }

@@ -125,9 +125,6 @@ export function figure(data: Trace[], layout: Layout = {}, opts: FigureOptions =
       t,
     ) => (!t.name && t.showlegend === undefined && t.type !== "heatmap" ? { ...t, showlegend: false } : t));
     if (out.showlegend === undefined) out.showlegend = legendSeries({ data }).length >= 2;
-    if (out.showlegend && out.legend?.x === undefined && out.legend?.y === undefined) {
-      out.legend = { ...(data.some(showsColorBar) ? LEGEND_TOP : LEGEND_RIGHT), ...out.legend };
-    }
     out.width ??= DEFAULT_WIDTH;
     out.height ??= DEFAULT_HEIGHT;
     out.font = {
@@ -139,6 +136,12 @@ export function figure(data: Trace[], layout: Layout = {}, opts: FigureOptions =
     out.paper_bgcolor ??= "white";
     out.plot_bgcolor ??= "white";
     out.margin ??= { l: 70, r: 30, t: out.title ? 60 : 30, b: 60 };
+    if (out.showlegend && out.legend?.x === undefined && out.legend?.y === undefined) {
+      const top = data.some(showsColorBar);
+      out.legend = { ...(top ? LEGEND_TOP : LEGEND_RIGHT), ...out.legend };
+      // a row of legend entries above the panels needs room under the title
+      if (top) out.margin = { ...out.margin, t: (out.margin.t ?? 30) + 30 };
+    }
     out.colorway ??= [...DARK2];
     // plotly reverses the legend when a trace fills to its neighbour; keep the trace order instead
     out.legend = { traceorder: "normal", ...out.legend };

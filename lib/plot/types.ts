@@ -195,6 +195,8 @@ export interface Axis {
   /** For log axes the range is in log10 units (plotly's convention). */
   range?: [number, number];
   autorange?: boolean | "reversed";
+  /** "tozero": the autorange includes 0. */
+  rangemode?: "normal" | "tozero" | "nonnegative";
   /** The axis's extent as fractions of the plotting area. */
   domain?: [number, number];
   anchor?: XAxisId | YAxisId | "free";

@@ -37,7 +37,7 @@
 
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
-import { readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
+import { assertFiniteTensor, readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
 import type { Gpt2Config } from "../lm/config.ts";
 import { hookLayer } from "../lm/gpt2.ts";
 import { join } from "../path.ts";
@@ -179,8 +179,13 @@ export function saeConfigFromSaeLens(json: unknown, source: string): SaeConfig {
 /**
  * Loads an SAELens folder into an {@link Sae} (n_inst = 1).
  *
- * @throws {Error} naming the file and key for a missing file, unsupported
- * config, missing or unexpected tensor, or a tensor of the wrong shape
+ * Fast and lean: F32 tensors are used as views into the file's bytes (no
+ * host copy), so the load costs the file's bytes plus the backend's own copy
+ * (`bench/load_rows.ts` measures both).
+ *
+ * @throws {Error} naming the file and key for a missing file, invalid JSON,
+ * unsupported config, missing or unexpected tensor, a tensor of the wrong
+ * shape, or a non-finite weight
  */
 export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
   const cfgPath = join(dir, SAE_CFG_FILE);
@@ -210,7 +215,9 @@ export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
         `${weightsPath}: tensor "${name}" has shape [${t.shape}], expected [${shape}] (d_in ${d_in}, d_sae ${d_sae} from ${cfgPath})`,
       );
     }
-    arrays[name] = { data: toFloat32(t), shape };
+    const data = toFloat32(t); // a zero-copy view into the file's bytes for F32 tensors
+    assertFiniteTensor(data, shape, weightsPath, name);
+    arrays[name] = { data, shape };
   }
   let foldedScalingFactor = false;
   const scale = tensors.get("scaling_factor");
@@ -219,6 +226,7 @@ export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
       throw new Error(`${weightsPath}: tensor "scaling_factor" has shape [${scale.shape}], expected [${d_sae}]`);
     }
     const s = toFloat32(scale);
+    assertFiniteTensor(s, [d_sae], weightsPath, "scaling_factor");
     if (s.some((v) => v !== 1)) {
       if (flat.finetuning_scaling_factor !== true) {
         throw new Error(

@@ -25,7 +25,9 @@ import {
   label,
   layerColor,
   lineTrace,
+  meanIntervalTraces,
   mergeLayout,
+  normalInterval,
   saveAndShow,
   vline,
 } from "../plot/mod.ts";
@@ -34,6 +36,7 @@ import type { AxisPair } from "../plot/traces.ts";
 import type { Figure, Layout, Shape, Trace } from "../plot/types.ts";
 import type { SpliceMetricName } from "../metrics/splice_metrics.ts";
 import type { ContextSweepResult } from "./context_sweep.ts";
+import { binCurve, type BinnedCurve, figurePositionBins, metricTerm } from "./figure_bins.ts";
 
 /** A figure with its data and caption. */
 export interface FigureSpec {
@@ -83,17 +86,23 @@ export function contextLines(axes: AxisPair, saeContext: number, modelContext: n
   return out;
 }
 
-/** The caption sentence shared by the per-position figures of a sweep. */
+/**
+ * The caption sentence shared by the per-position figures of a sweep. `bands` says what the figure's shaded bands
+ * are: "positions" (95% intervals at each position, the default), or "none" (the figure has none, or describes its
+ * own).
+ */
 export function sweepCaption(
   res: Pick<ContextSweepResult, "nRows" | "T" | "saeContext" | "modelContext" | "bosPolicyText">,
+  bands: "positions" | "none" = "positions",
 ): string {
   return `${res.nRows} prompts of ${res.T} tokens. SAE training context ${res.saeContext} tokens (dashed line); ` +
     `model context n_ctx = ${res.modelContext}` + (res.modelContext < res.T ? " (dotted line)" : "") +
     `. x = position j of the residual stream where the prediction is made (it has seen j+1 tokens, BOS included); ` +
-    `CE-based values exist for j ≤ ${
-      res.T - 2
-    }. Every position, BOS too, is spliced; averages: ${res.bosPolicyText}. ` +
-    `Shaded bands (drawn for up to 6 layers): ±1 standard error over prompts; the data file holds every standard error.`;
+    `CE-based values exist for j ≤ ${res.T - 2}. Every position, BOS too, is spliced; averages: ${res.bosPolicyText}.` +
+    (bands === "positions"
+      ? ` Shaded bands (drawn for up to 6 layers): 95% intervals at each position (mean ± 1.96 s.e. over prompts); ` +
+        `the data file holds every standard error.`
+      : "");
 }
 
 /** Mean and SE arrays of a layer's metric over positions `from … to−1`, NaN → null in the data. */
@@ -127,9 +136,9 @@ function layerTraces(
     const mm = m.map(tr);
     const color = layerColor(i, n);
     if (opts.bands ?? n <= 6) {
-      const lo = mm.map((v, k) => (Number.isFinite(v) && Number.isFinite(s[k]!) ? v - s[k]! : v));
-      const hi = mm.map((v, k) => (Number.isFinite(v) && Number.isFinite(s[k]!) ? v + s[k]! : v));
-      traces.push(...bandTraces(x, lo, hi, { color, axes, alpha: 0.12, legendgroup: `L${l.label}` }));
+      // 95% interval at each position; where the s.e. is missing the band closes onto the mean
+      const { lo, hi } = normalInterval(mm, s.map((v) => (Number.isFinite(v) ? v : 0)));
+      traces.push(...bandTraces(x, lo, hi, { color, axes, alpha: 0.15, legendgroup: `L${l.label}` }));
     }
     traces.push(lineTrace(x, mm, {
       name: `layer ${l.label}`,
@@ -199,6 +208,17 @@ function meta(res: ContextSweepResult) {
   };
 }
 
+/** Caption sentence of the binned curves: bin width and how the intervals were computed. */
+function binCaption(edges: readonly number[], interval: BinnedCurve["interval"], nRows: number): string {
+  const w = edges.length > 2 ? edges[2]! - edges[1]! : edges[1]! - edges[0]!;
+  return `Curves: means over position bins of ${w} tokens (the SAE training context is a bin edge), plotted at the ` +
+    `bin centre; bands: 95% intervals, ` +
+    (interval === "prompts"
+      ? `mean ± 1.96 s.e. over the ${nRows} prompts' own bin means.`
+      : `± 1.96 × the mean per-position s.e. over prompts (conservative: an upper bound on the bin mean's s.e. ` +
+        `whatever the correlation between positions).`);
+}
+
 function lossFigure(res: ContextSweepResult, bug: boolean): FigureSpec {
   const g = gridLayout(1, 2, {
     width: 1100,
@@ -212,44 +232,59 @@ function lossFigure(res: ContextSweepResult, bug: boolean): FigureSpec {
   const a1 = g.axes(0, 1);
   const to = res.T - 1; // CE exists for j ≤ T−2
   const sign = bug ? -1 : 1;
+  const edges = figurePositionBins(res.T, res.saeContext);
+  const cleanTerm = { coef: 1, stats: res.clean, rowBins: metricTerm(res.layers[0]!.metrics, "ce_clean").rowBins };
+  const cleanBins = binCurve([cleanTerm], edges);
+  const n = res.layers.length;
+  const traces: Trace[] = [];
+  const leftData: Record<string, { mean: number[]; se: number[] }> = {};
+  const rightData: Record<string, { mean: number[]; se: number[] }> = {};
+  const leftBins: Record<string, { mean: number[]; lo: number[]; hi: number[] }> = {};
+  const rightBins: Record<string, { mean: number[]; lo: number[]; hi: number[] }> = {};
   const cleanMean = res.clean.mean();
-  const left = layerTraces(
-    res,
-    (l) => {
-      const d = l.metrics.stats.delta_ce.mean();
-      return {
-        mean: Float64Array.from(d, (v, j) => cleanMean[j]! + sign * v),
-        se: l.metrics.stats.ce_spliced.se(),
-      };
-    },
-    a0,
-    to,
-    { showlegend: true, bands: false },
-  );
-  const right = layerTraces(
-    res,
-    (l) => ({
-      mean: l.metrics.stats.delta_ce.mean(),
-      se: l.metrics.stats.delta_ce.se(),
-    }),
-    a1,
-    to,
-    { showlegend: false, transform: (v) => sign * v },
-  );
+  let interval = cleanBins.interval;
+  const curve = (c: BinnedCurve, name: string, color: string, axes: AxisPair, showlegend: boolean, width = 1.5) =>
+    meanIntervalTraces(c.x, c.mean, c.lo, c.hi, {
+      name,
+      color,
+      axes,
+      width,
+      alpha: 0.18,
+      mode: "lines+markers",
+      markerSize: 3,
+      showlegend,
+      legendgroup: name,
+    });
+  res.layers.forEach((l, i) => {
+    const color = layerColor(i, n);
+    const name = `layer ${l.label}`;
+    const left = binCurve(
+      bug ? [cleanTerm, metricTerm(l.metrics, "delta_ce", -1)] : [metricTerm(l.metrics, "ce_spliced")],
+      edges,
+    );
+    const right = binCurve([metricTerm(l.metrics, "delta_ce", sign)], edges);
+    if (left.interval !== "prompts" || right.interval !== "prompts") interval = "positions (conservative)";
+    traces.push(...curve(left, name, color, a0, true), ...curve(right, name, color, a1, false));
+    const d = l.metrics.stats.delta_ce.mean();
+    const lp = series(Float64Array.from(d, (v, j) => cleanMean[j]! + sign * v), l.metrics.stats.ce_spliced.se(), 1, to);
+    leftData[`layer_${l.label}`] = { mean: lp.m, se: lp.s };
+    const rp = series(d, l.metrics.stats.delta_ce.se(), 1, to);
+    rightData[`layer_${l.label}`] = { mean: rp.m.map((v) => sign * v), se: rp.s };
+    leftBins[`layer_${l.label}`] = { mean: left.mean, lo: left.lo, hi: left.hi };
+    rightBins[`layer_${l.label}`] = { mean: right.mean, lo: right.lo, hi: right.hi };
+  });
+  traces.push(...curve(cleanBins, "clean model", "black", a0, true, 2.2));
   const c = series(cleanMean, res.clean.se(), 1, to);
-  const traces = [
-    ...left.traces,
-    lineTrace(c.x, c.m, { name: "clean model", color: "black", width: 2, axes: a0 }),
-    ...right.traces,
-  ];
+  const bins = binCaption(edges, interval, res.nRows);
   const caption = bug
     ? `HYPOTHETICAL RECONSTRUCTION of the pre-fix plot (hypothesis H1; the exact bug was not published): the same data ` +
       `as context_loss_fixed with the ΔCE sign flipped, as the formula written in the comment thread, ΔCE_j = (1/N) Σ_i ` +
       `(ln q_ij − ln p_ij), gives. Left: clean CE (black) and CE_clean − ΔCE, which is what a plot of "clean + ΔCE" ` +
-      `then shows: every spliced curve below the clean model. Right: the flipped ΔCE, below zero. ${sweepCaption(res)}`
-    : `F2, fixed: left, per-position next-token cross-entropy of the clean model (black) and with each SAE spliced; ` +
-      `right, ΔCE = CE_spliced − CE_clean (TransformerLens sign: positive means the SAE raises the loss). ` +
-      sweepCaption(res);
+      `then shows: every spliced curve below the clean model. Right: the flipped ΔCE, below zero. ${bins} ` +
+      sweepCaption(res, "none")
+    : `F2, fixed: left, next-token cross-entropy of the clean model (black) and with each SAE spliced; ` +
+      `right, ΔCE = CE_spliced − CE_clean (TransformerLens sign: positive means the SAE raises the loss). ${bins} ` +
+      sweepCaption(res, "none");
   const layout = withCaption(
     mergeLayout(g.layout, {
       title: {
@@ -261,7 +296,6 @@ function lossFigure(res: ContextSweepResult, bug: boolean): FigureSpec {
       xaxis2: { title: { text: "context position j" } },
       yaxis: { title: { text: bug ? "CE_clean − ΔCE (nats)" : "CE (nats)" } },
       yaxis2: { title: { text: bug ? "ln q − ln p (nats)" : "ΔCE (nats)" } },
-      showlegend: true,
       shapes: [
         ...contextLines(a0, res.saeContext, res.modelContext, to),
         ...contextLines(a1, res.saeContext, res.modelContext, to),
@@ -280,8 +314,16 @@ function lossFigure(res: ContextSweepResult, bug: boolean): FigureSpec {
       delta_ce_sign: bug ? "published formula ln q − ln p (sign error, hypothesis H1)" : "CE_spliced − CE_clean",
       positions_from: 1,
       clean_ce: { mean: c.m, se: c.s },
-      left_panel: left.data,
-      right_panel: right.data,
+      left_panel: leftData,
+      right_panel: rightData,
+      binned: {
+        edges,
+        x: cleanBins.x,
+        interval,
+        clean_ce: { mean: cleanBins.mean, lo: cleanBins.lo, hi: cleanBins.hi },
+        left_panel: leftBins,
+        right_panel: rightBins,
+      },
     },
     caption,
   };
@@ -357,7 +399,7 @@ export function contextLossPow2Figure(res: ContextSweepResult): FigureSpec {
     });
   }
   const caption = `F2-pow2 / FU3: the early analysis looked only at positions ${ps.join(", ")}; the curves between ` +
-    `them (right) show where each layer actually starts to degrade. ${sweepCaption(res)}`;
+    `them (right) show where each layer actually starts to degrade. ${sweepCaption(res, "none")}`;
   const shapes: Shape[] = [];
   for (let r = 0; r < 2; r++) {
     for (let c = 0; c < 2; c++) shapes.push(...contextLines(g.axes(r, c), res.saeContext, res.modelContext, res.T - 1));

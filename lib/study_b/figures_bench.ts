@@ -22,6 +22,7 @@ import {
   lineTrace,
   mergeLayout,
   normalInterval,
+  scatterTrace,
   vline,
 } from "../plot/mod.ts";
 import { dark2 } from "../plot/colors.ts";
@@ -110,38 +111,54 @@ export function benchLayerFigure(
   };
 }
 
-/** F4b / F5b (`bench_<bench>_length`): accuracy vs prompt-length bin, one line per variant. */
+/**
+ * F4b / F5b (`bench_<bench>_length`): accuracy per prompt-length bin, one marker per variant and bin with its 95%
+ * Wilson interval, variants side by side within a bin (no lines: bins hold few items). Bins with no items are left
+ * out; the items per bin are printed under the axis.
+ */
 export function benchLengthFigure(bench: Bench, bins: readonly BinRow[], ev: LambadaEval | CbtEval): FigureSpec {
   const variants = [...new Set(bins.map((b) => b.variant))];
   const labels = [...new Set(bins.map((b) => b.label))];
   const nLayers = variants.length - 1;
+  const counts = labels.map((l) => bins.find((b) => b.label === l && b.variant === "clean")?.n ?? 0);
   const traces: Trace[] = [];
+  const spread = 0.7; // the variants of one bin share this much of the unit between bins
   let li = 0;
-  for (const v of variants) {
-    const rows = bins.filter((b) => b.variant === v);
+  variants.forEach((v, vi) => {
+    const rows = bins.filter((b) => b.variant === v && b.n > 0);
     const clean = v === "clean";
-    traces.push(lineTrace(rows.map((r) => r.label), rows.map((r) => (r.n > 0 ? r.p : NaN)), {
-      name: clean ? "clean" : `layer ${rows[0]!.layer}`,
+    const offset = variants.length > 1 ? (vi / (variants.length - 1) - 0.5) * spread : 0;
+    const x = rows.map((r) => labels.indexOf(r.label) + offset);
+    const t = scatterTrace(x, rows.map((r) => r.p), {
+      name: clean ? "clean" : `layer ${rows[0]?.layer ?? v}`,
       color: clean ? "black" : layerColor(li++, Math.max(1, nLayers)),
-      width: clean ? 2.5 : 1.3,
-      mode: "lines+markers",
-      markerSize: clean ? 7 : 5,
-    }));
-  }
-  const counts = labels.map((l) => bins.find((b) => b.label === l && b.variant === "clean")!.n);
+      markerSize: clean ? 8 : 6,
+      markerSymbol: clean ? "diamond" : "circle",
+    });
+    t.error_y = intervalErrorBars(rows.map((r) => r.p), rows.map((r) => r.lo), rows.map((r) => r.hi), {
+      color: clean ? "black" : layerColor(li - 1, Math.max(1, nLayers)),
+      width: 0,
+      thickness: 1.2,
+    });
+    traces.push(t);
+  });
   const ctxBin = labels.findIndex((l) => Number(l.split(/[–+]/)[0]) > ev.saeContext);
   const caption = `${bench === "lambada" ? "F4b" : "F5b"}: accuracy by prompt length in tokens (BOS included; ` +
     `${bench === "lambada" ? "context before the target word" : "the answer option's full prompt"}), bins ` +
-    `relative to the SAE training context ${ev.saeContext} (dashed line between the bins). Items per bin: ${
-      labels.map((l, i) => `${l}: ${counts[i]}`).join(", ")
-    }. ${facts(bench, ev)}`;
+    `relative to the SAE training context ${ev.saeContext} (dashed line between the bins); error bars: 95% Wilson ` +
+    `intervals. Items per bin: ${labels.map((l, i) => `${l}: ${counts[i]}`).join(", ")}. ${facts(bench, ev)}`;
   const shapes = ctxBin > 0 ? [vline(ctxBin - 0.5, { dash: "dash" })] : [];
   const layout = withCaption(
-    mergeLayout(gridLayout(1, 1, { width: 900, height: 460 }).layout, {
+    mergeLayout(gridLayout(1, 1, { width: 1000, height: 460 }).layout, {
       title: { text: `${bench === "lambada" ? "LAMBADA" : "CBT"}-style accuracy by prompt length` },
-      xaxis: { title: { text: "prompt length (tokens)" }, type: "category" },
-      yaxis: { title: { text: "accuracy" } },
-      showlegend: true,
+      xaxis: {
+        title: { text: "prompt length in tokens (items per bin)" },
+        tickvals: labels.map((_, i) => i),
+        ticktext: labels.map((l, i) => `${l}<br>(n = ${counts[i]})`),
+        range: [-0.6, labels.length - 0.4],
+        showgrid: false,
+      },
+      yaxis: { title: { text: "accuracy" }, rangemode: "tozero" },
       shapes,
     }),
     caption,
@@ -196,7 +213,7 @@ export function lambadaDceKlFigure(rows: readonly LambadaRow[], ev: LambadaEval)
     return { trace: t, lo, hi };
   };
   const dce = bars(
-    "ΔCE of the first target token",
+    "ΔCE at the first target token",
     dark2(2),
     layers.map((r) => r.deltaCe),
     layers.map((r) => r.deltaCeSe),
@@ -216,6 +233,9 @@ export function lambadaDceKlFigure(rows: readonly LambadaRow[], ev: LambadaEval)
       xaxis: { title: { text: "spliced SAE" } },
       yaxis: { title: { text: "nats" } },
       barmode: "group",
+      // above the panel: the right-hand side would take a third of the width for two long names
+      legend: { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" },
+      margin: { t: 60 },
       shapes: [hline(0, { color: "black", dash: "solid", width: 1 })],
     }),
     caption,

@@ -12,7 +12,16 @@
  * @module
  */
 
-import { gridLayout, heatmapTrace, hline, layerColor, lineTrace, mergeLayout, scatterTrace } from "../plot/mod.ts";
+import {
+  gridLayout,
+  heatmapTrace,
+  hline,
+  intervalErrorBars,
+  layerColor,
+  lineTrace,
+  mergeLayout,
+  scatterTrace,
+} from "../plot/mod.ts";
 import { dark2 } from "../plot/colors.ts";
 import { figure } from "../plot/figure.ts";
 import type { Layout, Shape, Trace } from "../plot/types.ts";
@@ -22,7 +31,7 @@ import { summarisePropagation } from "./error_propagation.ts";
 import type { ContextSweepResult, SweepOutput } from "./context_sweep.ts";
 import { contextLines, type FigureSpec, sweepCaption, withCaption } from "./figures.ts";
 import { parseVariantKey, VARIANT_DESCRIPTIONS } from "./positional.ts";
-import { layerWindowRows } from "./summary.ts";
+import { binCurve, type BinnedCurve, type BinTerm, metricTerm } from "./figure_bins.ts";
 
 function windowsText(ctx: number, T: number): [string, string] {
   return [`positions 1…${ctx - 1} (inside the SAE training context)`, `positions ${ctx}…${T - 1} (beyond it)`];
@@ -208,7 +217,7 @@ export function positionalFigure(
   }
   shapes.push(hline(0, { axes: g.axes(0, 1), color: "black", dash: "solid", width: 1 }));
   const caption = `FU1 at layer ${layer}: the positional-embedding add-back variants (W_pos = the model's centred ` +
-    `positional embedding). ${sweepCaption({ ...facts, nRows: out.rows, T: out.T })}${
+    `positional embedding). ${sweepCaption({ ...facts, nRows: out.rows, T: out.T }, "none")}${
       layer === 0
         ? " At layer 0, V1 and V3 are the same computation (x = W_E[t] + W_pos[j]) and their lines coincide."
         : ""
@@ -237,92 +246,148 @@ export function positionalFigure(
   };
 }
 
+/** A window mean with its 95% interval ({@link binCurve} over one bin). */
+interface WindowMean {
+  mean: number;
+  lo: number;
+  hi: number;
+  interval: BinnedCurve["interval"];
+}
+
+function windowMean(terms: BinTerm[], from: number, to: number): WindowMean {
+  const c = binCurve(terms, [from, to]);
+  return { mean: c.mean[0]!, lo: c.lo[0]!, hi: c.hi[0]!, interval: c.interval };
+}
+
 /**
- * FU2 (`kl_vs_dce_windows`): per layer, window means of ΔCE against KL inside and
- * beyond the training context, with the line ΔCE = KL; and, when the sweep
- * sampled targets from the clean model, the sampled-target ΔCE against KL.
+ * FU2 (`kl_vs_dce_windows`): per layer, window means of ΔCE against KL inside and beyond the training context, with
+ * 95% intervals on both axes and the line ΔCE = KL; and, when the sweep sampled targets from the clean model, the
+ * sampled-target ΔCE against KL. Intervals are over prompts when the sweep kept per-prompt bins, else the
+ * conservative per-position bound of {@link binCurve}.
  */
 export function klVsDceFigure(res: ContextSweepResult): FigureSpec {
-  const rows = layerWindowRows(res);
   const sampled = res.layers.every((l) => l.sampledDeltaCe !== null);
   const g = gridLayout(1, sampled ? 2 : 1, {
-    width: sampled ? 1050 : 620,
-    height: 480,
+    width: sampled ? 1100 : 700,
+    height: 500,
     gapX: 90,
     panelTitles: sampled
       ? ["ΔCE on the real next token vs KL", "ΔCE on a next token sampled from the clean model vs KL"]
       : ["ΔCE on the real next token vs KL"],
   });
   const ctx = res.saeContext;
+  const T = res.T;
+  // position 0 follows the sweep's BOS policy (excluded by default)
+  const windows: [string, number, number][] = [["in", 0, ctx], ["out", ctx, T]];
+  const kl: Record<string, WindowMean[]> = {};
+  const dce: Record<string, WindowMean[]> = {};
+  const sdce: Record<string, WindowMean[]> = {};
+  for (const [w, a, b] of windows) {
+    kl[w] = res.layers.map((l) => windowMean([metricTerm(l.metrics, "kl")], a, b));
+    dce[w] = res.layers.map((l) => windowMean([metricTerm(l.metrics, "delta_ce")], a, b));
+    if (sampled) {
+      sdce[w] = res.layers.map((l) =>
+        windowMean(
+          [{
+            coef: 1,
+            stats: l.sampledDeltaCe!,
+            rowBins: (l as unknown as { sampledRowBins?: BinTerm["rowBins"] }).sampledRowBins ?? null,
+          }],
+          a,
+          b,
+        )
+      );
+    }
+  }
   const traces: Trace[] = [];
-  const data: Record<string, unknown> = { layers: rows.map((r) => r.layer) };
-  const pts = (axes: ReturnType<typeof g.axes>, yIn: number[], yOut: number[], legend: boolean) => {
-    const xin = rows.map((r) => r.kl_in);
-    const xout = rows.map((r) => r.kl_out);
-    const text = rows.map((r) => `L${r.layer}`);
-    traces.push(scatterTrace(xin, yIn, {
-      name: `1…${ctx - 1}`,
-      color: dark2(0),
-      mode: "markers+text",
-      text,
-      textposition: "top center",
-      axes,
-      showlegend: legend,
-      legendgroup: "in",
-    }));
-    traces.push(scatterTrace(xout, yOut, {
-      name: `${ctx}…${res.T - 1}`,
-      color: dark2(1),
-      mode: "markers+text",
-      text,
-      textposition: "bottom center",
-      axes,
-      showlegend: legend,
-      legendgroup: "out",
-    }));
-    const all = [...xin, ...xout, ...yIn, ...yOut].filter(Number.isFinite);
-    const lo = Math.min(0, ...all);
-    const hi = Math.max(...all);
-    traces.push(
-      lineTrace([lo, hi], [lo, hi], {
-        name: "ΔCE = KL",
-        color: "black",
-        dash: "dot",
-        width: 1,
+  const text = res.layers.map((l) => `L${l.label}`);
+  const pts = (axes: ReturnType<typeof g.axes>, ys: Record<string, WindowMean[]>, legend: boolean) => {
+    const all: number[] = [];
+    windows.forEach(([w], i) => {
+      const xs = kl[w]!;
+      const yv = ys[w]!;
+      const t = scatterTrace(xs.map((v) => v.mean), yv.map((v) => v.mean), {
+        name: i === 0 ? `positions 1…${ctx - 1} (inside the SAE context)` : `positions ${ctx}…${T - 1} (beyond it)`,
+        color: dark2(i),
+        mode: "markers+text",
+        markerSize: 7,
+        text,
+        textposition: i === 0 ? "top left" : "bottom right",
         axes,
         showlegend: legend,
-      }),
-    );
+        legendgroup: w,
+      });
+      t.error_x = intervalErrorBars(xs.map((v) => v.mean), xs.map((v) => v.lo), xs.map((v) => v.hi), {
+        color: dark2(i),
+        width: 2,
+      });
+      t.error_y = intervalErrorBars(yv.map((v) => v.mean), yv.map((v) => v.lo), yv.map((v) => v.hi), {
+        color: dark2(i),
+        width: 2,
+      });
+      traces.push(t);
+      for (const v of [...xs, ...yv]) all.push(v.lo, v.hi, v.mean);
+    });
+    const finite = all.filter(Number.isFinite);
+    const lo = Math.min(0, ...finite);
+    const hi = Math.max(...finite);
+    traces.push(lineTrace([lo, hi], [lo, hi], {
+      name: "ΔCE = KL",
+      color: "black",
+      dash: "dot",
+      width: 1,
+      axes,
+      showlegend: legend,
+      legendgroup: "identity",
+    }));
   };
-  pts(g.axes(0, 0), rows.map((r) => r.dce_in), rows.map((r) => r.dce_out), true);
-  data.kl_in = rows.map((r) => r.kl_in);
-  data.kl_out = rows.map((r) => r.kl_out);
-  data.dce_in = rows.map((r) => r.dce_in);
-  data.dce_out = rows.map((r) => r.dce_out);
-  if (sampled) {
-    const sIn = res.layers.map((l) => l.sampledDeltaCe!.pooled(1, ctx).mean);
-    const sOut = res.layers.map((l) => l.sampledDeltaCe!.pooled(ctx, res.T).mean);
-    pts(g.axes(0, 1), sIn, sOut, false);
-    data.sampled_dce_in = sIn;
-    data.sampled_dce_out = sOut;
+  pts(g.axes(0, 0), dce, true);
+  if (sampled) pts(g.axes(0, 1), sdce, false);
+  const interval = [...Object.values(kl), ...Object.values(dce), ...Object.values(sdce)].flat()
+      .every((v) => v.interval === "prompts")
+    ? "prompts"
+    : "positions (conservative)";
+  const pick = (r: Record<string, WindowMean[]>, w: string, f: keyof WindowMean) => r[w]!.map((v) => v[f]);
+  const data: Record<string, unknown> = {
+    layers: res.layers.map((l) => l.label),
+    interval,
+  };
+  for (const [w] of windows) {
+    data[`kl_${w}`] = pick(kl, w, "mean");
+    data[`kl_${w}_lo95`] = pick(kl, w, "lo");
+    data[`kl_${w}_hi95`] = pick(kl, w, "hi");
+    data[`dce_${w}`] = pick(dce, w, "mean");
+    data[`dce_${w}_lo95`] = pick(dce, w, "lo");
+    data[`dce_${w}_hi95`] = pick(dce, w, "hi");
+    if (sampled) {
+      data[`sampled_dce_${w}`] = pick(sdce, w, "mean");
+      data[`sampled_dce_${w}_lo95`] = pick(sdce, w, "lo");
+      data[`sampled_dce_${w}_hi95`] = pick(sdce, w, "hi");
+    }
   }
-  const caption = `FU2: per-layer window means of ΔCE against KL(clean ‖ spliced). ΔCE on real text is a difference ` +
-    `of two cross-entropies against the data, KL(δ_y ‖ q) − KL(δ_y ‖ p); it equals KL(p ‖ q) only in expectation over ` +
-    `next tokens drawn from the clean model itself (right panel, one sample per position). ${sweepCaption(res)}`;
+  const how = interval === "prompts"
+    ? `mean ± 1.96 s.e. over the ${res.nRows} prompts' own window means`
+    : `± 1.96 × the mean per-position s.e. over prompts (conservative)`;
+  const caption = `FU2: per-layer window means of ΔCE against KL(clean ‖ spliced), with 95% intervals on both axes ` +
+    `(${how}); dotted: ΔCE = KL. ΔCE on real text is a difference of two cross-entropies against the data, ` +
+    `KL(δ_y ‖ q) − KL(δ_y ‖ p); it equals KL(p ‖ q) in expectation only over next tokens drawn from the clean model ` +
+    `itself${sampled ? " (right panel, one sample per position)" : ""}, so points off the line on real text are ` +
+    `possible, not implied. ${sweepCaption(res, "none")}`;
   const patch: Partial<Layout> = {
-    title: { text: "ΔCE is not KL: per-layer window means" },
+    title: { text: "Window means of ΔCE against KL per SAE layer, inside and beyond the SAE context" },
     xaxis: { title: { text: "KL (nats)" } },
     yaxis: { title: { text: "ΔCE (nats)" } },
-    showlegend: true,
+    legend: { orientation: "h", x: 0, xanchor: "left", y: -0.2, yanchor: "top" },
   };
   if (sampled) {
     patch.xaxis2 = { title: { text: "KL (nats)" } };
     patch.yaxis2 = { title: { text: "ΔCE, sampled targets (nats)" } };
   }
+  const layout = withCaption(mergeLayout(g.layout, patch, { margin: { b: 120 } }), caption, sampled ? 170 : 110);
   return {
     name: "kl_vs_dce_windows",
-    fig: figure(traces, withCaption(mergeLayout(g.layout, patch), caption, sampled ? 160 : 95)),
-    data: { ...data, sae_context: ctx, T: res.T, n_prompts: res.nRows, bos_policy: res.bosPolicy },
+    fig: figure(traces, layout),
+    data: { ...data, sae_context: ctx, T, n_prompts: res.nRows, bos_policy: res.bosPolicy },
     caption,
   };
 }

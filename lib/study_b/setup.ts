@@ -26,6 +26,7 @@
 import { type ArtifactPaths, resolveArtifacts } from "../lm/artifacts.ts";
 import type { Gpt2 } from "../lm/gpt2.ts";
 import { hookLayer } from "../lm/gpt2.ts";
+import { readJsonFile } from "../io/weights_files.ts";
 import { loadGpt2FromHf } from "../lm/hf_loader.ts";
 import type { TokenMap } from "../lm/token_map.ts";
 import { BOS_TOKEN_ID } from "../lm/tokenizer.ts";
@@ -65,6 +66,13 @@ export interface StudySetup {
   saeContext: number;
   /** One line naming the source, model shape and SAEs. */
   description: string;
+  /**
+   * False for untrained artefacts (`"trained": false` in the `SAE_ARTIFACTS`
+   * JSON: random weights in the real layouts). Checks that only hold for a
+   * trained model (the bug guard, the claims) are then reported as skipped, never
+   * passed: see `guardOrSkip` in `guards.ts`.
+   */
+  trained: boolean;
 }
 
 /**
@@ -111,7 +119,7 @@ export async function loadStudySetup(opts: StudySetupOptions = {}): Promise<Stud
     const saes: StudySae[] = [];
     for (const folder of Object.values(artifacts.saes)) {
       const path = join(folder, SAE_CFG_FILE);
-      const cfg = saeConfigFromSaeLens(JSON.parse(await Deno.readTextFile(path)), path);
+      const cfg = saeConfigFromSaeLens(await readJsonFile(path), path); // strict JSON, errors name the file
       assertSaeFitsModel(cfg, model.cfg, `the model in ${artifacts.model}`);
       const label = residLabel(cfg.hook_name, nLayer);
       const twin = saes.find((s) => s.hook === cfg.hook_name);
@@ -142,8 +150,10 @@ export async function loadStudySetup(opts: StudySetupOptions = {}): Promise<Stud
       );
     }
     const c = model.cfg;
+    const trained = artifacts.trained ?? true;
     return {
       artifacts,
+      trained,
       model,
       tokenMap,
       bosId,
@@ -153,7 +163,8 @@ export async function loadStudySetup(opts: StudySetupOptions = {}): Promise<Stud
       description: `${artifacts.description}: GPT-2 ${c.n_layer} layers, d_model ${c.d_model}, ${c.n_head} heads, ` +
         `n_ctx ${c.n_ctx}, vocabulary ${c.d_vocab}${tokenMap ? " (compact map of GPT-2 BPE)" : ""}; ` +
         `${saes.length} SAEs (d_sae ${[...new Set(saes.map((s) => s.cfg.d_sae))].join("/")}, ` +
-        `trained on ${contexts[0]}-token contexts)`,
+        `trained on ${contexts[0]}-token contexts)` +
+        (trained ? "" : "; UNTRAINED (random weights): checks that need a trained model are skipped"),
     };
   } catch (err) {
     model.dispose();
