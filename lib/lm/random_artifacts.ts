@@ -9,8 +9,9 @@
  *   gpt2-small's shape (12 layers, d_model 768, 12 heads, n_ctx 1024, 50,257
  *   tokens) unless a smaller `n_layer` is asked for;
  * - SAELens folders with the legacy 2024 `cfg.json` keys of `gpt2-small-res-jb`
- *   (`hook_point`, `hook_point_layer`, `activation_fn_str`-less, `dtype`
- *   "torch.float32", boolean `normalize_activations` absent, …) at d_sae 24,576;
+ *   (`hook_point`, `hook_point_layer`, `hook_point_head_index`, `dtype`
+ *   "torch.float32", `expansion_factor`, the training settings; no `architecture`
+ *   or `activation_fn`, so the defaults apply) at d_sae 24,576;
  *   the SAEs may share one weights file through symlinks, so 13 of them cost
  *   151 MB of disk rather than 2 GB;
  * - an `SAE_ARTIFACTS` JSON file naming them, with `"trained": false`.
