@@ -20,7 +20,7 @@ import { createTrainState, disposeTrainState, trainStep } from "../lib/sae/train
 import { gpt2ForwardRows } from "./gpt2_rows.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { toyGridStepRow } from "./toy_grid_row.ts";
-import { lmTrainStepRow } from "./lm_train_row.ts";
+import { LM_BENCH_D128, LM_BENCH_D256, lmTrainStepRow } from "./lm_train_row.ts";
 import { loadRows } from "./load_rows.ts";
 
 /** A prepared benchmark: `run()` does one timed unit of work. */
@@ -151,6 +151,7 @@ export const ROWS: RowSpec[] = [
   saeReferenceRow("sae_step_reference_768x24576_b512", 768, 24576, 512, 4),
   ...gpt2ForwardRows(),
   toyGridStepRow(),
-  lmTrainStepRow(),
+  lmTrainStepRow("lm_train_step", LM_BENCH_D128),
+  lmTrainStepRow("lm_train_step_d256", LM_BENCH_D256),
   ...loadRows(),
 ];

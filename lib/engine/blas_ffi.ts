@@ -101,6 +101,25 @@ export interface Blas {
     ldc: number,
   ): void;
   /**
+   * `c ← alpha · op(a) @ op(b) + beta · c` (row-major; `c` is read when `beta ≠ 0`): the
+   * general form of {@link Blas.sgemm}, for products that scale or accumulate in place.
+   */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+  ): void;
+  /**
    * `y[n] = aᵀ @ x` for a row-major `a[m×n]` (row stride `lda`) and `x[m]`
    * (`beta = 0`): the column sums of `a` when `x` is all ones. Sizes ≥ 1.
    */
@@ -244,6 +263,24 @@ function wrap(lib: Deno.DynamicLibrary<typeof SYMBOLS>, path: string): Blas {
         b,
         ldb,
         0,
+        c,
+        ldc,
+      );
+    },
+    gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+      s.cblas_sgemm(
+        CBLAS_ROW_MAJOR,
+        transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+        transB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
         c,
         ldc,
       );

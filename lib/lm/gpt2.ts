@@ -34,6 +34,15 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/rng.ts";
+import { causalAttention, causalMask } from "../engine/kernels/causal_attention.ts";
+import { fusedLmOps } from "../engine/kernels/fused_ops.ts";
+import {
+  embedTokens,
+  gelu as geluOp,
+  layerNorm as layerNormOp,
+  softmaxCrossEntropy,
+  unembedCrossEntropy,
+} from "../engine/kernels/lm_layer_ops.ts";
 import { type Gpt2Config, gpt2ParamShapes, validateGpt2Config } from "./config.ts";
 
 /** A replacement hook: receives the activation and returns the one the forward pass continues from. */
@@ -359,6 +368,31 @@ export class Gpt2 {
     return tf.tidy(() => tf.mean(this.lossPerToken(this.forward(tokens), tokens)) as tf.Scalar);
   }
 
+  /**
+   * Mean cross-entropy of the logits at every position of `tokens`
+   * `[batch, pos]` against `targets` (`batch · pos` ids, row-major: the
+   * training targets, each row's tokens shifted by one); differentiable. The
+   * training loss: on the fused path (`engine/kernels/fused_ops.ts`) the
+   * logits are never materialised whole (`unembedCrossEntropy`).
+   */
+  nextTokenLoss(tokens: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+    const [batch, T] = this.checkTokens(tokens);
+    if (targets.length !== batch * T) {
+      throw new RangeError(`Gpt2.nextTokenLoss: ${targets.length} targets for tokens [${batch}, ${T}]`);
+    }
+    const id: HookFn = (x) => x; // no hooks: every hook point is the identity
+    return tf.tidy(() => {
+      const wpe = this.p("wpe.weight") as tf.Tensor2D;
+      let resid = embedTokens(this.p("wte.weight") as tf.Tensor2D, wpe, tokens.dataSync() as Int32Array, batch, T);
+      for (let l = 0; l < this.cfg.n_layer; l++) resid = this.block(l, resid, T, id);
+      const flat = tf.reshape(this.layerNorm(resid, "ln_f"), [batch * T, this.cfg.d_model]) as tf.Tensor2D;
+      const wte = this.p("wte.weight") as tf.Tensor2D;
+      if (this.embedRowMean === null) return unembedCrossEntropy(flat, wte, targets);
+      const logits = tf.add(tf.matMul(flat, wte, false, true), tf.mul(tf.sum(flat, -1, true), this.embedRowMean));
+      return softmaxCrossEntropy(logits as tf.Tensor2D, targets);
+    });
+  }
+
   private p(name: string): tf.Variable {
     const v = this.params.get(name);
     if (v === undefined) throw new Error(`Gpt2: no parameter "${name}"`);
@@ -430,6 +464,11 @@ export class Gpt2 {
 
   private attention(l: number, x: tf.Tensor3D, T: number): tf.Tensor3D {
     const { n_head: H, d_model: d } = this.cfg;
+    if (fusedLmOps() !== null) {
+      // one [batch, pos, 3·d_model] product; the fused op reads q, k, v in place by their row stride
+      const z = causalAttention(this.linear(x, `h.${l}.attn.c_attn`), H); // [batch, pos, d_model]
+      return this.linear(z, `h.${l}.attn.c_proj`);
+    }
     const dh = d / H;
     const batch = x.shape[0];
     // q, k, v from column slices of c_attn: slicing the small weight is much cheaper than splitting
@@ -474,24 +513,11 @@ export class Gpt2 {
   }
 
   private layerNorm(x: tf.Tensor3D, prefix: string): tf.Tensor3D {
-    const xc = tf.sub(x, tf.mean(x, -1, true));
-    const variance = tf.mean(tf.square(xc), -1, true);
-    const normed = tf.mul(xc, tf.rsqrt(tf.add(variance, this.cfg.layer_norm_epsilon)));
-    return tf.add(tf.mul(normed, this.p(prefix + ".weight")), this.p(prefix + ".bias"));
+    return layerNormOp(x, this.p(prefix + ".weight"), this.p(prefix + ".bias"), this.cfg.layer_norm_epsilon);
   }
 }
 
-/** gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+/** gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (fused on the wasm path, `lm_layer_ops.ts`). */
 export function gelu(x: tf.Tensor3D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), Math.sqrt(2 / Math.PI));
-    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-  });
-}
-
-/** Additive causal mask `[pos_q, pos_k]`: 0 where k ≤ q, −1e9 above the diagonal. */
-function causalMask(T: number): tf.Tensor2D {
-  const m = new Float32Array(T * T);
-  for (let q = 0; q < T; q++) m.fill(-1e9, q * T + q + 1, (q + 1) * T);
-  return tf.tensor2d(m, [T, T]);
+  return geluOp(x);
 }

@@ -46,6 +46,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/rng.ts";
 import { fusedAdam, type FusedAdamOptimizer } from "../engine/kernels/adam.ts";
+import { softmaxCrossEntropy } from "../engine/kernels/lm_layer_ops.ts";
 import { loadLatestCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import type { TensorInput } from "../io/safetensors.ts";
 import { progress } from "../progress.ts";
@@ -396,33 +397,7 @@ function splitRows(rows: readonly Int32Array[]): { input: Int32Array; target: In
  * ```
  */
 export function fusedCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
-  const [N, V] = logits.shape;
-  if (targets.length !== N) throw new RangeError(`fusedCrossEntropy: ${targets.length} targets for ${N} logit rows`);
-  const flat = new Int32Array(N);
-  for (let i = 0; i < N; i++) {
-    const t = targets[i] as number;
-    if (!(t >= 0 && t < V)) throw new RangeError(`fusedCrossEntropy: target ${t} at ${i} is outside [0, ${V})`);
-    flat[i] = i * V + t;
-  }
-  // customGrad's typing passes (…inputs, save) as one variadic list
-  const f = tf.customGrad(
-    ((x: tf.Tensor, save: tf.GradSaveFunc) => {
-      // one softmax pass serves the loss (log of the N picked probabilities, floored at the smallest normal
-      // float32 so that an underflow reads as an 87-nat loss rather than inf) and the gradient
-      const probs = tf.softmax(x as tf.Tensor2D);
-      const picked = tf.maximum(tf.gather(tf.reshape(probs, [-1]), flat), 1.1754944e-38);
-      const value = tf.neg(tf.mean(tf.log(picked))) as tf.Scalar;
-      save([probs]);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const oneHot = tf.oneHot(tf.tensor1d(targets, "int32"), V);
-          return tf.mul(tf.sub(saved[0] as tf.Tensor, oneHot), tf.div(dy, N));
-        },
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
-  );
-  return f(logits) as tf.Scalar;
+  return softmaxCrossEntropy(logits, targets);
 }
 
 /**
@@ -695,10 +670,8 @@ export function trainStep(
     for (let m = 0; m < nMicro; m++) {
       const { input, target, T } = splitRows(rows.slice(m * micro, (m + 1) * micro));
       const tokens = tf.tensor2d(input, [micro, T], "int32");
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = model.forward(tokens); // [micro, pos, d_vocab]
-        return fusedCrossEntropy(tf.reshape(logits, [micro * T, logits.shape[2]]) as tf.Tensor2D, target);
-      }, vars);
+      // forward, fused unembedding + cross-entropy (no [micro·pos, d_vocab] logits on the fused path), backward
+      const { value, grads } = tf.variableGrads(() => model.nextTokenLoss(tokens, target), vars);
       tokens.dispose();
       lossSum += value.dataSync()[0] as number;
       value.dispose();
