@@ -50,6 +50,8 @@ export interface TrainingCliOptions {
   figures: boolean;
   /** `--stop-at-step N`: stop (checkpointed) after step N. */
   stopAtStep?: number;
+  /** `--control`: `train-saes` trains the control SAEs (full-length rows). */
+  control: boolean;
 }
 
 function stringFlag(args: Map<string, string | true>, name: string): string | undefined {
@@ -72,7 +74,7 @@ function numberFlag(args: Map<string, string | true>, name: string): number | un
  * @example
  * ```ts
  * import { parseArgs, trainingOptions } from "./train_cli.ts";
- * trainingOptions(parseArgs(["--stop-at-step", "20"])); // { root: undefined, figures: true, stopAtStep: 20 }
+ * trainingOptions(parseArgs(["--stop-at-step", "20"])); // { root: undefined, figures: true, stopAtStep: 20, control: false }
  * ```
  */
 export function trainingOptions(args: Map<string, string | true>): TrainingCliOptions {
@@ -80,6 +82,7 @@ export function trainingOptions(args: Map<string, string | true>): TrainingCliOp
     root: stringFlag(args, "root"),
     figures: !args.has("no-figures"),
     stopAtStep: numberFlag(args, "stop-at-step"),
+    control: args.has("control"),
   };
 }
 

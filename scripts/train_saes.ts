@@ -5,7 +5,13 @@
  * SAELens folders under `data/embedded/saes/`, the record, figures and
  * `data/manifest.json`. `QUICK=1` runs the QUICK configuration.
  *
+ * A hook whose ℓ1 sweep has no instance meeting the bars (explained variance
+ * ≥ 0.8, CE recovered ≥ 0.8, L0 10–80, dead < 10% on ≥ 390k held-out tokens)
+ * stops training with an error, and nothing is written.
+ *
  * Flags: `--root DIR`, `--stop-at-step N`, `--no-figures` (as `train-lm`);
+ * `--control` trains the control SAEs instead: the same width and recipe on
+ * full-length rows (context 1024), into `data/embedded/saes_control/<hook>/`;
  * `--measure` times SAE training steps for d_in ∈ {128, 192, 256} and
  * expansion ∈ {16, 32} at 4096 tokens per step (JSON to `--out FILE`).
  *
@@ -49,9 +55,9 @@ if (import.meta.main) {
           const q = h.quality;
           console.log(
             `${h.hook}: L0 ${q.l0.toFixed(1)}, explained variance ${q.explained_variance.toFixed(3)}, ` +
-              `CE recovered ${q.ce_loss_recovered.toFixed(3)}, dead ${
-                (100 * q.dead_fraction).toFixed(1)
-              }% held-out / ` +
+              `CE recovered ${q.ce_loss_recovered.toFixed(3)} (zero ablation) / ${
+                q.ce_loss_recovered_mean.toFixed(3)
+              } (mean ablation), dead ${(100 * q.dead_fraction).toFixed(1)}% held-out / ` +
               `${(100 * q.dead_fraction_train).toFixed(1)}% training`,
           );
         }

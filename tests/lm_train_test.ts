@@ -293,3 +293,53 @@ Deno.test("repeat_span errors name the field and the values", () => {
   }
   assert(msg.includes("repeat_span") && msg.includes("20") && msg.includes("n_ctx 32"), `message: ${msg}`);
 });
+
+Deno.test("a sequence-length curriculum trains short rows early with the same tokens per step, then full rows", async () => {
+  await initBackend();
+  const data = tinyData();
+  const cfg = quickCfg({ total_steps: 16, ctx_curriculum: [[4, 8], [8, 16]], checkpoint_every: 3 });
+  const batches = new LmBatches(data.train, 0, cfg), again = new LmBatches(data.train, 0, cfg);
+  for (const [step, ctx, rows] of [[0, 8, 16], [3, 8, 16], [4, 16, 8], [7, 16, 8], [8, 32, 4], [15, 32, 4]]) {
+    const r = batches.rows(step!);
+    assert(r.length === rows, `step ${step}: ${r.length} rows, expected ${rows}`);
+    assert(r.every((x) => x.length === ctx! + 1 && x[0] === 0), `step ${step}: rows of ${ctx! + 1} tokens, BOS first`);
+    const b = again.rows(step!);
+    assert(r.every((x, i) => x.join() === b[i]!.join()), `step ${step}: the same rows from a second stream`);
+  }
+  // full-length rows after the curriculum come from the plain stream, starting at its first epoch
+  const plain = new LmBatches(data.train, 0, quickCfg());
+  assert(batches.rows(8)[0]!.join() === plain.rows(0)[0]!.join(), "the full stage starts the plain stream");
+  // training through the stages resumes exactly
+  const dir = await Deno.makeTempDir({ prefix: "lm_curriculum_" });
+  try {
+    const n0 = tf.memory().numTensors;
+    const full = Gpt2.random(TINY, 0);
+    const a = await trainLm(full, data, cfg, { progress: false });
+    const part = Gpt2.random(TINY, 0);
+    await trainLm(part, data, cfg, { progress: false, checkpointDir: dir, stopAtStep: 6 });
+    part.dispose();
+    const resumed = Gpt2.random(TINY, 5);
+    const b = await trainLm(resumed, data, cfg, { progress: false, checkpointDir: dir });
+    for (let i = 0; i < 16; i++) {
+      assert(Math.abs(a.history[i]!.loss - b.history[i]!.loss) <= 1e-6, `step ${i + 1} loss after resume`);
+    }
+    assert(a.history.every((h, i) => h.tokens === (i + 1) * 4 * 32), "tokens per step are constant");
+    full.dispose();
+    resumed.dispose();
+    assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("curriculum stages must ascend and divide n_ctx", () => {
+  for (const [stages, phrase] of [[[[4, 12]], "ctx must divide"], [[[4, 8], [4, 16]], "above 4"]] as const) {
+    let msg = "";
+    try {
+      quickCfg({ ctx_curriculum: stages as unknown as [number, number][] });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert(msg.includes("ctx_curriculum") && msg.includes(phrase), `message: ${msg}`);
+  }
+});

@@ -21,6 +21,7 @@ import {
   defaultSaeTrainingConfig,
   evaluateModelSae,
   harvestActivations,
+  SaeQualityError,
   saeRows,
   studyHooks,
   trainModelSaes,
@@ -42,8 +43,18 @@ function docs(seed: number, n: number): Int32Array[] {
   return Array.from({ length: n }, () => Int32Array.from({ length: 5 + rng.int(40) }, () => 1 + rng.int(29)));
 }
 
+/** Bars a tiny SAE on a random model can meet: these tests check the pipeline, the fail-stop test the bars. */
+const LOOSE_BARS = {
+  target_l0: [1e-3, 1e6] as [number, number],
+  min_explained_variance: -1e9,
+  min_ce_recovered: -1e9,
+  max_dead_fraction: 1,
+  dead_eval_tokens: 200,
+};
+
 function tinyCfg(overrides = {}) {
   return defaultSaeTrainingConfig({
+    ...LOOSE_BARS,
     context_size: 8,
     expansion_factor: 4,
     rows_per_buffer: 32,
@@ -183,6 +194,96 @@ Deno.test("per-hook SAE training writes SAELens folders and resumes exactly afte
   }
 });
 
+Deno.test("SAE training stops with an error and writes nothing when no instance meets the bars", async () => {
+  await initBackend();
+  const model = Gpt2.random(TINY, 1);
+  const data = { train: docs(3, 80), validation: docs(4, 20), bos: 0 };
+  const dir = await Deno.makeTempDir({ prefix: "sae_fail_" });
+  const opts = (name: string) => ({
+    outDir: join(dir, name, "out"),
+    checkpointDir: join(dir, name, "ckpt"),
+    modelName: "tiny",
+    progress: false,
+  });
+  const exists = async (p: string) => {
+    try {
+      await Deno.stat(p);
+      return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+  };
+  const run = async (lr: number, name: string) => {
+    try {
+      return await trainModelSaes(model, data, cfg(lr), opts(name));
+    } catch (e) {
+      return e as Error;
+    }
+  };
+  // the issue's bars, with dead latents counted on the ~200 held-out tokens the tiny data hold
+  const cfg = (lr: number) =>
+    tinyCfg({
+      target_l0: [10, 80],
+      min_explained_variance: 0.8,
+      min_ce_recovered: 0.8,
+      max_dead_fraction: 0.1,
+      hooks: ["blocks.0.hook_resid_pre"],
+      lr,
+    });
+  try {
+    const n0 = tf.memory().numTensors;
+    // lr 1: training finishes with collapsed SAEs (L0 ≈ 0, explained variance far below 0)
+    const bad = await run(1, "lr1");
+    assert(bad instanceof SaeQualityError, `SaeQualityError, got ${bad}`);
+    const msg = bad.message;
+    assert(msg.includes("blocks.0.hook_resid_pre") && msg.includes("ℓ1 ×0.5") && msg.includes("ℓ1 ×2"), msg);
+    assert(msg.includes("explained variance") && msg.includes("L0"), `names the failed bars: ${msg}`);
+    assert(!(await exists(opts("lr1").outDir)), "nothing written to the output folder");
+    assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors} after the failed bars`);
+    // lr 3: the loss turns non-finite, training stops with an error, nothing written
+    const worse = await run(3, "lr3");
+    assert(worse instanceof Error, `lr 3 throws, got ${worse}`);
+    assert(!(await exists(opts("lr3").outDir)), "nothing written to the output folder at lr 3");
+    assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
+    // the same bars at the recipe's lr pass and write the folder: the error came from the learning rate
+    const ok = await run(3e-3, "good");
+    assert(Array.isArray(ok) && ok.length === 1, `lr 3e-3 passes the bars, got ${ok}`);
+    assert(await exists(join(opts("good").outDir, "blocks.0.hook_resid_pre", "sae_weights.safetensors")), "written");
+    const q = ok[0]!.quality;
+    assert(q.ce_loss_recovered >= 0.8 && q.l0 >= 10 && q.l0 <= 80, "the shipped instance meets the bars");
+    // the mean-ablation baseline, recomputed here: every position replaced by the mean held-out activation
+    const rows = saeRows(data.validation, 0, 8, 4, 0).slice(0, 16);
+    const acts = harvestActivations(model, rows, "blocks.0.hook_resid_pre");
+    const mean = new Float64Array(16);
+    let n = 0;
+    rows.forEach((r, i) =>
+      r.forEach((t, j) => {
+        if (t === 0) return;
+        n++;
+        for (let k = 0; k < 16; k++) mean[k] = mean[k]! + acts[(i * 8 + j) * 16 + k]!;
+      })
+    );
+    const meanVec = tf.tensor1d(Float32Array.from(mean, (v) => v / n));
+    const tokens = tf.tensor2d(Int32Array.from(rows.flatMap((r) => [...r])), [16, 8], "int32");
+    const ceMean = tf.tidy(() =>
+      tf.mean(
+        model.lossPerToken(
+          model.runWithHooks(tokens, { "blocks.0.hook_resid_pre": (a) => tf.mul(tf.onesLike(a), meanVec) }),
+          tokens,
+        ),
+      ).dataSync()[0]!
+    );
+    tf.dispose([meanVec, tokens]);
+    assert(Math.abs(ceMean - q.ce_mean) < 1e-4, `mean-ablation CE ${q.ce_mean} vs recomputed ${ceMean}`);
+    const rec = (q.ce_mean - q.ce_spliced) / (q.ce_mean - q.ce_clean);
+    assert(Math.abs(q.ce_loss_recovered_mean - rec) < 1e-9, "CE recovered against the mean-ablation baseline");
+  } finally {
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the compact vocabulary keeps BOS, an unknown token and the most frequent ids", () => {
   const map = buildCompactVocab([new Int32Array([5, 5, 7, 7, 7, 9, 50256, 11])], 4, 2);
   assert(map.modelToSource.join() === "50256,-1,7,5", `map ${map.modelToSource.join()}`);
@@ -209,7 +310,8 @@ Deno.test("QUICK embedded pipeline: LM, SAEs, manifest, verified load, tampering
     model: { n_layer: 1, d_model: 16, n_head: 2, n_ctx: 32, layer_norm_epsilon: 1e-5 },
     vocab: { max_vocab: 256, min_count: 2 },
     lm: defaultLmTrainConfig({ ...base.lm, n_ctx: 32, total_steps: 40, eval_every: 20, checkpoint_every: 10 }),
-    sae: { ...base.sae, context_size: 8, total_steps: 12, rows_per_buffer: 32, checkpoint_every: 4 },
+    sae: { ...base.sae, ...LOOSE_BARS, context_size: 8, total_steps: 12, rows_per_buffer: 32, checkpoint_every: 4 },
+    control_sae: { context_size: 1024, rows_per_buffer: 8, harvest_rows: 4, eval_rows: 4 },
   });
   try {
     const stopped = await runEmbeddedLmTraining(cfg, { root, progress: false, figures: false, stopAtStep: 15 });
@@ -232,7 +334,19 @@ Deno.test("QUICK embedded pipeline: LM, SAEs, manifest, verified load, tampering
     const m = loaded.manifest as unknown as { code_version: unknown; model: Record<string, unknown> };
     assert(typeof m.code_version === "string" && m.model.steps === 40, "manifest has code version and steps");
     assert(Object.keys(loaded.manifest.files).length === 3 + 2 + 2 * 3, "every shipped file is listed");
+    assert(Object.keys(loaded.controlSaeDirs).length === 0, "no control SAEs yet");
     loaded.model.dispose();
+    // the control SAEs: same width and recipe on full-length rows, beside the study's, in the manifest
+    const control = await runEmbeddedSaeTraining(cfg, { root, progress: false, figures: false, control: true });
+    assert(control !== null && control.hooks.length === 2, "two control SAEs");
+    const withControl = await loadEmbedded({ root });
+    withControl.model.dispose();
+    assert(Object.keys(withControl.controlSaeDirs).length === 2, "control SAE folders listed");
+    assert(Object.keys(withControl.manifest.files).length === 3 + 2 + 2 * 3 + 1 + 2 * 3, "control files in manifest");
+    const c0 = await loadSaeLens(withControl.controlSaeDirs["blocks.0.hook_resid_pre"]!);
+    assert(c0.sae.cfg.context_size === 32 && c0.sae.cfg.d_sae === cfg.sae.expansion_factor * 16, "context 32");
+    assert(withControl.controlSaeDirs["blocks.0.hook_resid_pre"]!.includes("saes_control"), "beside saes/");
+    c0.sae.dispose();
     // centring: the stream the SAEs read has zero mean over d_model
     const { sae } = await loadSaeLens(loaded.saeDirs["blocks.0.hook_resid_pre"]!);
     assert(sae.cfg.context_size === 8 && sae.cfg.hook_name === "blocks.0.hook_resid_pre", "SAE cfg");

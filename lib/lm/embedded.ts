@@ -80,6 +80,13 @@ export interface EmbeddedConfig {
   lm: LmTrainConfig;
   /** SAE recipe. */
   sae: SaeTrainingConfig;
+  /**
+   * The control SAEs (`deno task train-saes --control`): the SAE recipe with
+   * these fields replaced — full-length rows (`context_size` = the model's
+   * n_ctx) and buffers of about the same number of tokens; same width, steps,
+   * tokens per step, learning rate and ℓ1 sweep.
+   */
+  control_sae: Partial<SaeTrainingConfig>;
 }
 
 /**
@@ -126,6 +133,7 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
       total_steps: 400,
       l1_multipliers: [0.75, 1],
     }),
+    control_sae: { context_size: 1024, rows_per_buffer: 64, harvest_rows: 4, eval_rows: 32 },
     ...overrides,
   };
 }
@@ -133,7 +141,8 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
 /**
  * The QUICK (CI) configuration: a 2-layer d_model-32 model with n_ctx 128 and
  * a 512-token vocabulary, 200 LM steps; SAEs at 16 tokens (n_ctx / 8),
- * expansion 4, 60 steps with an ℓ1 sweep of two instances.
+ * expansion 4, 60 steps with an ℓ1 sweep of two instances; the SAE fail-stop
+ * counts dead latents on 50k held-out tokens and stops only at half dead.
  *
  * @example
  * ```ts
@@ -169,7 +178,12 @@ export function quickEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): Em
       b_dec_init_samples: 512,
       eval_rows: 32,
       checkpoint_every: 20,
+      // QUICK checks the pipeline on a tiny model: dead latents are counted on 50k held-out tokens, where rare
+      // latents still look dead (notebook 10 leaves the dead bar out in QUICK mode), so only half dead stops it
+      dead_eval_tokens: 50_000,
+      max_dead_fraction: 0.5,
     }),
+    control_sae: { context_size: 128, rows_per_buffer: 8, harvest_rows: 4, eval_rows: 4 },
     ...overrides,
   });
 }
@@ -193,8 +207,11 @@ export interface EmbeddedPaths {
   manifest: string;
   modelDir: string;
   saeDir: string;
+  /** Control SAEs trained on full-length rows (`saes_control/<hook>/`, beside `saes/`). */
+  controlSaeDir: string;
   lmRecord: string;
   saeRecord: string;
+  controlSaeRecord: string;
   checkpoints: string;
 }
 
@@ -218,8 +235,10 @@ export function embeddedPaths(root?: string): EmbeddedPaths {
     manifest: join(root, "manifest.json"),
     modelDir: join(root, "embedded", "model"),
     saeDir: join(root, "embedded", "saes"),
+    controlSaeDir: join(root, "embedded", "saes_control"),
     lmRecord: join(root, "embedded", "training", "lm_record.json"),
     saeRecord: join(root, "embedded", "training", "sae_record.json"),
+    controlSaeRecord: join(root, "embedded", "training", "sae_control_record.json"),
     checkpoints,
   };
 }
@@ -284,6 +303,28 @@ export async function splitDocs(corpora: readonly CorpusName[], split: "train" |
   return { docs, provenance };
 }
 
+/**
+ * The LM's data of a config: train and validation documents of `lm_corpora`
+ * (GPT-2 ids, with provenance), the compact vocabulary built on the train
+ * split, the documents in model ids and the train split's unknown-token rate.
+ *
+ * @example
+ * ```ts
+ * import { defaultEmbeddedConfig, embeddedLmData } from "./embedded.ts";
+ * const { data, tokenMap } = await embeddedLmData(defaultEmbeddedConfig());
+ * ```
+ */
+export async function embeddedLmData(cfg: EmbeddedConfig) {
+  const train = await splitDocs(cfg.lm_corpora, "train");
+  const validation = await splitDocs(cfg.lm_corpora, "validation");
+  const tokenMap = buildCompactVocab(train.docs, cfg.vocab.max_vocab, cfg.vocab.min_count);
+  const encode = (docs: Int32Array[]) => docs.map((d) => tokenMap.encode(d));
+  const data = { train: encode(train.docs), validation: encode(validation.docs), bos: 0 };
+  let unk = 0, total = 0;
+  for (const d of data.train) for (const t of d) (total++, t === tokenMap.unkId && unk++);
+  return { train, validation, tokenMap, data, unkRate: unk / total };
+}
+
 /** Options of the embedded pipeline steps. */
 export interface EmbeddedRunOptions {
   /** Data root (see {@link embeddedPaths}). */
@@ -296,6 +337,8 @@ export interface EmbeddedRunOptions {
   progress?: boolean;
   /** Stop after this step (checkpointing), as an interruption would. */
   stopAtStep?: number;
+  /** SAE training: train the control SAEs (`control_sae`, full-length rows) instead of the study's. */
+  control?: boolean;
 }
 
 /** The LM part of `lm_record.json`. */
@@ -328,13 +371,7 @@ export async function runEmbeddedLmTraining(
   opts: EmbeddedRunOptions = {},
 ): Promise<LmRecord | null> {
   const paths = embeddedPaths(opts.root);
-  const train = await splitDocs(cfg.lm_corpora, "train");
-  const validation = await splitDocs(cfg.lm_corpora, "validation");
-  const tokenMap = buildCompactVocab(train.docs, cfg.vocab.max_vocab, cfg.vocab.min_count);
-  const encode = (docs: Int32Array[]) => docs.map((d) => tokenMap.encode(d));
-  const data = { train: encode(train.docs), validation: encode(validation.docs), bos: 0 };
-  let unk = 0, total = 0;
-  for (const d of data.train) for (const t of d) (total++, t === tokenMap.unkId && unk++);
+  const { train, validation, tokenMap, data, unkRate } = await embeddedLmData(cfg);
   const modelCfg = defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab });
   const model = Gpt2.random(modelCfg, cfg.model_seed);
   try {
@@ -364,7 +401,7 @@ export async function runEmbeddedLmTraining(
       config: cfg,
       n_params: gpt2ParamCount(modelCfg),
       vocab_size: tokenMap.modelVocab,
-      unk_rate_train: unk / total,
+      unk_rate_train: unkRate,
       data: { train: train.provenance, validation: validation.provenance, split_seed: defaultSplitConfig().seed },
       history: result.history,
       evals: result.evals,
@@ -396,7 +433,22 @@ async function saveLmFigures(r: LmRecord, use: ContextUse, name: string, dir?: s
   await save(lossByPositionFigure(name, [use]), `${name}_lm_loss_by_position`, { uses: [use] }, { dir });
 }
 
-/** `sae_record.json`. */
+/**
+ * The control SAEs' recipe: `sae` with `control_sae`'s fields replaced, its
+ * `context_size` capped at the model's `n_ctx`.
+ *
+ * @example
+ * ```ts
+ * import { controlSaeConfig, defaultEmbeddedConfig } from "./embedded.ts";
+ * controlSaeConfig(defaultEmbeddedConfig(), 1024).context_size; // 1024
+ * ```
+ */
+export function controlSaeConfig(cfg: EmbeddedConfig, n_ctx: number): SaeTrainingConfig {
+  const c = { ...cfg.sae, ...cfg.control_sae };
+  return defaultSaeTrainingConfig({ ...c, context_size: Math.min(c.context_size, n_ctx) });
+}
+
+/** `sae_record.json` (and `sae_control_record.json`). */
 export interface SaeRecord {
   config: EmbeddedConfig;
   data: { train: Record<string, unknown>; validation: Record<string, unknown> };
@@ -406,7 +458,10 @@ export interface SaeRecord {
 /**
  * Trains (or resumes) one SAE per hook on the shipped model (loaded centred),
  * writes the SAELens folders, `sae_record.json`, the figures and the
- * manifest. Returns null when stopped early.
+ * manifest. Returns null when stopped early. With `opts.control`, trains the
+ * control SAEs instead ({@link controlSaeConfig}: full-length rows) into
+ * `saes_control/` with `sae_control_record.json`. Throws `SaeQualityError`
+ * (writing nothing) when a hook's sweep has no instance meeting the bars.
  */
 export async function runEmbeddedSaeTraining(
   cfg: EmbeddedConfig = embeddedConfig(),
@@ -421,13 +476,14 @@ export async function runEmbeddedSaeTraining(
     const encode = (docs: Int32Array[]) => docs.map((d) => tokenMap.encode(d));
     // a retrained model or a changed recipe starts fresh SAE checkpoints
     const weights = await sha256File(join(paths.modelDir, HF_WEIGHTS_FILE));
-    const saeKey = sha256Bytes(new TextEncoder().encode(JSON.stringify([weights.sha256, cfg.sae, cfg.sae_corpora])));
+    const saeCfg = opts.control ? controlSaeConfig(cfg, model.cfg.n_ctx) : cfg.sae;
+    const saeKey = sha256Bytes(new TextEncoder().encode(JSON.stringify([weights.sha256, saeCfg, cfg.sae_corpora])));
     const hooks = await trainModelSaes(
       model,
       { train: encode(train.docs), validation: encode(validation.docs), bos: 0 },
-      cfg.sae,
+      saeCfg,
       {
-        outDir: paths.saeDir,
+        outDir: opts.control ? paths.controlSaeDir : paths.saeDir,
         checkpointDir: join(paths.checkpoints, cfg.name, `saes-${saeKey.slice(0, 12)}`),
         modelName: cfg.name,
         datasetPath: cfg.sae_corpora.map((c) => CORPUS_PACKAGES[c]).join("+"),
@@ -436,14 +492,14 @@ export async function runEmbeddedSaeTraining(
         stopAtStep: opts.stopAtStep,
       },
     );
-    if (hooks.length < (cfg.sae.hooks ?? studyHooks(model.cfg.n_layer)).length) return null; // stopped early
+    if (hooks.length < (saeCfg.hooks ?? studyHooks(model.cfg.n_layer)).length) return null; // stopped early
     const record: SaeRecord = {
       config: cfg,
       data: { train: train.provenance, validation: validation.provenance },
       hooks,
     };
-    await writeJsonAtomic(paths.saeRecord, record);
-    if (opts.figures ?? true) {
+    await writeJsonAtomic(opts.control ? paths.controlSaeRecord : paths.saeRecord, record);
+    if ((opts.figures ?? true) && !opts.control) {
       await save(saeTrainingFigure(record), `${cfg.name}_sae_training`, saeTrainingData(record), {
         dir: opts.figuresDir,
       });
@@ -499,16 +555,28 @@ export async function writeEmbeddedManifest(paths: EmbeddedPaths = embeddedPaths
   const files = [HF_CONFIG_FILE, HF_WEIGHTS_FILE, VOCAB_MAP_FILE].map((f) => rel(join(paths.modelDir, f)));
   const lm = JSON.parse(await Deno.readTextFile(paths.lmRecord)) as LmRecord;
   files.push(rel(paths.lmRecord));
-  let sae: SaeRecord | null = null;
-  if (await exists(paths.saeRecord)) {
-    sae = JSON.parse(await Deno.readTextFile(paths.saeRecord)) as SaeRecord;
-    files.push(rel(paths.saeRecord));
-    for (const h of sae.hooks) {
-      for (const f of [SAE_CFG_FILE, SAE_WEIGHTS_FILE, SAE_SPARSITY_FILE]) {
-        files.push(rel(join(paths.saeDir, h.hook, f)));
-      }
+  const saeRecord = async (record: string, dir: string): Promise<SaeRecord | null> => {
+    if (!(await exists(record))) return null;
+    const r = JSON.parse(await Deno.readTextFile(record)) as SaeRecord;
+    files.push(rel(record));
+    for (const h of r.hooks) {
+      for (const f of [SAE_CFG_FILE, SAE_WEIGHTS_FILE, SAE_SPARSITY_FILE]) files.push(rel(join(dir, h.hook, f)));
     }
-  }
+    return r;
+  };
+  const sae = await saeRecord(paths.saeRecord, paths.saeDir);
+  const control = await saeRecord(paths.controlSaeRecord, paths.controlSaeDir);
+  const saeSummary = (r: SaeRecord, cfg: SaeTrainingConfig) => ({
+    train_config: cfg,
+    data: r.data,
+    hooks: r.hooks.map((h) => ({
+      hook: h.hook,
+      l1_coefficient: h.l1_coefficient,
+      steps: h.steps,
+      final_loss: h.final_loss,
+      ...h.quality,
+    })),
+  });
   return await writeManifest(paths.manifest, files, {
     name: lm.config.name,
     code_version: await codeVersion(),
@@ -528,17 +596,10 @@ export async function writeEmbeddedManifest(paths: EmbeddedPaths = embeddedPaths
       train_seconds: lm.train_seconds,
       data: lm.data,
     },
-    saes: sae === null ? null : {
-      train_config: sae.config.sae,
-      data: sae.data,
-      hooks: sae.hooks.map((h) => ({
-        hook: h.hook,
-        l1_coefficient: h.l1_coefficient,
-        steps: h.steps,
-        final_loss: h.final_loss,
-        ...h.quality,
-      })),
-    },
+    saes: sae === null ? null : saeSummary(sae, sae.config.sae),
+    control_saes: control === null
+      ? null
+      : saeSummary(control, controlSaeConfig(control.config, control.config.model.n_ctx)),
   });
 }
 
@@ -550,6 +611,8 @@ export interface LoadedEmbedded {
   tokenMap: TokenMap;
   /** SAELens folders by hook name (load with `loadSaeLens`). */
   saeDirs: Record<string, string>;
+  /** The control SAEs' folders (full-length rows) by hook name; empty when none are shipped. */
+  controlSaeDirs: Record<string, string>;
   /** The verified manifest. */
   manifest: Manifest;
 }
@@ -576,5 +639,8 @@ export async function loadEmbedded(opts: { root?: string; verify?: boolean } = {
   const saeDirs: Record<string, string> = {};
   const saes = manifest.saes as { hooks: { hook: string }[] } | null;
   for (const h of saes?.hooks ?? []) saeDirs[h.hook] = join(paths.saeDir, h.hook);
-  return { model, tokenMap, saeDirs, manifest };
+  const controlSaeDirs: Record<string, string> = {};
+  const control = manifest.control_saes as { hooks: { hook: string }[] } | null | undefined;
+  for (const h of control?.hooks ?? []) controlSaeDirs[h.hook] = join(paths.controlSaeDir, h.hook);
+  return { model, tokenMap, saeDirs, controlSaeDirs, manifest };
 }

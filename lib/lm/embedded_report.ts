@@ -166,7 +166,8 @@ export interface InductionScore {
 
 /**
  * The induction test: rows of BOS then a segment of uniformly random token ids
- * repeated until the row is full. The first repeat is unpredictable; later
+ * repeated until the row is full (`positions` tokens, default the model's
+ * n_ctx). The first repeat is unpredictable; later
  * repeats are predictable only by looking back one segment and copying what
  * followed the current token last time (induction heads). The gain is the
  * first repeat's loss minus the later repeats'.
@@ -179,9 +180,13 @@ export interface InductionScore {
  */
 export function inductionScore(
   model: Gpt2,
-  opts: { rows?: number; segment?: number; ids?: [number, number]; seed?: number } = {},
+  opts: { rows?: number; segment?: number; ids?: [number, number]; seed?: number; positions?: number } = {},
 ): InductionScore {
-  const T = model.cfg.n_ctx, L = opts.segment ?? Math.floor(T / 4);
+  const T = opts.positions ?? model.cfg.n_ctx, L = opts.segment ?? Math.floor(T / 4);
+  check(
+    Number.isSafeInteger(T) && T >= 16 && T <= model.cfg.n_ctx,
+    `inductionScore: positions ${T} must be an integer in [16, n_ctx ${model.cfg.n_ctx}]`,
+  );
   const [lo, hi] = opts.ids ?? [1, model.cfg.d_vocab];
   check(L >= 8 && 2 * L <= T, `inductionScore: segment ${L} must be ≥ 8 and at most n_ctx / 2 = ${T / 2}`);
   check(
@@ -247,7 +252,12 @@ export interface EmbeddedSaeQualityRow {
   ce_clean: number;
   ce_spliced: number;
   ce_zero: number;
+  /** CE with the activation replaced by its held-out mean at every position. */
+  ce_mean: number;
+  /** CE recovered against zero ablation (the bar). */
   ce_loss_recovered: number;
+  /** CE recovered against mean ablation: (CE_mean − CE_spliced) / (CE_mean − CE_clean). */
+  ce_loss_recovered_mean: number;
   /** Fraction of latents silent on all `dead_tokens` held-out tokens (the bar). */
   dead_fraction: number;
   dead_tokens: number;

@@ -49,8 +49,8 @@ import { join } from "../path.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig, type SaeTrainConfig } from "../sae/config.ts";
 import { createSae, type Sae } from "../sae/sae.ts";
 import { createTrainState, disposeTrainState, type SaeLogEntry, trainSae, trainStep } from "../sae/train.ts";
-import { loadSaeLens, SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
-import type { Gpt2 } from "./gpt2.ts";
+import { loadSaeLens, SAE_CFG_FILE, SAE_SPARSITY_FILE, SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
+import type { Gpt2, HookFn } from "./gpt2.ts";
 import { saeSpliceHook, zeroAblationHook } from "./splice.ts";
 import { packRowsSaeLens } from "./tokenizer.ts";
 import { processCpuMs } from "./train.ts";
@@ -97,6 +97,15 @@ export interface SaeTrainingConfig {
   eval_rows: number;
   /** Save an SAE checkpoint every this many steps. */
   checkpoint_every: number;
+  /** Fail-stop bar: held-out explained variance at least this. */
+  min_explained_variance: number;
+  /** Fail-stop bar: held-out CE loss recovered (zero-ablation baseline) at least this. */
+  min_ce_recovered: number;
+  /**
+   * Held-out tokens (non-BOS) the dead-latent bar is measured on: every
+   * validation row up to this many tokens; fewer available throws.
+   */
+  dead_eval_tokens: number;
 }
 
 /**
@@ -104,7 +113,9 @@ export interface SaeTrainingConfig {
  * buffers (65,536 tokens) read twice, 4096-token batches, 400 steps, lr 3e-3,
  * scale-free ℓ1 0.15 swept over ×{1, 1.5, 2.2} (three instances trained side
  * by side), target L0 10–80 with at most 10% dead latents, dead after 50
- * silent steps (200k tokens), evaluation on 256 held-out rows.
+ * silent steps (200k tokens), evaluation on 256 held-out rows; fail-stop bars
+ * (see {@link trainModelSaes}): explained variance ≥ 0.8, CE recovered ≥ 0.8,
+ * L0 in `target_l0`, dead < `max_dead_fraction` on ≥ 390k held-out tokens.
  * (Measured on the last hook of a first embedded model: at lr 1e-3, 80 steps
  * left L0 above 130 for every ℓ1 that did not collapse the SAE; at lr 3e-3 and
  * 400 steps, ℓ1 0.15 / 0.25 / 0.4 gave L0 49 / 39 / 26 at explained variance
@@ -138,6 +149,9 @@ export function defaultSaeTrainingConfig(overrides: Partial<SaeTrainingConfig> =
     b_dec_init_samples: 4096,
     eval_rows: 256,
     checkpoint_every: 100,
+    min_explained_variance: 0.8,
+    min_ce_recovered: 0.8,
+    dead_eval_tokens: 390_000,
     ...overrides,
   };
   validateSaeTrainingConfig(cfg);
@@ -167,6 +181,7 @@ export function validateSaeTrainingConfig(c: SaeTrainingConfig): void {
       "b_dec_init_samples",
       "eval_rows",
       "checkpoint_every",
+      "dead_eval_tokens",
     ] as const
   ) {
     if (!Number.isSafeInteger(c[k]) || c[k] < 1) {
@@ -196,6 +211,9 @@ export function validateSaeTrainingConfig(c: SaeTrainingConfig): void {
   const [lo, hi] = c.target_l0;
   if (!(lo > 0 && hi > lo)) {
     throw new RangeError(`SaeTrainingConfig.target_l0: expected 0 < lo < hi, got [${lo}, ${hi}]`);
+  }
+  for (const k of ["min_explained_variance", "min_ce_recovered"] as const) {
+    if (!(c[k] <= 1)) throw new RangeError(`SaeTrainingConfig.${k}: expected a number ≤ 1, got ${c[k]}`);
   }
   if (!(c.l1_warm_up_fraction >= 0 && c.l1_warm_up_fraction <= 1)) {
     throw new RangeError(`SaeTrainingConfig.l1_warm_up_fraction: expected [0, 1], got ${c.l1_warm_up_fraction}`);
@@ -378,12 +396,19 @@ export interface SaeQuality {
   l0: number;
   /** SAELens explained variance over non-BOS tokens. */
   explained_variance: number;
-  /** Mean next-token CE, clean / spliced / zero-ablated (all positions spliced). */
+  /** Mean next-token CE, clean / spliced / zero-ablated / mean-ablated (all positions replaced). */
   ce_clean: number;
   ce_spliced: number;
   ce_zero: number;
+  ce_mean: number;
   /** (CE_zero − CE_spliced) / (CE_zero − CE_clean). */
   ce_loss_recovered: number;
+  /**
+   * (CE_mean − CE_spliced) / (CE_mean − CE_clean): against replacing the
+   * activation by its held-out mean (non-BOS tokens), a much smaller damage
+   * than zeros, so a stricter score.
+   */
+  ce_loss_recovered_mean: number;
   /** Fraction of latents that never fire on the held-out tokens. */
   dead_fraction: number;
   /** Held-out tokens (non-BOS) used. */
@@ -459,8 +484,10 @@ export function evaluateModelSae(
   let meanSq = 0;
   for (let k = 0; k < d; k++) meanSq += ((mean[k] as number) / N) ** 2;
   const variance = sumSq / N - meanSq;
-  let ce = { clean: NaN, spliced: NaN, zero: NaN };
-  if (n === 1 && withCe) ce = ceTriple(model, sae, rows, chunkRows);
+  let ce = { clean: NaN, spliced: NaN, zero: NaN, mean: NaN };
+  if (n === 1 && withCe) {
+    ce = ceByAblation(model, sae, rows, chunkRows, Float32Array.from(mean, (v) => v / N));
+  }
   return Array.from({ length: n }, (_, i) => {
     const density = Float64Array.from(fired.subarray(i * s, (i + 1) * s), (v) => v / N);
     return {
@@ -469,7 +496,9 @@ export function evaluateModelSae(
       ce_clean: ce.clean,
       ce_spliced: ce.spliced,
       ce_zero: ce.zero,
+      ce_mean: ce.mean,
       ce_loss_recovered: (ce.zero - ce.spliced) / (ce.zero - ce.clean),
+      ce_loss_recovered_mean: (ce.mean - ce.spliced) / (ce.mean - ce.clean),
       dead_fraction: density.filter((v) => v === 0).length / s,
       tokens: N,
       density,
@@ -478,26 +507,38 @@ export function evaluateModelSae(
   });
 }
 
-/** Mean next-token CE over all predictions of the rows: clean, SAE spliced at every position, zero-ablated. */
-function ceTriple(
+/**
+ * Mean next-token CE over all predictions of the rows: clean, SAE spliced at
+ * every position, zero-ablated, and mean-ablated (every position replaced by
+ * `meanAct`, `[d_model]`).
+ */
+function ceByAblation(
   model: Gpt2,
   sae: Sae,
   rows: readonly Int32Array[],
   chunkRows: number,
-): { clean: number; spliced: number; zero: number } {
+  meanAct: Float32Array,
+): { clean: number; spliced: number; zero: number; mean: number } {
   const hook = sae.cfg.hook_name;
   const T = rows[0]?.length ?? 0;
-  const sums = { clean: 0, spliced: 0, zero: 0 };
+  const sums = { clean: 0, spliced: 0, zero: 0, mean: 0 };
   let count = 0;
   const spliceHook = saeSpliceHook(sae);
   const zero = zeroAblationHook();
+  const meanVec = tf.tensor1d(meanAct);
+  const meanHook: HookFn = (act) => tf.tidy(() => tf.mul(tf.onesLike(act), meanVec) as tf.Tensor3D);
   for (let r0 = 0; r0 < rows.length; r0 += chunkRows) {
     const chunk = rows.slice(r0, r0 + chunkRows);
     const ids = new Int32Array(chunk.length * T);
     chunk.forEach((r, i) => ids.set(r, i * T));
     const tokens = tf.tensor2d(ids, [chunk.length, T], "int32");
     for (
-      const [key, hooks] of [["clean", {}], ["spliced", { [hook]: spliceHook }], ["zero", { [hook]: zero }]] as const
+      const [key, hooks] of [
+        ["clean", {}],
+        ["spliced", { [hook]: spliceHook }],
+        ["zero", { [hook]: zero }],
+        ["mean", { [hook]: meanHook }],
+      ] as const
     ) {
       const v = tf.tidy(() => tf.sum(model.lossPerToken(model.runWithHooks(tokens, hooks), tokens)));
       sums[key] += v.dataSync()[0] as number;
@@ -506,7 +547,8 @@ function ceTriple(
     count += chunk.length * (T - 1);
     tokens.dispose();
   }
-  return { clean: sums.clean / count, spliced: sums.spliced / count, zero: sums.zero / count };
+  meanVec.dispose();
+  return { clean: sums.clean / count, spliced: sums.spliced / count, zero: sums.zero / count, mean: sums.mean / count };
 }
 
 /** Outcome of training one hook's SAE. */
@@ -526,6 +568,8 @@ export interface HookSaeResult {
     dead_fraction_train: number;
     /** Fraction of latents silent for the last `dead_feature_window` training steps (SAELens' dead features). */
     dead_fraction_window: number;
+    /** Held-out tokens (non-BOS) of `dead_fraction` (silent on all of them); `tokens` is the other numbers'. */
+    dead_tokens: number;
   };
   /** Last logged training loss, L0 and step. */
   final_loss: number;
@@ -609,11 +653,29 @@ function meanNorm(x: Float32Array, d: number): number {
   return s / n;
 }
 
+/** No instance of a hook's ℓ1 sweep met the quality bars; nothing was written to the output folder. */
+export class SaeQualityError extends Error {
+  readonly hook: string;
+  constructor(hook: string, detail: string) {
+    super(`SAE training at ${hook}: no instance of the ℓ1 sweep meets the bars (${detail}); nothing was written`);
+    this.name = "SaeQualityError";
+    this.hook = hook;
+  }
+}
+
 /**
- * Trains one SAE per hook (see the module notes), writes each as a SAELens
- * folder under `opts.outDir`, and returns the per-hook results. A hook whose
- * result file exists in the checkpoint folder is not retrained; an
- * interrupted hook resumes from its checkpoint.
+ * Trains one SAE per hook (see the module notes) and returns the per-hook
+ * results. Fail-stop: each hook's shipped instance must meet the bars —
+ * held-out L0 in `target_l0`, explained variance ≥ `min_explained_variance`,
+ * dead fraction < `max_dead_fraction` on `dead_eval_tokens` held-out tokens,
+ * CE recovered (zero-ablation baseline) ≥ `min_ce_recovered`; among the
+ * instances meeting the first three, the best-reconstructing one whose CE
+ * recovered also passes is shipped. If none does, {@link SaeQualityError} is
+ * thrown. Each hook's SAELens folder is first staged under
+ * `<checkpointDir>/staged/`, and all are copied to `<outDir>/<hook>/` only
+ * once every hook has passed, so a failed run writes nothing to `outDir`. A
+ * hook whose result and staged folder exist is not retrained; an interrupted
+ * hook resumes from its checkpoint.
  */
 export async function trainModelSaes(
   model: Gpt2,
@@ -623,26 +685,51 @@ export async function trainModelSaes(
 ): Promise<HookSaeResult[]> {
   validateSaeTrainingConfig(cfg);
   const hooks = cfg.hooks ?? studyHooks(model.cfg.n_layer);
-  const evalRows = saeRows(data.validation, data.bos, cfg.context_size, cfg.seed, 0).slice(0, cfg.eval_rows);
+  const allRows = saeRows(data.validation, data.bos, cfg.context_size, cfg.seed, 0);
+  const evalRows = allRows.slice(0, cfg.eval_rows);
   if (evalRows.length === 0) throw new RangeError(`SAE validation data do not fill one ${cfg.context_size}-token row`);
+  // the dead-latent bar's rows: the first rows holding dead_eval_tokens non-BOS tokens
+  const deadRows: Int32Array[] = [];
+  let deadTokens = 0;
+  for (const r of allRows) {
+    if (deadTokens >= cfg.dead_eval_tokens) break;
+    deadRows.push(r);
+    for (const t of r) if (t !== data.bos) deadTokens++;
+  }
+  if (deadTokens < cfg.dead_eval_tokens) {
+    throw new RangeError(
+      `SaeTrainingConfig.dead_eval_tokens: the validation documents hold ${deadTokens} non-BOS tokens in ` +
+        `${cfg.context_size}-token rows, fewer than ${cfg.dead_eval_tokens}`,
+    );
+  }
   await Deno.mkdir(opts.checkpointDir, { recursive: true });
+  const staged = join(opts.checkpointDir, "staged");
   const results: HookSaeResult[] = [];
   for (const hook of hooks) {
     const resultPath = join(opts.checkpointDir, `result-${slug(hook)}.json`);
-    // a finished hook is skipped while its SAELens files are still there (else it is re-evaluated and
-    // re-saved from its final checkpoint)
+    // a finished hook is skipped while its staged SAELens files are still there (else it is re-evaluated
+    // and re-staged from its final checkpoint)
     try {
       const done = JSON.parse(await Deno.readTextFile(resultPath)) as HookSaeResult;
-      await Deno.stat(join(opts.outDir, hook, SAE_WEIGHTS_FILE));
+      await Deno.stat(join(staged, hook, SAE_WEIGHTS_FILE));
       results.push(done);
       continue;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    const r = await trainHookSae(model, data, cfg, hook, evalRows, opts);
+    const r = await trainHookSae(model, data, cfg, hook, evalRows, deadRows, staged, opts);
     if (r === null) return results; // stopped early (stopAtStep)
     await writeJsonAtomic(resultPath, r);
     results.push(r);
+  }
+  // every hook passed: publish
+  for (const r of results) {
+    const dir = join(opts.outDir, r.hook);
+    await Deno.mkdir(dir, { recursive: true });
+    for (const f of [SAE_CFG_FILE, SAE_WEIGHTS_FILE, SAE_SPARSITY_FILE]) {
+      await Deno.copyFile(join(staged, r.hook, f), join(dir, f));
+    }
+    r.dir = dir;
   }
   return results;
 }
@@ -653,6 +740,8 @@ async function trainHookSae(
   cfg: SaeTrainingConfig,
   hook: string,
   evalRows: Int32Array[],
+  deadRows: Int32Array[],
+  stagedRoot: string,
   opts: TrainModelSaesOptions,
 ): Promise<HookSaeResult | null> {
   const t0 = performance.now();
@@ -711,29 +800,63 @@ async function trainHookSae(
     if (result.aborted || result.state.step < cfg.total_steps) return null;
     const last = result.history.at(-1) as SaeLogEntry;
     const evals = evaluateModelSae(model, sae, evalRows, data.bos, cfg.harvest_rows, false);
+    const held = evaluateModelSae(model, sae, deadRows, data.bos, cfg.harvest_rows, false);
     const sweep: SweepInstance[] = mults.map((m, i) => ({
       multiplier: m,
       l0: evals[i]!.l0,
       explained_variance: evals[i]!.explained_variance,
       dead_fraction: (last.dead[i] as number) / d_sae,
+      dead_fraction_heldout: held[i]!.dead_fraction,
     }));
-    const k = chooseSweepInstance(sweep, cfg.target_l0, cfg.max_dead_fraction);
-    const l1 = l1s[k] as number;
-    const dir = join(opts.outDir, hook);
-    const sparsity = Float32Array.from(evals[k]!.density, (v) => Math.log10(v + 1e-10));
-    await saveSaeLens(sae, dir, {
-      instance: k,
-      sparsity,
-      metadata: { ...opts.metadata, l1_coefficient: l1, training_steps: cfg.total_steps, batch_size: cfg.batch_size },
-    });
-    // the shipped instance, re-read from its folder, with the CE numbers
-    const { sae: shipped } = await loadSaeLens(dir);
-    let quality: SaeQuality;
-    try {
-      quality = evaluateModelSae(model, shipped, evalRows, data.bos, cfg.harvest_rows)[0] as SaeQuality;
-    } finally {
-      shipped.dispose();
+    const dir = join(stagedRoot, hook);
+    const [lo, hi] = cfg.target_l0;
+    const fails = (p: SweepInstance): string[] => [
+      ...(p.l0 >= lo && p.l0 <= hi ? [] : [`L0 ${p.l0.toFixed(1)} outside [${lo}, ${hi}]`]),
+      ...(p.explained_variance >= cfg.min_explained_variance
+        ? []
+        : [`explained variance ${p.explained_variance.toFixed(3)} < ${cfg.min_explained_variance}`]),
+      ...((p.dead_fraction_heldout as number) < cfg.max_dead_fraction ? [] : [
+        `dead ${(100 * (p.dead_fraction_heldout as number)).toFixed(1)}% of latents on ${held[0]!.tokens} ` +
+        `held-out tokens ≥ ${100 * cfg.max_dead_fraction}%`,
+      ]),
+    ];
+    const why = sweep.map((p) => fails(p));
+    // candidates meeting L0, EV and dead bars, best reconstruction first; CE recovered is checked on each in turn
+    const order = sweep.map((_, i) => i).filter((i) => why[i]!.length === 0)
+      .sort((a, b) => sweep[b]!.explained_variance - sweep[a]!.explained_variance);
+    let k = -1;
+    let quality: SaeQuality | null = null;
+    for (const i of order) {
+      await saveSaeLens(sae, dir, {
+        instance: i,
+        sparsity: Float32Array.from(held[i]!.density, (v) => Math.log10(v + 1e-10)),
+        metadata: {
+          ...opts.metadata,
+          l1_coefficient: l1s[i],
+          training_steps: cfg.total_steps,
+          batch_size: cfg.batch_size,
+        },
+      });
+      // the staged instance, re-read from its folder, with the CE numbers
+      const { sae: shipped } = await loadSaeLens(dir);
+      let q: SaeQuality;
+      try {
+        q = evaluateModelSae(model, shipped, evalRows, data.bos, cfg.harvest_rows)[0] as SaeQuality;
+      } finally {
+        shipped.dispose();
+      }
+      if (q.ce_loss_recovered >= cfg.min_ce_recovered) {
+        k = i;
+        quality = q;
+        break;
+      }
+      why[i]!.push(`CE recovered ${q.ce_loss_recovered.toFixed(3)} < ${cfg.min_ce_recovered}`);
     }
+    if (quality === null) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw new SaeQualityError(hook, sweep.map((p, i) => `ℓ1 ×${p.multiplier}: ${why[i]!.join(", ")}`).join("; "));
+    }
+    const l1 = l1s[k] as number;
     const history = result.history.map((e) => curvePoint(e, k));
     const { density: _density, silent_at: _silent, ...qualityOut } = quality;
     return {
@@ -744,6 +867,8 @@ async function trainHookSae(
       sweep,
       quality: {
         ...qualityOut,
+        dead_fraction: held[k]!.dead_fraction,
+        dead_tokens: held[k]!.tokens,
         dead_fraction_train: last.below_1e_6[k] ?? NaN,
         dead_fraction_window: (last.dead[k] as number) / d_sae,
       },
@@ -766,6 +891,8 @@ export interface SweepInstance {
   explained_variance: number;
   /** Fraction of latents silent for the last `dead_feature_window` steps. */
   dead_fraction: number;
+  /** Fraction of latents silent on all `dead_eval_tokens` held-out tokens (the bar; absent in older records). */
+  dead_fraction_heldout?: number;
 }
 
 /**

@@ -102,6 +102,14 @@ export interface LmTrainConfig {
   repeat_fraction: number;
   /** Inclusive range of copied-span lengths, in tokens. */
   repeat_span: [number, number];
+  /**
+   * Sequence-length curriculum: stages `[until_step, ctx]`, ascending, each
+   * `ctx` dividing `n_ctx`. Steps before `until_step` (and after the previous
+   * stage) train on rows of `ctx` positions, `batch_rows · n_ctx / ctx` of them
+   * per step, so every step trains on the same number of tokens; steps from the
+   * last `until_step` on use full rows of `n_ctx`. Empty: full rows throughout.
+   */
+  ctx_curriculum: [number, number][];
 }
 
 /**
@@ -139,6 +147,7 @@ export function defaultLmTrainConfig(overrides: Partial<LmTrainConfig> = {}): Lm
     divergence_patience: 5,
     repeat_fraction: 0,
     repeat_span: [64, 384],
+    ctx_curriculum: [],
     ...overrides,
   };
   validateLmTrainConfig(cfg);
@@ -207,6 +216,49 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
     );
   }
   if (!Number.isFinite(c.seed)) throw new RangeError(`LmTrainConfig.seed: expected a finite number, got ${c.seed}`);
+  let prev = 0;
+  for (const [k, stage] of (c.ctx_curriculum ?? []).entries()) {
+    const [until, ctx] = stage;
+    const where = `LmTrainConfig.ctx_curriculum[${k}]`;
+    if (!(Number.isSafeInteger(until) && until > prev)) {
+      throw new RangeError(`${where}: until_step must be an integer above ${prev}, got ${until}`);
+    }
+    if (!(Number.isSafeInteger(ctx) && ctx >= 2 && ctx < c.n_ctx && c.n_ctx % ctx === 0)) {
+      throw new RangeError(`${where}: ctx must divide n_ctx ${c.n_ctx} and be below it, got ${ctx}`);
+    }
+    prev = until;
+  }
+}
+
+/** One stage of a run: steps `[from, until)` train on `rows` rows of `ctx` positions, `micro` rows per pass. */
+export interface LmStage {
+  from: number;
+  until: number;
+  ctx: number;
+  rows: number;
+  micro: number;
+}
+
+/**
+ * The stage of 0-based step `step` under `ctx_curriculum` (the last stage,
+ * full rows, runs to infinity).
+ *
+ * @example
+ * ```ts
+ * import { defaultLmTrainConfig, lmStage } from "./train.ts";
+ * const c = defaultLmTrainConfig({ n_ctx: 1024, batch_rows: 8, ctx_curriculum: [[100, 256]] });
+ * lmStage(c, 50); // { from: 0, until: 100, ctx: 256, rows: 32, micro: 4 }
+ * lmStage(c, 100).ctx; // 1024
+ * ```
+ */
+export function lmStage(c: LmTrainConfig, step: number): LmStage {
+  let from = 0;
+  for (const [until, ctx] of c.ctx_curriculum ?? []) {
+    const f = c.n_ctx / ctx;
+    if (step < until) return { from, until, ctx, rows: c.batch_rows * f, micro: c.micro_batch_rows * f };
+    from = until;
+  }
+  return { from, until: Infinity, ctx: c.n_ctx, rows: c.batch_rows, micro: c.micro_batch_rows };
 }
 
 /**
@@ -241,7 +293,7 @@ export interface LmData {
 
 /**
  * Rows of `n_ctx + 1` tokens of one epoch: documents shuffled by
- * `Rng(seed, "lm/epoch/<epoch>")`, joined with EOS, cut, BOS first, rows shuffled.
+ * `Rng(seed, "lm/epoch/<epoch><stream>")`, joined with EOS, cut, BOS first, rows shuffled.
  *
  * @example
  * ```ts
@@ -255,8 +307,9 @@ export function epochRows(
   n_ctx: number,
   seed: number,
   epoch: number,
+  stream = "",
 ): Int32Array[] {
-  const rng = new Rng(seed, `lm/epoch/${epoch}`);
+  const rng = new Rng(seed, `lm/epoch/${epoch}${stream}`);
   const order = docs.map((_, i) => i);
   rng.shuffle(order);
   const rows = [...tokenizeAndConcatenate(order.map((i) => docs[i] as Int32Array), n_ctx + 1, { eos: bos })];
@@ -320,52 +373,65 @@ export function repeatSpan(
   return { row: out, span: { src, dst, len } };
 }
 
-/** The deterministic batch stream of {@link trainLm}: step → rows. */
+/**
+ * The deterministic batch stream of {@link trainLm}: step → rows. Each
+ * curriculum stage (see {@link lmStage}) has its own stream of epochs (rows
+ * cut at its length, `Rng` names suffixed `/ctx<len>`; the full-length stage
+ * keeps the plain names), counted from the stage's first step.
+ */
 export class LmBatches {
   readonly #docs: readonly Int32Array[];
   readonly #cfg: LmTrainConfig;
   readonly #bos: number;
-  #epoch = -1;
+  #key = "";
   #rows: Int32Array[] = [];
-  /** Rows per epoch (constant: the same tokens are cut each epoch). */
+  readonly #perEpoch = new Map<number, number>();
+  /** Rows per epoch of full-length rows (constant: the same tokens are cut each epoch). */
   readonly rowsPerEpoch: number;
 
   constructor(docs: readonly Int32Array[], bos: number, cfg: LmTrainConfig) {
     this.#docs = docs;
     this.#cfg = cfg;
     this.#bos = bos;
-    this.#load(0);
-    this.rowsPerEpoch = this.#rows.length;
+    this.rowsPerEpoch = this.#epochRows(cfg.n_ctx, 0).length;
     if (this.rowsPerEpoch < 1) {
       const tokens = docs.reduce((s, d) => s + d.length, 0);
       throw new RangeError(`LM training data: ${tokens} tokens do not fill one row of ${cfg.n_ctx + 1} tokens`);
     }
   }
 
-  #load(epoch: number): void {
-    if (epoch === this.#epoch) return;
-    this.#rows = epochRows(this.#docs, this.#bos, this.#cfg.n_ctx, this.#cfg.seed, epoch);
-    this.#epoch = epoch;
+  #stream(ctx: number): string {
+    return ctx === this.#cfg.n_ctx ? "" : `/ctx${ctx}`;
   }
 
-  /** Rows of 0-based step `step`, `[batch_rows][n_ctx + 1]`. */
+  #epochRows(ctx: number, epoch: number): Int32Array[] {
+    const key = `${ctx}/${epoch}`;
+    if (key !== this.#key) {
+      this.#rows = epochRows(this.#docs, this.#bos, ctx, this.#cfg.seed, epoch, this.#stream(ctx));
+      this.#key = key;
+      this.#perEpoch.set(ctx, this.#rows.length);
+    }
+    return this.#rows;
+  }
+
+  /** Rows of 0-based step `step`, `[rows][ctx + 1]` of its curriculum stage. */
   rows(step: number): Int32Array[] {
+    const c = this.#cfg;
+    const st = lmStage(c, step);
+    const perEpoch = this.#perEpoch.get(st.ctx) ?? this.#epochRows(st.ctx, 0).length;
     const out: Int32Array[] = [];
-    const b = this.#cfg.batch_rows;
-    for (let g = step * b; g < (step + 1) * b; g++) {
-      this.#load(Math.floor(g / this.rowsPerEpoch));
-      const row = this.#rows[g % this.rowsPerEpoch] as Int32Array;
-      const c = this.#cfg;
+    for (let g = (step - st.from) * st.rows; g < (step - st.from + 1) * st.rows; g++) {
+      const row = this.#epochRows(st.ctx, Math.floor(g / perEpoch))[g % perEpoch] as Int32Array;
       if (c.repeat_fraction > 0) {
         // one stream per global row: the same step gives the same rows after a resume
-        const rng = new Rng(c.seed, `lm/repeat/${g}`);
+        const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
         out.push(rng.uniform() < c.repeat_fraction ? repeatSpan(row, c.repeat_span, rng).row : row);
       } else out.push(row);
     }
     return out;
   }
 
-  /** Epoch (fractional) reached after `step` steps. */
+  /** Epoch (fractional) reached after `step` steps: tokens trained on over tokens per epoch. */
   epochAt(step: number): number {
     return (step * this.#cfg.batch_rows) / this.rowsPerEpoch;
   }
@@ -598,7 +664,9 @@ export async function trainLm(
         break;
       }
       const lr = lmLearningRate(cfg, step);
-      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), cfg, lr);
+      const stage = lmStage(cfg, step);
+      const stepCfg = stage.ctx === cfg.n_ctx ? cfg : { ...cfg, micro_batch_rows: stage.micro };
+      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr);
       const step1 = step + 1;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         throw new LmDivergenceError(step1, `the loss is ${loss} and the gradient norm ${gradNorm}`, lastCheckpoint);
@@ -728,7 +796,10 @@ async function snapshot(
   }
   for (const w of await optimizer.getWeights()) {
     const m = /^(.*)\/(m|v)$/.exec(w.name);
-    if (!m) continue;
+    if (!m) {
+      w.tensor.dispose(); // the iteration count, a fresh scalar (the moments are the optimiser's own)
+      continue;
+    }
     const hf = byVar.get(m[1] as string);
     if (hf === undefined) throw new Error(`LM checkpoint: optimiser slot "${w.name}" belongs to no model parameter`);
     out.set(`adam_${m[2]}/${hf}`, { shape: [...w.tensor.shape], data: w.tensor.dataSync() as Float32Array });

@@ -664,6 +664,7 @@ export async function trainSae(
       r = trainStep(sae, state, x, { metrics: withMetrics });
     } catch (e) {
       if (e instanceof SaeDivergenceError) await save();
+      disposeTrainState(state); // the caller never receives the state: free its Adam moments
       throw e;
     } finally {
       x.dispose();

@@ -1,0 +1,258 @@
+/**
+ * Recipe pilots for the embedded default: short LM trainings that measure,
+ * every `eval_every` steps, the two things the default must show — copying
+ * (the induction test) and use of context beyond the SAE window (loss at
+ * late positions against positions 65–128 of held-out text) — so each recipe
+ * gives a curve against training tokens. `scripts/pilot_lm.ts` runs them
+ * (resumable: checkpoints and the curve live in one folder per pilot).
+ *
+ * What a curve point holds (see {@link PilotPoint}):
+ * - **induction gain**: {@link inductionScore} on rows of a random 64-token
+ *   segment (ids from the middle of the frequency-ranked vocabulary, as in
+ *   notebook 10) repeated to fill 512 positions (the pilot's longest trained
+ *   row when shorter): first repeat's loss minus the later repeats';
+ * - **context gain**: on `ctx_rows` validation rows spread evenly over the
+ *   pooled validation text, the mean per-row difference (late − early) of the
+ *   loss over positions 513–1023 and 65–128 (for rows shorter than 1024: the
+ *   second half against 65–128), with its paired 95% interval; negative is a
+ *   gain;
+ * - the mean validation loss over all positions of those rows.
+ *
+ * @module
+ */
+
+import { type ContextUse, contextUse, type InductionScore, inductionScore } from "./embedded_report.ts";
+import { defaultEmbeddedConfig, type EmbeddedConfig } from "./embedded.ts";
+import { defaultLmTrainConfig, type LmTrainConfig, validationRows } from "./train.ts";
+import type { Gpt2 } from "./gpt2.ts";
+import { figure, lineTrace } from "../plot/mod.ts";
+import type { Figure } from "../plot/types.ts";
+
+/** One pilot: an embedded config and how often (in steps) to measure it. */
+export interface PilotRecipe {
+  /** Name (folder and legend). */
+  name: string;
+  /** What is varied, in words. */
+  description: string;
+  /** The embedded config trained. */
+  config: EmbeddedConfig;
+  /** Steps between curve points. */
+  eval_every: number;
+  /** Validation rows of the context-gain measurement. */
+  ctx_rows: number;
+}
+
+/** One point of a pilot's curve. */
+export interface PilotPoint {
+  step: number;
+  tokens: number;
+  /** Wall seconds of training so far (evaluation excluded). */
+  train_seconds: number;
+  /** Mean training loss over the steps since the previous point. */
+  train_loss: number;
+  /** Mean validation loss over all positions of the context rows. */
+  val_loss: number;
+  induction_gain: number;
+  induction_loss_by_repeat: number[];
+  /** Positions of the induction rows. */
+  induction_positions: number;
+  /** Context spans [from, to) and means. */
+  ctx_early_span: [number, number];
+  ctx_late_span: [number, number];
+  ctx_early: number;
+  ctx_late: number;
+  /** Mean over rows of late − early (negative: the model gains from context), and its 95% interval. */
+  ctx_diff: number;
+  ctx_diff_ci95: [number, number];
+  ctx_rows: number;
+  /** Load average (1 min) when the point was written: timing is unreliable on a shared machine. */
+  load_average: number | null;
+}
+
+/** `ctx_rows` validation rows of `T + 1` tokens spread evenly over all of `docs` (in document order). */
+export function spreadValidationRows(docs: readonly Int32Array[], bos: number, T: number, n: number): Int32Array[] {
+  const all = validationRows(docs, bos, T);
+  if (all.length < n) throw new RangeError(`pilot: validation text fills ${all.length} rows of ${T + 1}, need ${n}`);
+  return Array.from({ length: n }, (_, i) => all[Math.floor(((i + 0.5) * all.length) / n)] as Int32Array);
+}
+
+/**
+ * Measures one curve point (see the module notes). `trainedCtx` is the
+ * longest row length trained so far (caps the induction rows).
+ */
+export function measurePilotPoint(
+  model: Gpt2,
+  rows: readonly Int32Array[],
+  trainedCtx: number,
+): { induction: InductionScore; use: ContextUse } {
+  const V = model.cfg.d_vocab;
+  const positions = Math.min(512, trainedCtx);
+  const induction = inductionScore(model, {
+    segment: 64,
+    positions,
+    ids: [Math.floor(V / 64), Math.floor(V / 2)],
+    rows: 4,
+  });
+  const T = (rows[0] as Int32Array).length - 1;
+  const use = contextUse(model, rows, {
+    label: "pilot validation",
+    early: [65, 129],
+    late: T >= 1024 ? [513, 1024] : [T / 2 + 1, T],
+    progress: false,
+  });
+  return { induction, use };
+}
+
+function recipe(
+  name: string,
+  description: string,
+  lm: Partial<LmTrainConfig>,
+  rest: Partial<EmbeddedConfig> = {},
+  eval_every = 50,
+): PilotRecipe {
+  const base = defaultEmbeddedConfig();
+  return {
+    name,
+    description,
+    config: defaultEmbeddedConfig({
+      ...rest,
+      name: `pilot-${name}`,
+      lm: defaultLmTrainConfig({ ...base.lm, eval_every: 0, checkpoint_every: 25, ...lm }),
+    }),
+    eval_every,
+    ctx_rows: 24,
+  };
+}
+
+/**
+ * The pilots measured for the embedded default v2: 4 layers, d_model 128,
+ * vocabulary 8192, 8 rows × 1024 tokens per step, lr 3e-3 with 100 warm-up
+ * steps and a cosine schedule over 3000 steps (the long run's schedule; the
+ * pilots measure its first few hundred steps), unless stated.
+ */
+export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
+  [
+    recipe("base", "plain text (today's recipe at 8 rows per step)", { total_steps: 3000, batch_rows: 8 }),
+    recipe("copy", "a span of 32–384 tokens of each row copied later into the row", {
+      total_steps: 3000,
+      batch_rows: 8,
+      repeat_fraction: 1,
+      repeat_span: [32, 384],
+    }),
+    recipe(
+      "curriculum-copy",
+      "copy spans as in copy; rows of 128 positions for 100 steps, then 256 for 100 (same tokens per step)",
+      {
+        total_steps: 3000,
+        batch_rows: 8,
+        repeat_fraction: 1,
+        repeat_span: [32, 384],
+        ctx_curriculum: [[100, 128], [200, 256]],
+      },
+    ),
+    recipe("copy-lr6", "copy spans as in copy, peak lr 6e-3", {
+      total_steps: 3000,
+      batch_rows: 8,
+      lr: 6e-3,
+      repeat_fraction: 1,
+      repeat_span: [32, 384],
+    }),
+    recipe(
+      "wide-copy",
+      "d_model 256 (8 heads), lr 2e-3, copy spans as in copy",
+      { total_steps: 3000, batch_rows: 8, lr: 2e-3, repeat_fraction: 1, repeat_span: [32, 384] },
+      { model: { n_layer: 4, d_model: 256, n_head: 8, n_ctx: 1024, layer_norm_epsilon: 1e-5 } },
+    ),
+  ].map((r) => [r.name, r]),
+);
+
+/** A pilot as saved in `data/embedded/pilots.json`: its recipe and curve. */
+export interface PilotRun extends PilotRecipe {
+  curve: PilotPoint[];
+}
+
+/** The targets of the embedded default v2 (issue 13), checked on the shipped model by notebook 10. */
+export const PILOT_TARGETS = {
+  /** Induction gain (first repeat − later repeats), nats, at least. */
+  induction_gain: 2,
+  /** Context gain: loss at 513–1023 at least this far below 65–128 (ctx_diff ≤ −this), with the interval below 0. */
+  context_gain: 0.05,
+} as const;
+
+/**
+ * Reads `pilots.json` (written by `scripts/pilot_lm.ts --export`), throwing
+ * with the file and field when it is malformed.
+ */
+export async function loadPilots(path: string): Promise<PilotRun[]> {
+  const raw = JSON.parse(await Deno.readTextFile(path)) as { format?: string; pilots?: PilotRun[] };
+  if (raw.format !== "pilots/1") throw new Error(`${path}: format: expected "pilots/1", got ${raw.format}`);
+  if (!Array.isArray(raw.pilots)) throw new Error(`${path}: pilots: expected an array`);
+  raw.pilots.forEach((p, i) => {
+    if (!Array.isArray(p.curve) || p.curve.length === 0) throw new Error(`${path}: pilots[${i}].curve: empty`);
+    p.curve.forEach((q, k) => {
+      for (const f of ["tokens", "induction_gain", "ctx_diff", "val_loss"] as const) {
+        if (!Number.isFinite(q[f])) throw new Error(`${path}: pilots[${i}].curve[${k}].${f}: not a number`);
+      }
+    });
+  });
+  return raw.pilots;
+}
+
+/**
+ * Where a curve would reach `target` if it kept its recent trend: a
+ * least-squares line of `value` against log10(tokens) over the last `lastN`
+ * points; the tokens where the line crosses `target`, or null when the trend
+ * does not move towards it (or fewer than 3 points). An extrapolation, not a
+ * measurement: induction forms abruptly, so a line through its flat phase says
+ * little.
+ *
+ * @example
+ * ```ts
+ * import { extrapolateTokens } from "./pilots.ts";
+ * extrapolateTokens([[1e5, 0], [1e6, -0.1], [1e7, -0.2]], -0.3); // ≈ 1e8
+ * ```
+ */
+export function extrapolateTokens(points: readonly [number, number][], target: number, lastN = 4): number | null {
+  const pts = points.filter(([t]) => t > 0).slice(-lastN);
+  if (pts.length < 3) return null;
+  const xs = pts.map(([t]) => Math.log10(t)), ys = pts.map(([, v]) => v);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length, my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let sxy = 0, sxx = 0;
+  xs.forEach((x, i) => (sxy += (x - mx) * ((ys[i] as number) - my), sxx += (x - mx) ** 2));
+  const slope = sxy / sxx;
+  const lastY = ys.at(-1) as number;
+  if (!(sxx > 0) || slope === 0 || Math.sign(target - lastY) !== Math.sign(slope)) return null;
+  return 10 ** (mx + (target - my) / slope);
+}
+
+/**
+ * One figure of a metric against training tokens (log-x), a line per pilot;
+ * the context gain carries its 95% interval as error bars.
+ */
+export function pilotFigure(pilots: readonly PilotRun[], metric: "induction_gain" | "ctx_diff" | "val_loss"): Figure {
+  const titles: Record<typeof metric, [string, string]> = {
+    induction_gain: ["induction gain: first repeat − later repeats (nats)", `target ≥ ${PILOT_TARGETS.induction_gain}`],
+    ctx_diff: [
+      "context: loss 513–1023 − loss 65–128 (nats; negative = uses context)",
+      `target ≤ −${PILOT_TARGETS.context_gain}`,
+    ],
+    val_loss: ["validation loss (nats/token, 8192-token vocabulary)", ""],
+  };
+  const [label, target] = titles[metric];
+  return figure(
+    pilots.map((p) =>
+      lineTrace(p.curve.map((q) => q.tokens), p.curve.map((q) => q[metric]), {
+        name: p.name,
+        mode: "lines+markers",
+        markerSize: 6,
+        ...(metric === "ctx_diff" ? { errorY: p.curve.map((q) => (q.ctx_diff_ci95[1] - q.ctx_diff_ci95[0]) / 2) } : {}),
+      })
+    ),
+    {
+      title: { text: `${label}${target ? ` — ${target}` : ""}` },
+      xaxis: { title: { text: "training tokens" }, type: "log" },
+      yaxis: { title: { text: label } },
+      height: 480,
+    },
+  );
+}

@@ -1,0 +1,164 @@
+/**
+ * Runs one recipe pilot of the embedded default (see `lib/lm/pilots.ts`):
+ * trains in stretches of `eval_every` steps and appends one curve point per
+ * stretch to `<dir>/<name>/curve.jsonl`. Resumable: run it again and it
+ * continues from the newest checkpoint in `<dir>/<name>/ckpt/`, skipping points
+ * already written.
+ *
+ * Flags: `--recipe NAME` (one of `PILOT_RECIPES`), `--dir DIR` (default
+ * `.scratch/pilots`), `--until-step N` (stop after step N; default the
+ * recipe's total_steps).
+ *
+ * Two more modes: `--reference` measures the shipped model in `data/` the
+ * same way (one point, at its training tokens) into `<dir>/shipped-v1/`;
+ * `--export FILE` collects every pilot's recipe and curve under `<dir>` into
+ * one JSON file (`data/embedded/pilots.json`, read by notebook 09).
+ *
+ * @example
+ * ```ts
+ * // nice -n 5 deno run -A scripts/pilot_lm.ts --recipe copy > .scratch/pilots/copy.log 2>&1 &
+ * ```
+ *
+ * @module
+ */
+
+import { initBackend } from "../lib/engine/backend.ts";
+import { defaultGpt2Config } from "../lib/lm/config.ts";
+import { embeddedLmData, loadEmbedded } from "../lib/lm/embedded.ts";
+import type { LmRecord } from "../lib/lm/embedded.ts";
+import { Gpt2 } from "../lib/lm/gpt2.ts";
+import { measurePilotPoint, PILOT_RECIPES, type PilotPoint, spreadValidationRows } from "../lib/lm/pilots.ts";
+import { lmStage, trainLm } from "../lib/lm/train.ts";
+import { join } from "../lib/path.ts";
+import { parseArgs } from "./train_cli.ts";
+
+const args = parseArgs(Deno.args);
+const root = String(args.get("dir") ?? ".scratch/pilots");
+const loadAverage = () => Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+
+async function readCurve(file: string): Promise<PilotPoint[]> {
+  try {
+    return (await Deno.readTextFile(file)).split("\n").filter((l) => l).map((l) => JSON.parse(l) as PilotPoint);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+function pointOf(
+  step: number,
+  tokens: number,
+  seconds: number,
+  trainLoss: number,
+  m: ReturnType<typeof measurePilotPoint>,
+  positions: number,
+): PilotPoint {
+  const { induction, use } = m;
+  return {
+    step,
+    tokens,
+    train_seconds: seconds,
+    train_loss: trainLoss,
+    val_loss: use.by_position.reduce((s, v) => s + v, 0) / use.by_position.length,
+    induction_gain: induction.gain,
+    induction_loss_by_repeat: induction.loss_by_repeat,
+    induction_positions: positions,
+    ctx_early_span: use.early_span,
+    ctx_late_span: use.late_span,
+    ctx_early: use.early,
+    ctx_late: use.late as number,
+    ctx_diff: use.diff as number,
+    ctx_diff_ci95: use.diff_ci95 as [number, number],
+    ctx_rows: use.rows,
+    load_average: loadAverage(),
+  };
+}
+
+if (args.has("export")) {
+  const out = String(args.get("export"));
+  const pilots: unknown[] = [];
+  for (const entry of [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name).sort()) {
+    const curve = await readCurve(join(root, entry, "curve.jsonl"));
+    if (curve.length === 0) continue;
+    const recipe = JSON.parse(await Deno.readTextFile(join(root, entry, "recipe.json")));
+    pilots.push({ ...recipe, curve: curve.sort((a, b) => a.step - b.step) });
+  }
+  await Deno.writeTextFile(out, JSON.stringify({ format: "pilots/1", pilots }, null, 1) + "\n");
+  console.log(`wrote ${pilots.length} pilots to ${out}`);
+  Deno.exit(0);
+}
+
+console.log((await initBackend()).summary);
+
+if (args.has("reference")) {
+  // the shipped model, measured as a pilot point at its training tokens
+  const emb = await loadEmbedded();
+  const lm = JSON.parse(await Deno.readTextFile("data/embedded/training/lm_record.json")) as LmRecord;
+  const cfg = lm.config;
+  const { data } = await embeddedLmData(cfg);
+  const rows = spreadValidationRows(data.validation, data.bos, cfg.lm.n_ctx, 24);
+  const m = measurePilotPoint(emb.model, rows, cfg.lm.n_ctx);
+  const last = lm.history.at(-1)!;
+  const point = pointOf(last.step, last.tokens, lm.train_seconds, lm.final_train_loss, m, 512);
+  const dir = join(root, "shipped-v1");
+  await Deno.mkdir(dir, { recursive: true });
+  const recipe = {
+    name: "shipped-v1",
+    description: "the shipped model (v1): plain text, 4 rows × 1024 tokens per step, 2400 steps, lr 3e-3",
+    config: cfg,
+    eval_every: cfg.lm.total_steps,
+    ctx_rows: 24,
+  };
+  await Deno.writeTextFile(join(dir, "recipe.json"), JSON.stringify(recipe, null, 2) + "\n");
+  await Deno.writeTextFile(join(dir, "curve.jsonl"), JSON.stringify(point) + "\n");
+  console.log(JSON.stringify(point));
+  emb.model.dispose();
+  Deno.exit(0);
+}
+
+const name = String(args.get("recipe") ?? "");
+const recipe = PILOT_RECIPES[name];
+if (!recipe) throw new Error(`--recipe: expected one of ${Object.keys(PILOT_RECIPES).join(", ")}, got "${name}"`);
+const dir = join(root, name);
+const cfg = recipe.config;
+const until = Math.min(Number(args.get("until-step") ?? cfg.lm.total_steps), cfg.lm.total_steps);
+const { data, tokenMap } = await embeddedLmData(cfg);
+const model = Gpt2.random(defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab }), cfg.model_seed);
+const rows = spreadValidationRows(data.validation, data.bos, cfg.lm.n_ctx, recipe.ctx_rows);
+await Deno.mkdir(dir, { recursive: true });
+const curveFile = join(dir, "curve.jsonl");
+const done = new Set((await readCurve(curveFile)).map((p) => p.step));
+await Deno.writeTextFile(join(dir, "recipe.json"), JSON.stringify(recipe, null, 2) + "\n");
+for (let target = recipe.eval_every; target <= until; target += recipe.eval_every) {
+  const result = await trainLm(model, data, cfg.lm, {
+    checkpointDir: join(dir, "ckpt"),
+    stopAtStep: target,
+    progress: false,
+    onStep: (e) => {
+      if (e.step % 10 === 0) {
+        console.log(`${name} step ${e.step} loss ${e.loss.toFixed(3)} ${e.elapsed_s.toFixed(0)} s`);
+      }
+    },
+  });
+  if (done.has(target)) continue;
+  const hist = result.history.filter((h) => h.step > target - recipe.eval_every && h.step <= target);
+  const trainedCtx = lmStage(cfg.lm, target - 1).ctx; // stages only lengthen
+  const last = result.history.at(-1);
+  const point = pointOf(
+    target,
+    last?.tokens ?? 0,
+    last?.elapsed_s ?? 0,
+    hist.reduce((s, h) => s + h.loss, 0) / hist.length,
+    measurePilotPoint(model, rows, trainedCtx),
+    Math.min(512, trainedCtx),
+  );
+  await Deno.writeTextFile(curveFile, JSON.stringify(point) + "\n", { append: true });
+  console.log(
+    `${name} POINT step ${target} tokens ${point.tokens} train ${point.train_seconds.toFixed(0)} s val ${
+      point.val_loss.toFixed(3)
+    } induction ${point.induction_gain.toFixed(3)} ctx ${point.ctx_diff.toFixed(3)} [${
+      point.ctx_diff_ci95.map((v) => v.toFixed(3))
+    }] load ${point.load_average}`,
+  );
+}
+model.dispose();

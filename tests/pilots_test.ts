@@ -1,0 +1,57 @@
+// Recipe pilots: the extrapolation of a curve to a target, the pilots file's validation, evenly spread rows.
+
+import { extrapolateTokens, loadPilots, PILOT_RECIPES, spreadValidationRows } from "../lib/lm/pilots.ts";
+import { join } from "../lib/path.ts";
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+Deno.test("extrapolation follows the log-linear trend and refuses a trend moving away from the target", () => {
+  const t = extrapolateTokens([[1e5, 0], [1e6, -0.1], [1e7, -0.2]], -0.3);
+  assert(t !== null && Math.abs(Math.log10(t) - 8) < 1e-9, `1e8 expected, got ${t}`);
+  assert(extrapolateTokens([[1e5, -0.2], [1e6, -0.1], [1e7, 0]], -0.3) === null, "moving away: null");
+  assert(extrapolateTokens([[1e5, 0], [1e6, -0.1]], -0.3) === null, "two points: null");
+  // only the last 4 points count: an early dip does not set the trend
+  const late = extrapolateTokens([[1e3, -5], [1e4, 0], [1e5, 0.1], [1e6, 0.2], [1e7, 0.3]], 1);
+  assert(late !== null && Math.abs(Math.log10(late) - 14) < 1e-9, `1e14 expected, got ${late}`);
+});
+
+Deno.test("the pilots file is validated, naming the field", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pilots_" });
+  try {
+    const f = join(dir, "p.json");
+    await Deno.writeTextFile(
+      f,
+      JSON.stringify({ format: "pilots/1", pilots: [{ name: "a", curve: [{ tokens: 1 }] }] }),
+    );
+    let msg = "";
+    try {
+      await loadPilots(f);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert(msg.includes(f) && msg.includes("pilots[0].curve[0].induction_gain"), msg);
+    await Deno.writeTextFile(f, JSON.stringify({ format: "x" }));
+    msg = "";
+    try {
+      await loadPilots(f);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert(msg.includes("format") && msg.includes("pilots/1"), msg);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("validation rows are spread over all the text and every recipe is a valid config", () => {
+  const docs = Array.from({ length: 10 }, (_, d) => Int32Array.from({ length: 90 }, () => d + 1));
+  const rows = spreadValidationRows(docs, 0, 9, 5); // 10 tokens a row, 910 tokens: 91 rows, every 18th
+  assert(rows.length === 5, "5 rows");
+  // document d holds id d + 1: the rows' largest ids go 1 … 10 across the text
+  const ids = rows.map((r) => Math.max(...r));
+  const spread = ids.every((v, i) => i === 0 || v > ids[i - 1]!) && ids[0]! <= 2 && ids.at(-1)! >= 9;
+  assert(spread, `rows from the whole text, got ${ids}`);
+  for (const r of Object.values(PILOT_RECIPES)) assert(r.config.lm.n_ctx === 1024, `${r.name} trains at 1024`);
+});
