@@ -171,14 +171,22 @@ def toy_grid_step_row(reps, n_inst=125, batch=1024):
     return {"value": t * 1e3, "unit": "ms", "notes": "125 SAEs in one tensor, torch.optim.Adam(beta1=0)"}
 
 
-def lm_train_step_row(reps):
-    """The embedded default's shape: 4 layers, d_model 128, 4 heads, n_ctx 1024, vocab 8192; 8 rows of 1024 tokens;
-    forward, cross-entropy, backward, gradient clipping at 1.0 and AdamW (lr 2e-3, betas (0.9, 0.95), wd 0.1)."""
+def lm_train_flops(d, L, V, T, tokens):
+    """bench/lm_train_row.ts lmTrainFlops: 6 FLOPs per matmul parameter per token plus the causal half of attention
+    (12 * d * (T + 1) / 2 per token and layer)."""
+    n_matmul = L * (4 * d * d + 2 * d * 4 * d) + d * V
+    return tokens * (6 * n_matmul + L * 12 * d * (T + 1) / 2)
+
+
+def lm_train_step_row(reps, d=128, H=4):
+    """Twin of bench/lm_train_row.ts: 4 layers, d_model d, H heads, n_ctx 1024, vocab 8192; 8 rows of 1024 tokens in
+    one pass; forward, cross-entropy, backward, gradient clipping at 1.0 and AdamW (lr 2e-3, betas (0.9, 0.95), wd 0.1);
+    reported as GFLOP/s under the same FLOP convention."""
     import math
 
     import torch.nn.functional as F
 
-    d, L, H, V, T, B = 128, 4, 4, 8192, 1024, 8
+    L, V, T, B = 4, 8192, 1024, 8
     d_mlp = 4 * d
     g = torch.Generator().manual_seed(0)
 
@@ -227,7 +235,8 @@ def lm_train_step_row(reps):
         opt.step()
 
     s = best_of(run, reps, warmup=1)
-    return {"value": s * 1e3, "unit": "ms", "notes": f"{B * T / s:.0f} tokens/s"}
+    flops = lm_train_flops(d, L, V, T, B * T)
+    return {"value": flops / s / 1e9, "unit": "GFLOP/s", "notes": f"step {s * 1e3:.0f} ms, {B * T / s:.0f} tokens/s"}
 
 
 ROWS = {
@@ -246,6 +255,7 @@ ROWS = {
     "gpt2_small_forward_sae_t1024": lambda r: gpt2_forward_row(1024, True, max(2, r // 5)),
     "toy_grid_step": lambda r: toy_grid_step_row(max(20, r)),
     "lm_train_step": lambda r: lm_train_step_row(max(2, r // 3)),
+    "lm_train_step_d256": lambda r: lm_train_step_row(max(2, r // 3), d=256, H=8),
 }
 
 
