@@ -24,14 +24,16 @@ import {
   benchTransitionFigure,
   binnedSummary,
   cbtSummary,
-  contextClaims,
   contextLossBugFigure,
   contextLossFixedFigure,
   contextLossPow2Figure,
   contextReconFigures,
+  contextRuleData,
+  contextRules,
   errorPropagationFigures,
   evaluateCbt,
   evaluateLambada,
+  evaluateRules,
   groupByBytes,
   holdPosition,
   jsonSafe,
@@ -45,8 +47,9 @@ import {
   loadEvalRows,
   loadStudySae,
   loadStudySetup,
-  positionalClaims,
   positionalFigure,
+  positionalRuleData,
+  positionalRules,
   positionalSpec,
   runContextSweep,
   runErrorPropagation,
@@ -57,6 +60,8 @@ import {
   transitionSummary,
 } from "../lib/study_b/mod.ts";
 import { assert, assertClose as close, expectRejects } from "./helpers.ts";
+
+const VERDICTS: string[] = ["reproduced", "not reproduced", "inconclusive", "skipped", "passed", "failed"];
 
 const GPT2 = fromFileUrl(new URL("./fixtures/gpt2_tiny/", import.meta.url));
 const SAE_FIXTURE = fromFileUrl(new URL("./fixtures/sae_tiny/legacy_standard/", import.meta.url));
@@ -206,7 +211,9 @@ Deno.test("the study-B sweep on the fixture model: shapes, ΔCE = CE_spliced −
     }
     const windows = layerWindowRows(res);
     assert(windows.length === 3 && windows.every((w) => Number.isFinite(w.kl_out)), "window rows");
-    assert(contextClaims(res).length === 8, "one verdict row per claim");
+    const outcomes = evaluateRules(contextRules(8, res.T), contextRuleData(res, { reps: 50 }));
+    assert(outcomes.length === contextRules(8, res.T).length, "one verdict per rule");
+    assert(outcomes.every((o) => VERDICTS.includes(o.verdict)), `verdicts ${outcomes.map((o) => o.verdict)}`);
     // the same numbers with every SAE in its own pass, and batch size 5
     const split = await runContextSweep(setup, rows, {
       batchRows: 5,
@@ -286,7 +293,8 @@ Deno.test("positional V1 at layer 0 equals SAE(x − pos) + pos, V2 equals SAE(x
       validateFigure(f.fig);
       encodeFigureData(jsonSafe(f.data));
     }
-    assert(positionalClaims(fu.summary).length === 4, "follow-up claims");
+    const fuOut = evaluateRules(positionalRules(8), positionalRuleData(fu.out, 8, { reps: 50 }));
+    assert(fuOut.length === positionalRules(8).length, "follow-up verdicts");
   } finally {
     sae.dispose();
     setup.model.dispose();
@@ -423,6 +431,9 @@ Deno.test("study-B helpers: hold position, Spearman, length bins, byte groups, b
   const full = studyBRunConfig("context", { quick: false, saeContext: 128, modelContext: 1024 });
   const quick = studyBRunConfig("context", { quick: true, saeContext: 128, modelContext: 1024 });
   assert(full.T === 1024 && quick.T === 384 && quick.T > 2 * 128 && full.nRows >= quick.nRows, "run sizes");
+  assert(full.nRows >= 200, `notebook 11 needs ~200 prompts, got ${full.nRows}`);
+  const bench = studyBRunConfig("benchmarks", { quick: false, saeContext: 128, modelContext: 1024 });
+  assert(bench.lambadaItems >= 500 && bench.cbtItems >= 200, "benchmark sizes");
   assert(studyBRunConfig("context", { quick: true, saeContext: 16, modelContext: 64 }).T === 48, "quick T capped");
   await expectRejects(
     () => studyBRunConfig("context", { quick: false, saeContext: 64, modelContext: 64 }),

@@ -280,3 +280,87 @@ export function buildCbtItems(
   }
   return items;
 }
+
+/** Options of {@link selectBalanced}. */
+export interface SelectConfig<T> {
+  /** Items wanted in all. */
+  total: number;
+  /** Stratum of an item (e.g. its length bin); quotas are equal per stratum, unused quota moves to the others. */
+  stratum: (item: T) => string;
+  /** Source of an item; within a stratum sources take turns. */
+  source: (item: T) => string;
+  /** Why an item cannot be used (e.g. "target outside the vocabulary"), or null when it can. */
+  reject: (item: T) => string | null;
+}
+
+/** What {@link selectBalanced} chose and why it passed over the rest. */
+export interface Selection<T> {
+  items: T[];
+  /** Candidates rejected, by reason (every candidate is checked, so the counts describe the whole pool). */
+  rejected: Record<string, number>;
+  /** Usable candidates left unselected because the quota was met. */
+  unused: number;
+  candidates: number;
+}
+
+/**
+ * Chooses up to `total` usable items from a candidate pool, before any scoring:
+ * every candidate is checked with `reject` (the reasons are counted), then the
+ * usable ones are taken per stratum with equal quotas (a stratum with too few
+ * gives its unused quota to the others), sources taking turns within a stratum,
+ * in pool order. Deterministic for a deterministic pool.
+ *
+ * @example
+ * ```ts
+ * import { selectBalanced } from "./benchmarks.ts";
+ * const s = selectBalanced([1, 2, 3, 4, 5, 6], {
+ *   total: 4, stratum: (x) => (x <= 3 ? "a" : "b"), source: () => "s", reject: (x) => (x === 2 ? "even two" : null),
+ * });
+ * s.items; // [1, 3, 4, 5]
+ * s.rejected; // { "even two": 1 }
+ * ```
+ */
+export function selectBalanced<T>(pool: readonly T[], cfg: SelectConfig<T>): Selection<T> {
+  const rejected: Record<string, number> = {};
+  const strata = new Map<string, Map<string, T[]>>();
+  for (const item of pool) {
+    const why = cfg.reject(item);
+    if (why !== null) {
+      rejected[why] = (rejected[why] ?? 0) + 1;
+      continue;
+    }
+    const st = cfg.stratum(item);
+    if (!strata.has(st)) strata.set(st, new Map());
+    const bySource = strata.get(st)!;
+    const src = cfg.source(item);
+    if (!bySource.has(src)) bySource.set(src, []);
+    bySource.get(src)!.push(item);
+  }
+  // interleave sources within each stratum (sources in first-seen order)
+  const queues = [...strata.entries()].map(([name, bySource]) => {
+    const lists = [...bySource.values()];
+    const out: T[] = [];
+    for (let k = 0; out.length < lists.reduce((a, l) => a + l.length, 0); k++) {
+      for (const l of lists) if (k < l.length) out.push(l[k]!);
+    }
+    return { name, items: out };
+  });
+  const usable = queues.reduce((a, q) => a + q.items.length, 0);
+  const want = Math.min(cfg.total, usable);
+  const take = queues.map(() => 0);
+  let left = want;
+  while (left > 0) {
+    const open = queues.map((_q, i) => i).filter((i) => take[i]! < queues[i]!.items.length);
+    const share = Math.max(1, Math.floor(left / open.length));
+    for (const i of open) {
+      if (left === 0) break;
+      const add = Math.min(share, queues[i]!.items.length - take[i]!, left);
+      take[i]! += add;
+      left -= add;
+    }
+  }
+  const chosen = new Set<T>();
+  queues.forEach((q, i) => q.items.slice(0, take[i]).forEach((x) => chosen.add(x)));
+  const items = pool.filter((x) => chosen.has(x)); // pool order
+  return { items, rejected, unused: usable - items.length, candidates: pool.length };
+}

@@ -19,3 +19,5 @@ export * from "./explained_variance.ts";
 export * from "./lm_metrics.ts";
 export * from "./splice_metrics.ts";
 export * from "./wilson.ts";
+export * from "./row_bins.ts";
+export * from "./bootstrap.ts";

@@ -15,6 +15,7 @@
 import { assertBosPolicy, type BosPolicy, describeBosPolicy, positionMask, PositionStats } from "./per_position.ts";
 import { CeRecoveredStats } from "./ratio_stats.ts";
 import { ExplainedVarianceStats } from "./explained_variance.ts";
+import { RowBinStats } from "./row_bins.ts";
 
 /** Options of {@link SpliceMetrics}. */
 export interface SpliceMetricsConfig {
@@ -28,6 +29,11 @@ export interface SpliceMetricsConfig {
   bosId: number;
   /** Keep explained-variance sums (needs the activations `x`, O(nPos·dIn) memory). */
   explainedVariance: boolean;
+  /**
+   * Position-bin edges for per-prompt sums of every metric (`rowBins`), the data of
+   * intervals over prompts; null = none. The last edge must be ≥ nPos.
+   */
+  rowBinEdges: number[] | null;
 }
 
 /**
@@ -47,6 +53,7 @@ export function defaultSpliceMetricsConfig(overrides: Partial<SpliceMetricsConfi
     bosPolicy: "exclude-bos-tokens",
     bosId: 50256,
     explainedVariance: true,
+    rowBinEdges: null,
     ...overrides,
   };
   assertBosPolicy(cfg.bosPolicy);
@@ -112,6 +119,9 @@ export class SpliceMetrics {
   readonly stats: Record<SpliceMetricName, PositionStats>;
   readonly ceRecovered: CeRecoveredStats;
   readonly explainedVariance: ExplainedVarianceStats | null;
+  /** Per-prompt, per-position-bin sums of every metric (when `rowBinEdges` is set). */
+  readonly rowBins: Record<SpliceMetricName, RowBinStats> | null;
+  #rowsSeen = 0;
 
   constructor(config: Partial<SpliceMetricsConfig> = {}) {
     this.config = defaultSpliceMetricsConfig(config);
@@ -122,6 +132,21 @@ export class SpliceMetrics {
     >;
     this.ceRecovered = new CeRecoveredStats(n);
     this.explainedVariance = this.config.explainedVariance ? new ExplainedVarianceStats(n, this.config.dIn) : null;
+    const edges = this.config.rowBinEdges;
+    if (edges && edges.at(-1)! < n) {
+      throw new RangeError(`SpliceMetrics: rowBinEdges end at ${edges.at(-1)}, below nPos ${n}`);
+    }
+    this.rowBins = edges
+      ? Object.fromEntries(SPLICE_METRICS.map((k) => [k, new RowBinStats(k, edges)])) as Record<
+        SpliceMetricName,
+        RowBinStats
+      >
+      : null;
+  }
+
+  /** Rows (prompts) fed so far. */
+  get rowsSeen(): number {
+    return this.#rowsSeen;
   }
 
   /** Caption fragment for the BOS policy in force. */
@@ -136,25 +161,31 @@ export class SpliceMetrics {
     const opts = { bosId: this.config.bosId };
     const maskFull = positionMask(b.tokens, batch, pos, this.config.bosPolicy, opts);
     const maskNext = positionMask(b.tokens, batch, pos, this.config.bosPolicy, { ...opts, width: pos - 1 });
-    const s = this.stats;
+    const rb = this.rowBins;
+    const r0 = this.#rowsSeen;
+    this.#rowsSeen += batch;
+    const add = (key: SpliceMetricName, v: ArrayLike<number>, width: number, m: ArrayLike<number>) => {
+      this.stats[key].addBatch(v, batch, width, m);
+      rb?.[key].addBatch(v, batch, width, m, r0); // the same values, per prompt and position bin
+    };
     const w = pos - 1;
-    if (b.ceClean) s.ce_clean.addBatch(b.ceClean, batch, w, maskNext);
-    if (b.ceSpliced) s.ce_spliced.addBatch(b.ceSpliced, batch, w, maskNext);
+    if (b.ceClean) add("ce_clean", b.ceClean, w, maskNext);
+    if (b.ceSpliced) add("ce_spliced", b.ceSpliced, w, maskNext);
     if (b.ceClean && b.ceSpliced) {
       if (b.ceClean.length !== b.ceSpliced.length) {
         throw new RangeError(`SpliceMetrics: ceClean has ${b.ceClean.length} values, ceSpliced ${b.ceSpliced.length}`);
       }
       const d = new Float64Array(b.ceClean.length);
       for (let i = 0; i < d.length; i++) d[i] = b.ceSpliced[i]! - b.ceClean[i]!;
-      s.delta_ce.addBatch(d, batch, w, maskNext);
+      add("delta_ce", d, w, maskNext);
     }
     if (b.ceZero) {
-      s.ce_zero.addBatch(b.ceZero, batch, w, maskNext);
+      add("ce_zero", b.ceZero, w, maskNext);
       if (b.ceClean && b.ceSpliced) {
         this.ceRecovered.addBatch({ ceClean: b.ceClean, ceSpliced: b.ceSpliced, ceZero: b.ceZero }, batch, w, maskNext);
       }
     }
-    if (b.kl) s.kl.addBatch(b.kl, batch, pos, maskFull);
+    if (b.kl) add("kl", b.kl, pos, maskFull);
     if (b.sse) {
       if (!b.normSq) throw new RangeError("SpliceMetrics: sse given without normSq (needed for normalised MSE)");
       const n = batch * pos;
@@ -173,10 +204,10 @@ export class SpliceMetrics {
         }
         norm[i] = ns > 0 ? b.sse[i]! / ns : 0;
       }
-      s.mse_token_sum.addBatch(b.sse, batch, pos, maskFull);
-      s.mse_element_mean.addBatch(elem, batch, pos, maskFull);
-      s.mse_normalised.addBatch(norm, batch, pos, maskFull);
-      s.act_norm.addBatch(nrm, batch, pos, maskFull);
+      add("mse_token_sum", b.sse, pos, maskFull);
+      add("mse_element_mean", elem, pos, maskFull);
+      add("mse_normalised", norm, pos, maskFull);
+      add("act_norm", nrm, pos, maskFull);
       if (this.explainedVariance) {
         if (!b.x) throw new RangeError("SpliceMetrics: explained variance is on but the batch has no activations x");
         this.explainedVariance.addBatch(b.x, b.sse, batch, pos, maskFull);
@@ -184,10 +215,10 @@ export class SpliceMetrics {
     } else if (b.normSq) {
       const nrm = new Float64Array(b.normSq.length);
       for (let i = 0; i < nrm.length; i++) nrm[i] = Math.sqrt(b.normSq[i]!);
-      s.act_norm.addBatch(nrm, batch, pos, maskFull);
+      add("act_norm", nrm, pos, maskFull);
     }
-    if (b.l0) s.l0.addBatch(b.l0, batch, pos, maskFull);
-    if (b.l1) s.l1.addBatch(b.l1, batch, pos, maskFull);
+    if (b.l0) add("l0", b.l0, pos, maskFull);
+    if (b.l1) add("l1", b.l1, pos, maskFull);
   }
 
   /** Merges a partial run with the same configuration. */
@@ -198,6 +229,9 @@ export class SpliceMetrics {
       throw new RangeError(
         `SpliceMetrics: cannot merge runs with different configs (${JSON.stringify(a)} vs ${JSON.stringify(b)})`,
       );
+    }
+    if (this.rowBins || other.rowBins) {
+      throw new RangeError("SpliceMetrics: runs with per-prompt row bins cannot be merged (row indices would collide)");
     }
     for (const k of SPLICE_METRICS) this.stats[k].merge(other.stats[k]);
     this.ceRecovered.merge(other.ceRecovered);

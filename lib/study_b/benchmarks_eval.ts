@@ -279,6 +279,11 @@ export interface CbtOutcomes extends VariantKey {
   correct: Uint8Array;
   /** Index of the predicted option. */
   predicted: Int32Array;
+  /**
+   * Log-probability of the answer among the options, score(answer) − logsumexp over options of score(o): the
+   * continuous version of the 10-way choice (its drop under a splice is the CBT ΔCE).
+   */
+  answerLogProb: Float64Array;
 }
 
 /** Output of {@link evaluateCbt}. */
@@ -322,6 +327,21 @@ export function cbtItemUsable(setup: StudySetup, item: CbtItem): boolean {
 }
 
 /**
+ * Log-probability of option `k` among the options: `scores[k] − logsumexp(scores)`.
+ *
+ * @example
+ * ```ts
+ * import { optionLogProb } from "./benchmarks_eval.ts";
+ * optionLogProb([0, 0], 1); // −ln 2
+ * ```
+ */
+export function optionLogProb(scores: readonly number[], k: number): number {
+  const m = Math.max(...scores);
+  const lse = m + Math.log(scores.reduce((a, s) => a + Math.exp(s - m), 0));
+  return scores[k]! - lse;
+}
+
+/**
  * Scores CBT-style items (study B §5.2): each option's filled-in question
  * scored by the sum of its token log-probs from the option on; the highest wins.
  */
@@ -358,7 +378,12 @@ export async function evaluateCbt(
   const bar = cfg.progress ? progress({ total: n * nVariants, label: "CBT-style" }) : null;
   await forEachGroup(setup, cfg, (group) => {
     const outs = group.map(({ key }) => {
-      const o: CbtOutcomes = { ...key, correct: new Uint8Array(n), predicted: new Int32Array(n) };
+      const o: CbtOutcomes = {
+        ...key,
+        correct: new Uint8Array(n),
+        predicted: new Int32Array(n),
+        answerLogProb: new Float64Array(n),
+      };
       variants.push(o);
       return o;
     });
@@ -375,6 +400,7 @@ export async function evaluateCbt(
             const s = scoreCbt(item, prompts, vs.slice(r, r + nOptions));
             outs[v]!.correct[itemIdx] = s.correct ? 1 : 0;
             outs[v]!.predicted[itemIdx] = item.options.indexOf(s.predicted);
+            outs[v]!.answerLogProb[itemIdx] = optionLogProb(s.scores, item.options.indexOf(item.answer));
           }
           bar?.tick(idx.length / nOptions);
         }

@@ -36,6 +36,7 @@ import type { Gpt2 } from "../lm/gpt2.ts";
 import { featureSparsity, logProbs, reconstructionTerms } from "../metrics/lm_metrics.ts";
 import { type BosPolicy, describeBosPolicy, positionMask, PositionStats } from "../metrics/per_position.ts";
 import { SpliceMetrics } from "../metrics/splice_metrics.ts";
+import { positionBinEdges, RowBinStats } from "../metrics/row_bins.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
 import {
@@ -123,6 +124,25 @@ export interface ContextSweepConfig {
   layers: number[] | null;
   /** Show a progress bar. */
   progress: boolean;
+  /**
+   * Position-bin edges of the per-prompt sums (intervals over prompts); null = the study
+   * default {@link studyBinEdges} where the SAE context is known (runContextSweep), none otherwise.
+   */
+  rowBinEdges: number[] | null;
+}
+
+/**
+ * The study's position bins: width ctx/8 (16 for a 128-token SAE context), with
+ * the SAE context as an edge, up to T.
+ *
+ * @example
+ * ```ts
+ * import { studyBinEdges } from "./context_sweep.ts";
+ * studyBinEdges(48, 16).length; // 25
+ * ```
+ */
+export function studyBinEdges(T: number, ctx: number): number[] {
+  return positionBinEdges(T, ctx, Math.max(1, Math.round(ctx / 8)));
 }
 
 /**
@@ -149,6 +169,7 @@ export function defaultContextSweepConfig(overrides: Partial<ContextSweepConfig>
     maxResidentSaeBytes: 2 ** 30,
     layers: null,
     progress: true,
+    rowBinEdges: null,
     ...overrides,
   };
 }
@@ -160,6 +181,8 @@ export interface SpliceResult {
   metrics: SpliceMetrics;
   /** ΔCE against clean-model-sampled targets (`sampledTargets`), positions 0 … T−2, else null. */
   sampledDeltaCe: PositionStats | null;
+  /** Its per-prompt bins (with `sampledTargets` and `rowBinEdges`), else null. */
+  sampledRowBins: RowBinStats | null;
 }
 
 /** Output of {@link runSpliceSweep}. */
@@ -210,8 +233,12 @@ export async function runSpliceSweep(
       bosPolicy: cfg.bosPolicy,
       bosId: config.bosId,
       explainedVariance: cfg.explainedVariance,
+      rowBinEdges: cfg.rowBinEdges,
     }),
     sampledDeltaCe: cfg.sampledTargets ? new PositionStats("delta_ce_model_sampled", T) : null,
+    sampledRowBins: cfg.sampledTargets && cfg.rowBinEdges
+      ? new RowBinStats("delta_ce_model_sampled", cfg.rowBinEdges)
+      : null,
   }));
   const rng = new Rng(cfg.seed, "study_b/sampled_targets");
   const nBatches = Math.ceil(rows.length / batchRows);
@@ -272,6 +299,7 @@ export async function runSpliceSweep(
             const dce = new Float64Array(lq.length);
             for (let i = 0; i < dce.length; i++) dce[i] = lpCleanSampled[i]! - lq[i]!;
             res.sampledDeltaCe.addBatch(dce, B, T - 1, maskNext);
+            res.sampledRowBins?.addBatch(dce, B, T - 1, maskNext, r0);
           }
           spliced.dispose();
           res.metrics.addBatch({
@@ -313,6 +341,7 @@ export interface LayerSweep {
   hook: string;
   metrics: SpliceMetrics;
   sampledDeltaCe: PositionStats | null;
+  sampledRowBins?: RowBinStats | null;
 }
 
 /** Everything F1/F2 need: per-layer metrics plus the run's facts for captions. */
@@ -342,6 +371,7 @@ export async function runContextSweep(
   config: Partial<ContextSweepConfig> = {},
 ): Promise<ContextSweepResult> {
   const cfg = defaultContextSweepConfig(config);
+  if (cfg.rowBinEdges === null && rows.length > 0) cfg.rowBinEdges = studyBinEdges(rows[0]!.length, setup.saeContext);
   const entries = selectLayers(setup.saes, cfg.layers);
   const layers: LayerSweep[] = [];
   let clean: PositionStats | null = null;
@@ -359,7 +389,13 @@ export async function runContextSweep(
       seconds += out.seconds;
       batchRows = out.batchRows;
       out.splices.forEach((s, i) =>
-        layers.push({ label: group[i]!.label, hook: s.hook, metrics: s.metrics, sampledDeltaCe: s.sampledDeltaCe })
+        layers.push({
+          label: group[i]!.label,
+          hook: s.hook,
+          metrics: s.metrics,
+          sampledDeltaCe: s.sampledDeltaCe,
+          sampledRowBins: s.sampledRowBins,
+        })
       );
     } finally {
       for (const s of saes) s.dispose();

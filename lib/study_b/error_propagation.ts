@@ -27,10 +27,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { residStartBlock } from "../lm/gpt2.ts";
 import { type BosPolicy, positionMask, PositionStats } from "../metrics/per_position.ts";
+import { RowBinStats } from "../metrics/row_bins.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
 import { autoBatchRows, takeHost } from "./batch_metrics.ts";
-import { saeApply } from "./context_sweep.ts";
+import { saeApply, studyBinEdges } from "./context_sweep.ts";
 import { loadStudySae, type StudySetup } from "./setup.ts";
 
 /** Options of {@link runErrorPropagation}. */
@@ -79,6 +80,8 @@ export interface PropagationPair {
   sseVsClean: PositionStats;
   /** L0 of SAE_d on the spliced stream. */
   l0Spliced: PositionStats;
+  /** Per-prompt position bins of relDev, sseSpliced and sseVsClean (intervals over prompts). */
+  rows: { relDev: RowBinStats; sseSpliced: RowBinStats; sseVsClean: RowBinStats };
 }
 
 /** Per-position statistics of one target SAE on the clean stream. */
@@ -88,6 +91,8 @@ export interface CleanTarget {
   /** ‖SAE_d(x_d^clean) − x_d^clean‖². */
   sse: PositionStats;
   l0: PositionStats;
+  /** Per-prompt position bins of the clean SSE and of the normalised error SSE / ‖x‖². */
+  rows: { sse: RowBinStats; nmse: RowBinStats };
 }
 
 /** Output of {@link runErrorPropagation}. */
@@ -142,10 +147,12 @@ export async function runErrorPropagation(
   try {
     for (const e of setup.saes) saes.set(e.label, await loadStudySae(e));
     const hookOf = new Map(setup.saes.map((e) => [e.label, e.hook]));
+    const edges = studyBinEdges(T, setup.saeContext);
     const pairs: PropagationPair[] = [];
     for (const s of sources) {
       for (const d of labels.filter((l) => l > s)) {
         const stat = (n: string) => new PositionStats(`${n} ${s}→${d}`, T);
+        const bins = (n: string) => new RowBinStats(`${n} ${s}→${d}`, edges);
         pairs.push({
           source: s,
           target: d,
@@ -154,6 +161,11 @@ export async function runErrorPropagation(
           sseSpliced: stat("SSE spliced"),
           sseVsClean: stat("SSE vs clean"),
           l0Spliced: stat("L0 spliced"),
+          rows: {
+            relDev: bins("relative deviation"),
+            sseSpliced: bins("SSE spliced"),
+            sseVsClean: bins("SSE vs clean"),
+          },
         });
       }
     }
@@ -162,6 +174,7 @@ export async function runErrorPropagation(
       hook: hookOf.get(d)!,
       sse: new PositionStats(`SSE clean ${d}`, T),
       l0: new PositionStats(`L0 clean ${d}`, T),
+      rows: { sse: new RowBinStats(`SSE clean ${d}`, edges), nmse: new RowBinStats(`NMSE clean ${d}`, edges) },
     }));
     const batchRows = cfg.batchRows > 0
       ? cfg.batchRows
@@ -182,6 +195,9 @@ export async function runErrorPropagation(
           const { sse, l0 } = await sseAndL0(saes.get(c.target)!, x, x);
           c.sse.addBatch(sse, B, T, mask);
           c.l0.addBatch(l0, B, T, mask);
+          const normSq = await takeHost(tf.tidy(() => tf.sum(tf.square(x), -1))); // [batch, pos]
+          c.rows.sse.addBatch(sse, B, T, mask, r0);
+          c.rows.nmse.addBatch(sse.map((v, i) => normSq[i]! > 0 ? v / normSq[i]! : 0), B, T, mask, r0);
         }
         for (const s of sources) {
           const sHook = hookOf.get(s)!;
@@ -201,11 +217,16 @@ export async function runErrorPropagation(
               const xs = run.cache.get(p.targetHook)!; // [batch, pos, d_model]
               const xc = cleanRun.cache.get(p.targetHook)!; // [batch, pos, d_model]
               const rel = tf.tidy(() => tf.div(tf.sum(tf.square(tf.sub(xs, xc)), -1), tf.sum(tf.square(xc), -1)));
-              p.relDev.addBatch(await takeHost(rel), B, T, mask);
+              const relHost = await takeHost(rel);
+              p.relDev.addBatch(relHost, B, T, mask);
               const own = await sseAndL0(saes.get(p.target)!, xs, xs);
               p.sseSpliced.addBatch(own.sse, B, T, mask);
               p.l0Spliced.addBatch(own.l0, B, T, mask);
-              p.sseVsClean.addBatch((await sseAndL0(saes.get(p.target)!, xs, xc)).sse, B, T, mask);
+              const vsClean = (await sseAndL0(saes.get(p.target)!, xs, xc)).sse;
+              p.sseVsClean.addBatch(vsClean, B, T, mask);
+              p.rows.relDev.addBatch(relHost, B, T, mask, r0);
+              p.rows.sseSpliced.addBatch(own.sse, B, T, mask, r0);
+              p.rows.sseVsClean.addBatch(vsClean, B, T, mask, r0);
             }
           } finally {
             for (const t of run.cache.values()) t.dispose();

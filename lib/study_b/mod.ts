@@ -11,7 +11,10 @@
  * | `benchmarks_eval.ts`, `bench_summary.ts` | F4/F5: LAMBADA- and CBT-style scoring per variant |
  * | `positional.ts` | FU1: positional add-back variants V0–V3 |
  * | `notebook.ts` | the notebooks' opening cells: backend, artefacts, run configuration, rows or items |
- * | `summary.ts` | window means, hold positions, claim verdicts built from the numbers |
+ * | `summary.ts` | window means, hold positions, tables |
+ * | `position_probe.ts` | ridge probes of the position from the residual stream, inside vs beyond the context |
+ * | `control_saes.ts` | control SAEs trained on full-length rows, found beside the main ones, compared side by side |
+ * | `rules*.ts` | pre-registered rules per claim (statistic, threshold, interval) and their verdicts |
  * | `figures*.ts` | figure builders with data and captions |
  *
  * @example
@@ -37,6 +40,14 @@ export * from "./bench_summary.ts";
 export * from "./positional.ts";
 export * from "./positional_run.ts";
 export * from "./summary.ts";
+export * from "./rules.ts";
+export * from "./rules_context.ts";
+export * from "./rules_propagation.ts";
+export * from "./rules_bench.ts";
+export * from "./rules_positional.ts";
+export * from "./position_probe.ts";
+export * from "./binned.ts";
+export * from "./control_saes.ts";
 export * from "./run_config.ts";
 export * from "./notebook.ts";
 export * from "./figures.ts";

@@ -15,16 +15,24 @@
  */
 
 import { loadCbt, loadLambadaJsonl } from "../data/formats.ts";
-import type { CbtItem, LambadaItem } from "../data/benchmarks.ts";
+import { type CbtItem, type LambadaItem, selectBalanced, type Selection } from "../data/benchmarks.ts";
+import { encodeText } from "../lm/tokenizer.ts";
+import { lengthEdges } from "./bench_summary.ts";
 import { loadStudyBenchmarks } from "../data/study_data.ts";
 import { type BackendReport, initBackend } from "../engine/backend.ts";
 import { isQuick } from "../env.ts";
 import { showText } from "../plot/jupyter.ts";
 import { type EvalRows, loadEvalRows } from "./rows.ts";
 import { type StudyBNotebook, type StudyBRunConfig, studyBRunConfig } from "./run_config.ts";
-import { loadStudySetup, type StudySetup, type StudySetupOptions } from "./setup.ts";
+import { loadStudySetup, type StudySetup, type StudySetupOptions, toModelIds } from "./setup.ts";
 import { cbtItemUsable } from "./benchmarks_eval.ts";
-import type { ClaimRow } from "./summary.ts";
+
+/**
+ * Notebooks whose computations read tensors back only asynchronously, so that
+ * the automatic backend choice may take WebGPU on a hardware GPU (notebook 13's
+ * benchmark scoring still reads synchronously).
+ */
+export const WEBGPU_READY_NOTEBOOKS: ReadonlySet<StudyBNotebook> = new Set(["context", "propagation", "positional"]);
 
 /** What {@link prepareStudyBNotebook} returns. */
 export interface StudyBNotebookStart {
@@ -73,7 +81,7 @@ export async function prepareStudyBNotebook(
   notebook: StudyBNotebook,
   opts: StudySetupOptions = {},
 ): Promise<StudyBNotebookStart> {
-  const backend = await initBackend();
+  const backend = await initBackend({ webgpu: WEBGPU_READY_NOTEBOOKS.has(notebook) });
   const setup = await loadStudySetup(opts);
   const cfg = studyBRunConfig(notebook, { quick: isQuick(), ...setup });
   await showText(notebookHeader(backend, setup, cfg).join("\n"));
@@ -101,60 +109,103 @@ export async function loadNotebookRows(setup: StudySetup, cfg: StudyBRunConfig):
 export interface NotebookBenchmarks {
   lambada: LambadaItem[];
   cbt: CbtItem[];
-  /** Item counts per source of the built sets. */
+  /** Item counts per source of the candidate pools. */
   builtCounts: Record<string, number>;
+  /** How the items were chosen from each pool: rejected candidates by reason, usable ones left over. */
+  selection: { lambada: SelectionReport; cbt: SelectionReport };
+}
+
+/** A {@link Selection} without its items. */
+export type SelectionReport = Omit<Selection<unknown>, "items"> & { selected: number };
+
+/** Why a LAMBADA item cannot be scored by this model, or null. */
+export function lambadaRejectReason(setup: StudySetup, item: LambadaItem): string | null {
+  const unk = setup.tokenMap?.unkId;
+  if (unk === undefined) return null;
+  return toModelIds(setup, encodeText(item.target)).includes(unk) ? "target token outside the vocabulary" : null;
+}
+
+/** Why a CBT item cannot be scored by this model, or null. */
+export function cbtRejectReason(setup: StudySetup, item: CbtItem): string | null {
+  return cbtItemUsable(setup, item) ? null : "an option token outside the vocabulary";
+}
+
+function report<T>(s: Selection<T>): SelectionReport {
+  const { items, ...rest } = s;
+  return { ...rest, selected: items.length };
 }
 
 /**
- * Notebook 13's items: the official LAMBADA / CBT files of the artefacts when
- * present (every LAMBADA passage, the first `2 · cbtItemsPerSource` CBT
- * questions), else the sets built from held-out npm text with the sizes of
- * `cfg`; shows the counts and sources.
+ * Notebook 13's items, chosen **before scoring**: from a candidate pool (the
+ * official LAMBADA / CBT files of the artefacts when present, else large sets
+ * built from held-out npm text), every candidate the model cannot represent
+ * (a target or option token outside a compact vocabulary) is rejected with its
+ * reason counted, and `cfg.lambadaItems` / `cfg.cbtItems` usable items are
+ * taken, LAMBADA balanced over the prompt-length bins, sources taking turns.
  *
  * @example
  * ```ts
  * import { loadNotebookBenchmarks, prepareStudyBNotebook } from "./notebook.ts";
  * const { setup, cfg } = await prepareStudyBNotebook("benchmarks");
- * const items = await loadNotebookBenchmarks(setup, cfg); // items.lambada, items.cbt
+ * const items = await loadNotebookBenchmarks(setup, cfg); // items.lambada, items.cbt, items.selection
  * ```
  */
 export async function loadNotebookBenchmarks(setup: StudySetup, cfg: StudyBRunConfig): Promise<NotebookBenchmarks> {
-  // CBT candidates: many per source (few items have all 10 options in a compact vocabulary), then the first usable ones
+  const quick = cfg.mode === "quick";
   const built = await loadStudyBenchmarks({
-    lambada: { itemsPerBin: cfg.lambadaItemsPerBin },
-    cbt: { maxItems: Math.max(100, 40 * cfg.cbtItemsPerSource) },
+    lambada: { itemsPerBin: quick ? 40 : 400 },
+    cbt: { maxItems: quick ? 200 : 5000 },
   });
   const { lambada: lambadaPath, cbt: cbtPath } = setup.artifacts;
-  const lambada = lambadaPath ? await loadLambadaJsonl(lambadaPath) : built.benchmarks.lambada;
-  const perSource = new Map<string, number>();
-  const cbt = cbtPath
-    ? (await loadCbt(cbtPath)).slice(0, 2 * cfg.cbtItemsPerSource)
-    : built.benchmarks.cbt.filter((item) => {
-      // item.source is "<corpus>:<document>"; the quota is per corpus (the book, the addresses)
-      const corpus = item.source.split(":")[0] as string;
-      const n = perSource.get(corpus) ?? 0;
-      if (n >= cfg.cbtItemsPerSource || !cbtItemUsable(setup, item)) return false;
-      perSource.set(corpus, n + 1);
-      return true;
-    });
+  const lamPool = lambadaPath ? await loadLambadaJsonl(lambadaPath) : built.benchmarks.lambada;
+  const cbtPool = cbtPath ? await loadCbt(cbtPath) : built.benchmarks.cbt;
+  const edges = lengthEdges(setup.saeContext);
+  const corpus = (source: string) => source.split(":")[0] as string;
+  const lam = selectBalanced(lamPool, {
+    total: cfg.lambadaItems,
+    stratum: (it) => {
+      const n = encodeText(it.context).length + 1; // BOS included, as the prompt length of the scores
+      return String(edges.filter((e) => n >= e).length);
+    },
+    source: (it) => corpus(it.source),
+    reject: (it) => lambadaRejectReason(setup, it),
+  });
+  const cbt = selectBalanced(cbtPool, {
+    total: cfg.cbtItems,
+    stratum: () => "all",
+    source: (it) => corpus(it.source),
+    reject: (it) => cbtRejectReason(setup, it),
+  });
   const builtCounts = built.benchmarks.provenance.counts;
+  const line = (name: string, s: Selection<unknown>, path: string | null | undefined) =>
+    `${name}: ${s.items.length} items selected of ${s.candidates} candidates (${
+      path ?? "built from held-out npm text"
+    }); rejected before scoring: ${
+      Object.entries(s.rejected).map(([k, v]) => `${v} (${k})`).join(", ") || "none"
+    }; usable but not needed: ${s.unused}`;
   await showText(
-    `LAMBADA: ${lambada.length} items (${lambadaPath ?? "built from held-out npm text"})\n` +
-      `CBT: ${cbt.length} items (${cbtPath ?? "built from held-out npm text"})\n` +
-      `built-set provenance: ${JSON.stringify(builtCounts)}`,
+    `${line("LAMBADA", lam, lambadaPath)}\n${line("CBT", cbt, cbtPath)}\n` +
+      `candidate pools by source: ${JSON.stringify(builtCounts)}`,
   );
-  return { lambada, cbt, builtCounts };
+  return {
+    lambada: lam.items,
+    cbt: cbt.items,
+    builtCounts,
+    selection: { lambada: report(lam), cbt: report(cbt) },
+  };
 }
 
 /**
- * One line per claim, `id: verdict — measured`, for the closing cell of a notebook.
+ * Whether the setup's model is trained (`setup.trained` when the setup provides
+ * it); undefined when unknown (rules then treat it as trained).
  *
  * @example
  * ```ts
- * import { claimsText } from "./notebook.ts";
- * claimsText([{ id: "R1", claim: "…", measured: "holds to 200", verdict: "reproduced" }]); // "R1: reproduced — holds to 200"
+ * import { setupTrained } from "./notebook.ts";
+ * setupTrained({ trained: false } as never); // false
  * ```
  */
-export function claimsText(claims: readonly ClaimRow[]): string {
-  return claims.map((c) => `${c.id}: ${c.verdict} — ${c.measured}`).join("\n");
+export function setupTrained(setup: StudySetup): boolean | undefined {
+  const t = (setup as StudySetup & { trained?: unknown }).trained;
+  return typeof t === "boolean" ? t : undefined;
 }

@@ -3,15 +3,17 @@
  *
  * Prompt length T: the model context (at most 1024) in full mode; in QUICK mode
  * 3 × the SAE training context (capped by the model context), still well past
- * twice the training context so the context effect is visible. Row and item
- * counts were chosen from timings on this 2-core machine (see the notebooks'
- * timing lines): a model of 4 layers, d_model 128, vocabulary 8192 and 5 SAEs
- * runs the F1/F2 sweep at ~8.6 s per 1024-token row (48 rows: ~7 minutes), F3 at ~3.4 s per row (96 rows:
- * ~5.5 minutes) and the 12 positional variants with sampled targets at ~25 s per row (16 rows: ~7 minutes).
- * The benchmarks cost ~1 s per 1000 prompt tokens per variant: 12 LAMBADA-style items per length bin and source
- * (144 items, ~4 minutes with 6 variants) and 5 CBT-style items per source (10 items × 10 options, ~5 minutes). Each notebook also asks for
- * a minimum number of in-context tokens N · (ctx − 1) (6144 for F1/F2 in full mode, 2048 in QUICK mode), so that
- * a model with a short SAE context gets enough rows for the in-context means (the bug guard) to be resolved.
+ * twice the training context so the context effect is visible.
+ *
+ * Full-mode sizes are set by what the verdicts need, within a 15-minute budget
+ * per notebook on the embedded default (4 layers, d_model 128, vocabulary 8192,
+ * 5 SAEs, 2-core machine; the notebooks print their timings): 200 prompts of
+ * 1024 tokens for F1/F2 (intervals over prompts in position bins; the
+ * previous 48 ran in ~2 minutes), 96 for F3, 48 for the positional variants,
+ * ≥ 500 LAMBADA-style and ≥ 200 CBT-style items. QUICK mode stays small for CI.
+ * Each notebook also asks for a minimum number of in-context tokens N · (ctx − 1)
+ * (6144 for F1/F2 in full mode, 2048 in QUICK mode), so that a model with a short
+ * SAE context gets enough rows for the in-context means to be resolved.
  *
  * @example
  * ```ts
@@ -41,10 +43,12 @@ export interface StudyBRunConfig {
   zeroAblationRows: number;
   /** Which positions enter averages. */
   bosPolicy: BosPolicy;
-  /** LAMBADA-style items per length bin and per source (book / web). */
-  lambadaItemsPerBin: number;
-  /** CBT-style items per source (book / web). */
-  cbtItemsPerSource: number;
+  /** LAMBADA-style items to select (balanced over the length bins), all of them when the text yields fewer. */
+  lambadaItems: number;
+  /** CBT-style items to select (every usable one when fewer). */
+  cbtItems: number;
+  /** Bootstrap resamples of every interval. */
+  bootstrapReps: number;
 }
 
 /**
@@ -64,10 +68,10 @@ export function studyBRunConfig(
   const T = quick ? Math.min(nCtx, 3 * ctx) : Math.min(nCtx, 1024);
   // [rows, minimum in-context tokens N·(ctx − 1)] in full and quick mode
   const sizes: Record<StudyBNotebook, [number, number, number, number]> = {
-    context: [48, 6144, 12, 2048],
+    context: [200, 6144, 12, 2048],
     propagation: [96, 2048, 16, 512],
     benchmarks: [0, 0, 0, 0],
-    positional: [16, 2048, 6, 768],
+    positional: [48, 2048, 6, 768],
   };
   const [fullRows, fullTokens, quickRows, quickTokens] = sizes[notebook];
   const nRows = Math.max(quick ? quickRows : fullRows, Math.ceil((quick ? quickTokens : fullTokens) / (ctx - 1)));
@@ -77,10 +81,11 @@ export function studyBRunConfig(
     nRows,
     T,
     seed: 0,
-    zeroAblationRows: notebook === "context" ? (quick ? 4 : 16) : 0,
+    zeroAblationRows: notebook === "context" ? (quick ? 4 : 32) : 0,
     bosPolicy: "exclude-position-0",
-    lambadaItemsPerBin: quick ? 2 : 12,
-    cbtItemsPerSource: quick ? 1 : 5,
+    lambadaItems: quick ? 24 : 540,
+    cbtItems: quick ? 10 : 200,
+    bootstrapReps: quick ? 400 : 2000,
     ...overrides,
   };
 }

@@ -32,20 +32,39 @@ import pl from "nodejs-polars";
 import { check, checkClose } from "@lib/check.ts";
 import { showText } from "@lib/plot/mod.ts";
 import {
-  claimsText,
+  assertSanity,
+  evaluateRules,
   klLinesFigure,
   klVsDceFigure,
   loadNotebookRows,
-  positionalClaims,
+  outcomeRows,
   positionalFigure,
+  positionalRuleData,
+  positionalRules,
   prepareStudyBNotebook,
+  ruleText,
   runPositionalFollowUp,
   saveSpec,
+  setupTrained,
   tableColumns,
+  verdictText,
 } from "@lib/study_b/mod.ts";
 
 const { setup, cfg } = await prepareStudyBNotebook("positional");
 cfg;
+
+// %% [markdown]
+// ## The rules, before the numbers
+//
+// Intervals are 95% percentile bootstraps over prompts, all variants resampled together (they run on the same prompts).
+// R10 compares **gaps** — beyond-minus-inside the training context — because the question is whether the add-back
+// removes the *extra* damage past the context; a rule that asks for the levels to halve mixes in the error the SAE
+// makes everywhere. KL ≠ ΔCE is judged on real text only; ΔCE on targets sampled from the clean model equals KL in
+// expectation (an identity), so that half is a sanity check of the pipeline, not evidence.
+
+// %%
+const rules = positionalRules(setup.saeContext);
+await showText(rules.map(ruleText).join("\n\n"));
 
 // %% [markdown]
 // The prompts are built as in notebook 11. One pass runs every variant: V0–V3 at layer 0 and V0/V3 at every later
@@ -102,11 +121,16 @@ await saveSpec(klLinesFigure(fu.v0));
 await saveSpec(klVsDceFigure(fu.v0));
 
 // %% [markdown]
-// ## Which claims this model reproduces
+// ## Verdicts
 
 // %%
-const claims = positionalClaims(fu.summary);
-pl.DataFrame(tableColumns(claims));
+const outcomes = evaluateRules(
+  rules,
+  positionalRuleData(fu.out, setup.saeContext, { reps: cfg.bootstrapReps, seed: cfg.seed }),
+  { trained: setupTrained(setup) },
+);
+pl.DataFrame(tableColumns(outcomeRows(outcomes)));
 
 // %%
-await showText(claimsText(claims));
+await showText(outcomes.map(verdictText).join("\n"));
+assertSanity(outcomes);
