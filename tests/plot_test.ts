@@ -333,6 +333,7 @@ Deno.test("logTicks labels decades as powers of ten, and 1-2-5 mantissas on shor
   assert(wide.ticktext.includes("10<sup>−6</sup>") && wide.ticktext.includes("10<sup>−2</sup>"), `${wide.ticktext}`);
   const near = (v: number) => wide.minorvals.some((m) => Math.abs(m / v - 1) < 1e-9);
   assert(near(3e-4) && !near(1e-4), "minor ticks at 2…9 × each decade");
+  assertEquals(logTicks(1, 1022).ticktext.slice(1, 5), ["1", "10", "100", "1000"], "positions 1…1022: decimals");
   const many = logTicks(1e-20, 1);
   assert(many.tickvals.length <= 12, `21 decades labelled every k-th: ${many.tickvals.length} labels`);
   const short = logTicks(0.015, 3);

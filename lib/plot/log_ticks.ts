@@ -4,7 +4,8 @@
  * decade labels. {@link logTicks} picks explicit labelled ticks from the
  * range instead:
  * - three or more decades inside the range: one label per decade (every k-th
- *   decade when there are more than eight), written `10⁻⁶`, with unlabelled
+ *   decade when there are more than eight), written `10⁻⁶` (or as decimals,
+ *   `0.01` … `10000`, when every labelled decade lies there), with unlabelled
  *   minor ticks at 2…9 × each decade;
  * - fewer: labels at 1, 2 and 5 × 10^k (every mantissa 1…9 when that gives
  *   fewer than three), written as decimals (`0.02`, `500`) while the exponent
@@ -77,9 +78,11 @@ export function logTicks(lo: number, hi: number): LogTicks {
     const tickvals: number[] = [];
     const ticktext: string[] = [];
     // label the decades ≡ first (mod step); extend one decade each side so autorange padding shows a label too
+    // decimals read better than powers while every labelled decade is between 0.01 and 10,000
+    const plain = first >= -2 && last <= 4;
     for (let k = first - step; k <= last + step; k += step) {
       tickvals.push(10 ** k);
-      ticktext.push(powerOfTenText(k));
+      ticktext.push(plain ? mantissaText(1, k) : powerOfTenText(k));
     }
     const minorvals: number[] = [];
     for (let k = first - 1; k <= last + 1; k++) {

@@ -357,9 +357,9 @@ export function pow2Positions(T: number): number[] {
 export function contextLossPow2Figure(res: ContextSweepResult): FigureSpec {
   const g = gridLayout(2, 2, {
     width: 1100,
-    height: 760,
+    height: 800,
     gapX: 80,
-    gapY: 80,
+    gapY: 120,
     panelTitles: [
       "ΔCE at powers of two only",
       "ΔCE at every position (lines) and at powers of two (markers)",
