@@ -22,6 +22,7 @@ import { Rng } from "../lib/engine/rng.ts";
 import { toyGridStepRow } from "./toy_grid_row.ts";
 import { LM_BENCH_D128, LM_BENCH_D256, lmTrainStepRow } from "./lm_train_row.ts";
 import { loadRows } from "./load_rows.ts";
+import { sweepRow } from "./sweep_row.ts";
 
 /** A prepared benchmark: `run()` does one timed unit of work. */
 export interface Prepared {
@@ -154,4 +155,5 @@ export const ROWS: RowSpec[] = [
   lmTrainStepRow("lm_train_step", LM_BENCH_D128),
   lmTrainStepRow("lm_train_step_d256", LM_BENCH_D256),
   ...loadRows(),
+  sweepRow(),
 ];
