@@ -19,7 +19,7 @@ import {
   hline,
   intervalErrorBars,
   layerColor,
-  lineTrace,
+  meanIntervalTraces,
   mergeLayout,
   normalInterval,
   scatterTrace,
@@ -53,52 +53,44 @@ export function benchLayerFigure(
   const clean = rows.find((r) => r.layer === null)!;
   const layers = rows.filter((r) => r.layer !== null);
   const x = layers.map((r) => r.layer!);
-  const main = lineTrace(x, layers.map((r) => r.accuracy), {
+  const xr: [number, number] = [Math.min(...x) - 0.5, Math.max(...x) + 0.5];
+  // the clean model as a legend entry: its accuracy across the panel, its 95% interval as a band
+  const traces: Trace[] = [
+    ...meanIntervalTraces(xr, [clean.accuracy, clean.accuracy], [clean.lo, clean.lo], [clean.hi, clean.hi], {
+      name: `clean model (${(clean.accuracy * 100).toFixed(1)}%)`,
+      color: "black",
+      width: 1.5,
+      alpha: 0.08,
+      hovertemplate: "clean %{y:.3f}<extra></extra>",
+    }),
+  ];
+  const main = scatterTrace(x, layers.map((r) => r.accuracy), {
     name: bench === "lambada" ? "first target token (primary)" : "spliced",
-    mode: "lines+markers",
+    color: dark2(0),
+    markerSize: 8,
+  });
+  main.error_y = intervalErrorBars(layers.map((r) => r.accuracy), layers.map((r) => r.lo), layers.map((r) => r.hi), {
     color: dark2(0),
   });
-  main.error_y = {
-    type: "data",
-    symmetric: false,
-    array: layers.map((r) => r.hi - r.accuracy),
-    arrayminus: layers.map((r) => r.accuracy - r.lo),
-    visible: true,
-  };
-  const traces: Trace[] = [main];
+  traces.push(main);
   if (bench === "lambada") {
     const lr = layers as LambadaRow[];
-    traces.push(lineTrace(x, lr.map((r) => r.fullWordAccuracy), {
-      name: "full word (greedy)",
-      mode: "lines+markers",
+    // beside the primary markers (the two often coincide)
+    traces.push(scatterTrace(x.map((v) => v + 0.15), lr.map((r) => r.fullWordAccuracy), {
+      name: "full word (greedy), no interval",
       color: dark2(1),
-      dash: "dash",
+      markerSymbol: "diamond-open",
+      markerSize: 8,
     }));
   }
   const caption = `${bench === "lambada" ? "F4a" : "F5a"}: accuracy with each SAE spliced (95% Wilson intervals); ` +
-    `the black line is the clean model (${(clean.accuracy * 100).toFixed(1)}%, grey band its interval). ` +
+    `the black line is the clean model (${(clean.accuracy * 100).toFixed(1)}%, grey band its 95% interval). ` +
     facts(bench, ev);
   const layout = withCaption(
     mergeLayout(gridLayout(1, 1, { width: 820, height: 440 }).layout, {
       title: { text: `${bench === "lambada" ? "LAMBADA" : "CBT"}-style accuracy by spliced SAE layer` },
-      xaxis: { title: { text: "spliced SAE (layer label)" }, dtick: 1 },
-      yaxis: { title: { text: "accuracy" } },
-      showlegend: true,
-      shapes: [
-        {
-          type: "rect",
-          xref: "x domain",
-          yref: "y",
-          x0: 0,
-          x1: 1,
-          y0: clean.lo,
-          y1: clean.hi,
-          fillcolor: "rgba(0,0,0,0.08)",
-          line: { width: 0 },
-          layer: "below",
-        },
-        hline(clean.accuracy, { color: "black", dash: "solid", width: 1.5 }),
-      ],
+      yaxis: { title: { text: "accuracy" }, rangemode: "tozero" },
+      xaxis: { title: { text: "spliced SAE (layer label)" }, dtick: 1, range: xr },
     }),
     caption,
     130,
