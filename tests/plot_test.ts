@@ -299,6 +299,7 @@ Deno.test("layout helpers leave the legend to figure(): shown for two or more na
     lineTrace([0, 1], [1, 0], { name: "b" }),
   ]);
   assertEquals(heat.layout.legend?.orientation, LEGEND_TOP.orientation, "a colour bar moves the legend above");
+  assertEquals(heat.layout.margin?.t, 60, "and makes room for it under the title");
   const placed = figure([lineTrace([1], [1], { name: "a" }), lineTrace([1], [2], { name: "b" })], {
     legend: { x: 0.02, y: 0.98 },
   });
