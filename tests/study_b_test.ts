@@ -375,6 +375,12 @@ Deno.test("LAMBADA- and CBT-style scoring: every variant scores every item, an i
     assert(cbt.items.length === 2 && cbt.nOptions === 4, "CBT items");
     const cc = cbt.variants[0]!;
     cbt.variants[3]!.predicted.forEach((p, i) => assert(p === cc.predicted[i], `identity CBT item ${i}`));
+    // the shared-head scorer (one head pass, option tails against its cached keys/values) gives the full-sequence scores
+    const full = await evaluateCbt(setup, CBT, { progress: false, sharedPrefix: false });
+    assert(cbt.sharedHeads === 2 && full.sharedHeads === 0, `shared heads ${cbt.sharedHeads}/${full.sharedHeads}`);
+    cbt.variants.forEach((v, k) =>
+      v.answerLogProb.forEach((x, i) => close(x, full.variants[k]!.answerLogProb[i]!, 2e-4, `${v.variant} item ${i}`))
+    );
     for (
       const f of [
         benchLayerFigure("lambada", rows, lam),

@@ -33,6 +33,7 @@ import { argmaxTokens, nextTokenLogProbs, perTokenKL } from "../metrics/lm_metri
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
 import { selectLayers } from "./context_sweep.ts";
+import { scoreOptionsShared, sharesHead } from "./prefix_scorer.ts";
 import { groupByBytes, loadStudySae, type StudySetup, toModelIds } from "./setup.ts";
 import type { HookFn } from "../lm/gpt2.ts";
 
@@ -45,10 +46,15 @@ export interface BenchEvalConfig {
   /** SAE weights kept in memory at once (bytes). */
   maxResidentSaeBytes: number;
   progress: boolean;
+  /**
+   * CBT: run each item's shared head once and only the option tails against its cached keys/values
+   * (prefix_scorer.ts; the same scores as full sequences); items whose options do not share a head use full sequences.
+   */
+  sharedPrefix: boolean;
 }
 
 /**
- * Default {@link BenchEvalConfig}: ≤ 16 M logits per batch, all layers, 1 GiB of SAEs.
+ * Default {@link BenchEvalConfig}: ≤ 16 M logits per batch, all layers, 1 GiB of SAEs, shared CBT heads.
  *
  * @example
  * ```ts
@@ -57,7 +63,14 @@ export interface BenchEvalConfig {
  * ```
  */
 export function defaultBenchEvalConfig(overrides: Partial<BenchEvalConfig> = {}): BenchEvalConfig {
-  return { maxLogitElements: 16 * 2 ** 20, layers: null, maxResidentSaeBytes: 2 ** 30, progress: true, ...overrides };
+  return {
+    maxLogitElements: 16 * 2 ** 20,
+    layers: null,
+    maxResidentSaeBytes: 2 ** 30,
+    progress: true,
+    sharedPrefix: true,
+    ...overrides,
+  };
 }
 
 /** One model variant: `layer` null is the clean model. */
@@ -155,7 +168,7 @@ function rowsAt(logits: tf.Tensor3D, positions: readonly number[]): tf.Tensor2D 
 async function forEachGroup(
   setup: StudySetup,
   cfg: BenchEvalConfig,
-  fn: (group: { key: VariantKey; hook: HookFn | null; hookName: string | null }[]) => void,
+  fn: (group: { key: VariantKey; hook: HookFn | null; hookName: string | null }[]) => void | Promise<void>,
 ): Promise<void> {
   const entries = selectLayers(setup.saes, cfg.layers);
   const groups = groupByBytes(entries, cfg.maxResidentSaeBytes);
@@ -293,6 +306,8 @@ export interface CbtEval {
   dropped: { unknownOptionToken: number };
   variants: CbtOutcomes[];
   nOptions: number;
+  /** Items scored with the shared-head path (the rest as full sequences). */
+  sharedHeads: number;
   saeContext: number;
   modelContext: number;
   seconds: number;
@@ -370,13 +385,23 @@ export async function evaluateCbt(
     info.push({ id: item.id, source: item.source, promptLength: a.fullLength, truncated: a.truncated });
   }
   if (kept.length === 0) throw new Error(`evaluateCbt: none of ${items.length} items is usable`);
-  const flat = kept.flatMap((k) => k.prompts);
+  const shared = kept.map((k) => cfg.sharedPrefix && sharesHead(k.prompts));
+  const flatIdx = kept.map((_k, i) => i).filter((i) => !shared[i]); // items scored as full sequences
+  const flat = flatIdx.flatMap((i) => kept[i]!.prompts);
   const batches = batchesByLength(flat, setup.model.cfg.d_vocab, cfg.maxLogitElements, nOptions);
   const variants: CbtOutcomes[] = [];
   const n = kept.length;
   const nVariants = 1 + selectLayers(setup.saes, cfg.layers).length;
   const bar = cfg.progress ? progress({ total: n * nVariants, label: "CBT-style" }) : null;
-  await forEachGroup(setup, cfg, (group) => {
+  const record = (o: CbtOutcomes, itemIdx: number, scores: number[]) => {
+    const { item } = kept[itemIdx]!;
+    let best = 0;
+    for (let k = 1; k < scores.length; k++) if (scores[k]! > scores[best]!) best = k;
+    o.correct[itemIdx] = item.options[best] === item.answer ? 1 : 0;
+    o.predicted[itemIdx] = best;
+    o.answerLogProb[itemIdx] = optionLogProb(scores, item.options.indexOf(item.answer));
+  };
+  await forEachGroup(setup, cfg, async (group) => {
     const outs = group.map(({ key }) => {
       const o: CbtOutcomes = {
         ...key,
@@ -395,17 +420,22 @@ export async function evaluateCbt(
           const vs = views(logits, tokens);
           logits.dispose();
           for (let r = 0; r < idx.length; r += nOptions) {
-            const itemIdx = idx[r]! / nOptions;
+            const itemIdx = flatIdx[idx[r]! / nOptions]!;
             const { item, prompts } = kept[itemIdx]!;
-            const s = scoreCbt(item, prompts, vs.slice(r, r + nOptions));
-            outs[v]!.correct[itemIdx] = s.correct ? 1 : 0;
-            outs[v]!.predicted[itemIdx] = item.options.indexOf(s.predicted);
-            outs[v]!.answerLogProb[itemIdx] = optionLogProb(s.scores, item.options.indexOf(item.answer));
+            record(outs[v]!, itemIdx, scoreCbt(item, prompts, vs.slice(r, r + nOptions)).scores);
           }
           bar?.tick(idx.length / nOptions);
         }
       } finally {
         tokens.dispose();
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      if (!shared[i]) continue;
+      for (const [v, { hook, hookName }] of group.entries()) {
+        const splice = hook ? { hook: hookName!, fn: (x: tf.Tensor3D) => hook(x, hookName!) } : null;
+        record(outs[v]!, i, await scoreOptionsShared(setup.model, kept[i]!.prompts, splice));
+        bar?.tick(1);
       }
     }
   });
@@ -415,6 +445,7 @@ export async function evaluateCbt(
     dropped: { unknownOptionToken: unknown },
     variants,
     nOptions,
+    sharedHeads: shared.filter((x) => x).length,
     saeContext: setup.saeContext,
     modelContext: setup.modelContext,
     seconds: (performance.now() - t0) / 1000,
