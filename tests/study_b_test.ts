@@ -30,10 +30,12 @@ import {
   contextReconFigures,
   contextRuleData,
   contextRules,
+  controlComparisonRows,
   errorPropagationFigures,
   evaluateCbt,
   evaluateLambada,
   evaluateRules,
+  findControlSaes,
   groupByBytes,
   holdPosition,
   jsonSafe,
@@ -52,6 +54,7 @@ import {
   positionalRules,
   positionalSpec,
   runContextSweep,
+  runControlSweep,
   runErrorPropagation,
   runPositionalFollowUp,
   spearman,
@@ -445,4 +448,42 @@ Deno.test("study-B helpers: hold position, Spearman, length bins, byte groups, b
     () => studyBRunConfig("context", { quick: false, saeContext: 64, modelContext: 64 }),
     "must exceed",
   );
+});
+
+Deno.test("control SAEs: 'not yet shipped' without them; found beside the SAEs and compared side by side", async () => {
+  await initBackend();
+  const { dir, art } = await makeArtifacts();
+  const setup = await loadStudySetup({ artifacts: art });
+  try {
+    const none = await findControlSaes(setup);
+    assert(none.saes.length === 0 && none.reason.includes("not yet shipped"), `no controls: ${none.reason}`);
+    const hook = "blocks.0.hook_resid_pre";
+    const sae = createSae(
+      defaultSaeConfig({ d_in: D, d_sae: 96, hook_name: hook, context_size: 32, apply_b_dec_to_input: true }),
+      11,
+      { scheme: "saelens", decoder_init_norm: 0.1 },
+    );
+    await saveSaeLens(sae, join(dir, "saes_control", hook));
+    sae.dispose();
+    const found = await findControlSaes(setup);
+    assert(found.saes.length === 1 && found.saes[0]!.cfg.context_size === 32, `found ${found.reason}`);
+    const rows = randomRows(setup, 4, 3);
+    const main = await runContextSweep(setup, rows, { batchRows: 2, progress: false });
+    const ctl = await runControlSweep(setup, rows, found.saes, { batchRows: 2, progress: false });
+    const cmp = controlComparisonRows(main.layers, ctl, setup, found.saes, main.T, { reps: 50 });
+    assert(cmp.length === 2 && cmp[0]!.which === "main" && cmp[1]!.contextSize === 32, "one main and one control row");
+    assert(cmp.every((r) => Number.isFinite(r.nmseRatio.estimate) && r.nmseRatio.lo <= r.nmseRatio.hi), "intervals");
+    // a control with the main SAEs' own context is refused, not silently compared
+    const bad = createSae(
+      defaultSaeConfig({ d_in: D, d_sae: 96, hook_name: hook, context_size: 8, apply_b_dec_to_input: true }),
+      12,
+      { scheme: "saelens", decoder_init_norm: 0.1 },
+    );
+    await saveSaeLens(bad, join(dir, "saes_control", hook));
+    bad.dispose();
+    await expectRejects(() => findControlSaes(setup), "context_size 8");
+  } finally {
+    setup.model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
