@@ -314,6 +314,10 @@ Deno.test("Wilson interval matches the closed form and bins count every item onc
   assertClose(w.hi, 0.763407, 1e-5, "Wilson hi");
   const z = wilsonInterval(0, 20);
   assert(z.lo === 0 && z.hi > 0.1 && z.hi < 0.2, `Wilson 0/20 hi ${z.hi}`);
+  for (const [k, n] of [[0, 144], [0, 7], [144, 144], [1, 3]] as const) {
+    const c = wilsonInterval(k, n); // exact ends at k = 0 and k = n, and p always inside
+    assert(c.lo <= c.p && c.p <= c.hi && (k > 0 || c.lo === 0) && (k < n || c.hi === 1), `Wilson ${k}/${n}`);
+  }
   const bins = binnedAccuracy([10, 64, 65, 128, 129, 900], [1, 0, 1, 1, 0, 1], [1, 65, 129, 257]);
   assert(bins.map((b) => b.n).join() === "2,2,1,1", `bin counts ${bins.map((b) => b.n)}`);
   assert(bins.map((b) => b.k).join() === "1,2,0,1", "bin successes");

@@ -34,7 +34,10 @@ export function wilsonInterval(k: number, n: number, z = 1.959963984540054): Wil
   const denom = 1 + z2 / n;
   const centre = (p + z2 / (2 * n)) / denom;
   const half = (z / denom) * Math.sqrt(p * (1 - p) / n + z2 / (4 * n * n));
-  return { k, n, p, lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
+  // k = 0 and k = n give exact ends (the formula leaves float dust like 1e-17 there); the interval always holds p
+  const lo = k === 0 ? 0 : Math.min(p, Math.max(0, centre - half));
+  const hi = k === n ? 1 : Math.max(p, Math.min(1, centre + half));
+  return { k, n, p, lo, hi };
 }
 
 /** One bin of {@link binnedAccuracy}. */
