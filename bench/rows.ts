@@ -23,6 +23,7 @@ import { toyGridStepRow } from "./toy_grid_row.ts";
 import { LM_BENCH_D128, LM_BENCH_D256, lmTrainStepRow } from "./lm_train_row.ts";
 import { loadRows } from "./load_rows.ts";
 import { sweepRow } from "./sweep_row.ts";
+import { sweepWebgpuRow } from "./sweep_webgpu.ts";
 
 /** A prepared benchmark: `run()` does one timed unit of work. */
 export interface Prepared {
@@ -156,4 +157,6 @@ export const ROWS: RowSpec[] = [
   lmTrainStepRow("lm_train_step_d256", LM_BENCH_D256),
   ...loadRows(),
   sweepRow(),
+  sweepWebgpuRow("embedded"),
+  sweepWebgpuRow("gpt2-small"),
 ];
