@@ -221,3 +221,18 @@ Deno.test("summarizeReconstruction: exact values on a small set; outputting zero
   }
   check(threw, "mismatched lengths throw, naming both counts");
 });
+
+Deno.test("fisherExactTwoSided reproduces known p-values and is 1 for equal tables", async () => {
+  const { fisherExactTwoSided } = await import("../lib/toy/reference.ts");
+  checkClose(fisherExactTwoSided(2, 8, 9, 1), 0.005477, 1e-5, "2/10 against 9/10");
+  checkClose(fisherExactTwoSided(12, 13, 21, 4), 0.015653, 1e-5, "12/25 against 21/25");
+  checkClose(fisherExactTwoSided(0, 8, 5, 3), 0.025641, 1e-5, "0/8 against 5/8");
+  checkClose(fisherExactTwoSided(5, 5, 5, 5), 1, 1e-12, "equal tables");
+  let threw = false;
+  try {
+    fisherExactTwoSided(1.5, 2, 3, 4);
+  } catch (e) {
+    threw = e instanceof RangeError && /a = 1.5/.test(e.message);
+  }
+  check(threw, "a non-integer count throws, naming the cell");
+});

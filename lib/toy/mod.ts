@@ -18,3 +18,4 @@ export * from "./analysis.ts";
 export * from "./grid.ts";
 export * from "./figures.ts";
 export * from "./study.ts";
+export * from "./reference.ts";

@@ -4,7 +4,7 @@
 // This collection reproduces two studies of sparse autoencoders (SAEs) in TypeScript, run by Deno's Jupyter kernel:
 //
 // - **Study A** — SAEs trained on small toy models whose features come in composed pairs: do they recover the
-//   underlying features or their compositions? (notebooks `01`–`0x`)
+//   underlying features or their compositions? (notebooks `01`–`04`)
 // - **Study B** — how well GPT-2-small residual-stream SAEs trained on 128-token contexts reconstruct activations at
 //   later positions, and what that does to the language model's loss (notebooks `10`–`1x`).
 //
