@@ -24,55 +24,18 @@
 
 import { initBackend } from "../lib/engine/backend.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
-import { embeddedLmData, loadEmbedded } from "../lib/lm/embedded.ts";
+import { embeddedLmData, loadEmbedded, splitDocs } from "../lib/lm/embedded.ts";
+import { bitsPerByte } from "../lib/lm/embedded_report.ts";
 import type { LmRecord } from "../lib/lm/embedded.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
-import { measurePilotPoint, PILOT_RECIPES, type PilotPoint, spreadValidationRows } from "../lib/lm/pilots.ts";
+import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/lm/pilots.ts";
+import { readCurve } from "../lib/lm/context_probe.ts";
 import { lmStage, trainLm } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
 import { parseArgs } from "./train_cli.ts";
 
 const args = parseArgs(Deno.args);
 const root = String(args.get("dir") ?? ".scratch/pilots");
-const loadAverage = () => Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-
-async function readCurve(file: string): Promise<PilotPoint[]> {
-  try {
-    return (await Deno.readTextFile(file)).split("\n").filter((l) => l).map((l) => JSON.parse(l) as PilotPoint);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
-
-function pointOf(
-  step: number,
-  tokens: number,
-  seconds: number,
-  trainLoss: number,
-  m: ReturnType<typeof measurePilotPoint>,
-  positions: number,
-): PilotPoint {
-  const { induction, use } = m;
-  return {
-    step,
-    tokens,
-    train_seconds: seconds,
-    train_loss: trainLoss,
-    val_loss: use.by_position.reduce((s, v) => s + v, 0) / use.by_position.length,
-    induction_gain: induction.gain,
-    induction_loss_by_repeat: induction.loss_by_repeat,
-    induction_positions: positions,
-    ctx_early_span: use.early_span,
-    ctx_late_span: use.late_span,
-    ctx_early: use.early,
-    ctx_late: use.late as number,
-    ctx_diff: use.diff as number,
-    ctx_diff_ci95: use.diff_ci95 as [number, number],
-    ctx_rows: use.rows,
-    load_average: loadAverage(),
-  };
-}
 
 if (args.has("export")) {
   const out = String(args.get("export"));
@@ -97,12 +60,21 @@ if (args.has("reference")) {
   const cfg = lm.config;
   const { data } = await embeddedLmData(cfg);
   const rows = spreadValidationRows(data.validation, data.bos, cfg.lm.n_ctx, 24);
-  const m = measurePilotPoint(emb.model, rows, cfg.lm.n_ctx);
   const last = lm.history.at(-1)!;
-  const point = pointOf(last.step, last.tokens, lm.train_seconds, lm.final_train_loss, m, 512);
+  const point = probePoint(emb.model, rows, cfg.lm.n_ctx, {
+    step: last.step,
+    tokens: last.tokens,
+    train_seconds: lm.train_seconds,
+    train_loss: lm.final_train_loss,
+  });
+  // validation bits per byte of the shipped model on the pooled validation text (every full row)
+  const { docs: gptDocs } = await splitDocs(cfg.lm_corpora, "validation");
+  const bpb = bitsPerByte(emb.model, emb.tokenMap, gptDocs, cfg.lm.n_ctx);
+  console.log(`shipped-v1 bits per byte: ${JSON.stringify(bpb)}`);
   const dir = join(root, "shipped-v1");
   await Deno.mkdir(dir, { recursive: true });
   const recipe = {
+    bits_per_byte: bpb,
     name: "shipped-v1",
     description: "the shipped model (v1): plain text, 4 rows × 1024 tokens per step, 2400 steps, lr 3e-3",
     config: cfg,
@@ -144,14 +116,12 @@ for (let target = recipe.eval_every; target <= until; target += recipe.eval_ever
   const hist = result.history.filter((h) => h.step > target - recipe.eval_every && h.step <= target);
   const trainedCtx = lmStage(cfg.lm, target - 1).ctx; // stages only lengthen
   const last = result.history.at(-1);
-  const point = pointOf(
-    target,
-    last?.tokens ?? 0,
-    last?.elapsed_s ?? 0,
-    hist.reduce((s, h) => s + h.loss, 0) / hist.length,
-    measurePilotPoint(model, rows, trainedCtx),
-    Math.min(512, trainedCtx),
-  );
+  const point = probePoint(model, rows, trainedCtx, {
+    step: target,
+    tokens: last?.tokens ?? 0,
+    train_seconds: last?.elapsed_s ?? 0,
+    train_loss: hist.reduce((s, h) => s + h.loss, 0) / hist.length,
+  });
   await Deno.writeTextFile(curveFile, JSON.stringify(point) + "\n", { append: true });
   console.log(
     `${name} POINT step ${target} tokens ${point.tokens} train ${point.train_seconds.toFixed(0)} s val ${

@@ -5,7 +5,10 @@
  * `data/manifest.json`, the training record and figures.
  *
  * Flags:
- * - `--root DIR` data root (default `data/`, or `.quick/data` under `QUICK=1`);
+ * - `--root DIR` data root (default `data/`, or `.quick/data` under `QUICK=1`); the
+ *   checkpoints and the curve go to `DIR/.checkpoints/` (default root: `.cache/embedded_ckpt/`).
+ *   A long run should use a root outside the work tree, which survives a fresh clone
+ *   (`data/README.md`: `--root /work/runs/embedded_v2/data`);
  * - `--stop-at-step N` stop (checkpointed) after step N, as an interruption would;
  * - `--no-figures` skip the figures;
  * - `--measure` instead of training, time forward + backward + AdamW at n_ctx 1024

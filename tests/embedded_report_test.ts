@@ -4,7 +4,10 @@ import { Rng } from "../lib/engine/rng.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { defaultLmTrainConfig, trainLm } from "../lib/lm/train.ts";
+import { buildCompactVocab } from "../lib/lm/embedded.ts";
+import { encodeText } from "../lib/lm/tokenizer.ts";
 import {
+  bitsPerByte,
   checkContextUse,
   checkSaeQuality,
   type ContextUse,
@@ -13,6 +16,10 @@ import {
   lossByPositionFigure,
   positionBins,
 } from "../lib/lm/embedded_report.ts";
+
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
 
 function assertThrows(fn: () => void, includes: string): void {
   try {
@@ -52,7 +59,9 @@ const row = (over: Partial<EmbeddedSaeQualityRow> = {}): EmbeddedSaeQualityRow =
   ce_clean: 4.7,
   ce_spliced: 4.8,
   ce_zero: 7.7,
+  ce_mean: 5.2,
   ce_loss_recovered: 0.97,
+  ce_loss_recovered_mean: 0.8,
   dead_fraction: 0.05,
   dead_tokens: 1000,
   silent_by_tokens: [],
@@ -128,5 +137,31 @@ Deno.test("the induction test finds copying in a model trained to copy and none 
   } finally {
     untrained.dispose();
     trained.dispose();
+  }
+});
+
+Deno.test("bits per byte divide the summed loss in bits by the UTF-8 bytes of the predicted text", async () => {
+  await initBackend();
+  const texts = [
+    "The whale, the whale! Naïve sailors sang of the sea, and the sea answered them.",
+    "Call me Ishmael. Some years ago, never mind how long precisely, I went to sea again.",
+  ];
+  const docs = texts.map((t) => encodeText(t));
+  const tokenMap = buildCompactVocab(docs, 24, 2);
+  const model = Gpt2.random(defaultGpt2Config({ n_layer: 1, d_model: 16, n_head: 2, n_ctx: 8, d_vocab: 24 }), 3);
+  try {
+    // rows are BOS + 8 tokens of the documents joined with EOS: every full stretch of 8 is one row
+    const stream = docs.reduce((s, d) => s + d.length, 0) + docs.length - 1;
+    const r = bitsPerByte(model, tokenMap, docs, 8, { progress: false });
+    assert(r.rows >= Math.floor(stream / 8) && r.tokens === r.rows * 8, `rows ${r.rows}, tokens ${r.tokens}`);
+    // the rows cover all but the last partial row: nearly all of the text's bytes, never more
+    const textBytes = texts.reduce((s, t) => s + new TextEncoder().encode(t).length, 0);
+    assert(r.bytes <= textBytes && r.bytes > 0.75 * textBytes, `bytes ${r.bytes} of ${textBytes}`);
+    assert(Math.abs(r.bits_per_byte - (r.nats_per_token * r.tokens) / Math.LN2 / r.bytes) < 1e-12, "definition");
+    // an untrained model is near uniform: about ln 24 nats per token
+    assert(Math.abs(r.nats_per_token - Math.log(24)) < 0.5, `untrained loss ${r.nats_per_token} ≈ ln 24`);
+    assert(r.unk_rate > 0 && r.unk_rate < 1, `some words fall outside a 24-token vocabulary: ${r.unk_rate}`);
+  } finally {
+    model.dispose();
   }
 });

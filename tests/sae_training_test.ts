@@ -323,6 +323,12 @@ Deno.test("QUICK embedded pipeline: LM, SAEs, manifest, verified load, tampering
       "LM loss falls",
     );
     assert(lm.val_loss_by_position.length === 32, "per-position validation loss");
+    // the curve: induction gain and context difference at every evaluation (steps 20 and 40), across the resume
+    assert(lm.curve?.map((q) => q.step).join() === "20,40", `curve steps ${lm.curve?.map((q) => q.step)}`);
+    for (const q of lm.curve!) {
+      assert(Number.isFinite(q.induction_gain) && Number.isFinite(q.ctx_diff), `finite curve point at ${q.step}`);
+      assert(q.tokens === q.step * cfg.lm.batch_rows * 32 && q.ctx_rows === 4, `curve bookkeeping at ${q.step}`);
+    }
     for (const f of ["embedded-test_lm_training.png", "embedded-test_lm_loss_by_position.data.json"]) {
       await Deno.stat(join(root, "figures", f));
     }

@@ -29,7 +29,9 @@ import type { Figure } from "../plot/types.ts";
 import { loadSaeLens } from "../sae/saelens.ts";
 import type { Gpt2 } from "./gpt2.ts";
 import { evaluateModelSae, saeRows, type SaeTrainingConfig } from "./sae_training.ts";
-import { lossByPosition } from "./train.ts";
+import { lossByPosition, validationRows } from "./train.ts";
+import type { TokenMap } from "./token_map.ts";
+import { BOS_TOKEN_ID, decodeTokens } from "./tokenizer.ts";
 import type { LmRecord, SaeRecord } from "./embedded.ts";
 
 /** Per-position loss and the early-vs-late comparison on some rows. */
@@ -456,4 +458,64 @@ export function saeTrainingFigure(r: SaeRecord): Figure {
 /** The data file of {@link saeTrainingFigure}. */
 export function saeTrainingData(r: SaeRecord): Record<string, unknown> {
   return { hooks: r.hooks.map((h) => ({ hook: h.hook, curve: h.curve, quality: h.quality })) };
+}
+
+/** What {@link bitsPerByte} measures. */
+export interface BitsPerByte {
+  /** Mean loss per predicted token, nats. */
+  nats_per_token: number;
+  /** Total loss in bits over the UTF-8 bytes of the predicted text: comparable across vocabularies. */
+  bits_per_byte: number;
+  /** Predicted tokens, their UTF-8 bytes (document ends count as tokens with 0 bytes), rows. */
+  tokens: number;
+  bytes: number;
+  rows: number;
+  /** Fraction of predicted tokens that are the unknown token (their loss is that of predicting "unknown"). */
+  unk_rate: number;
+}
+
+/**
+ * Validation bits per byte: documents (GPT-2 ids) joined with EOS and cut
+ * into rows of n_ctx + 1 as in training (the last partial row left out), the
+ * model's summed next-token loss over every position, divided by ln 2 and by
+ * the UTF-8 byte length of the predicted text (each row's targets decoded
+ * together; an EOS adds no bytes). Targets outside the compact vocabulary are
+ * scored as the unknown token, so the number is comparable between models
+ * that share a vocabulary; `unk_rate` says how much text that is.
+ *
+ * @example
+ * ```ts
+ * // const bpb = bitsPerByte(model, tokenMap, validationDocs, 1024);
+ * ```
+ */
+export function bitsPerByte(
+  model: Gpt2,
+  tokenMap: TokenMap,
+  docs: readonly Int32Array[],
+  n_ctx: number,
+  opts: { maxRows?: number; progress?: boolean } = {},
+): BitsPerByte {
+  const gptRows = validationRows(docs, BOS_TOKEN_ID, n_ctx, opts.maxRows);
+  check(gptRows.length > 0, `bitsPerByte: the documents do not fill one row of ${n_ctx + 1} tokens`);
+  const rows = gptRows.map((r) => tokenMap.encode(r));
+  const enc = new TextEncoder();
+  let bytes = 0, unk = 0;
+  for (const r of gptRows) {
+    const text = Array.from(r.subarray(1)).filter((t) => t !== BOS_TOKEN_ID);
+    bytes += enc.encode(decodeTokens(text)).length;
+  }
+  for (const r of rows) for (let j = 1; j < r.length; j++) if (r[j] === tokenMap.unkId) unk++;
+  const bar = (opts.progress ?? true) ? progress({ total: rows.length, label: "bits per byte" }) : null;
+  const { sum, count } = lossByPosition(model, rows, 1, () => bar?.tick());
+  void bar?.done();
+  const nats = sum.reduce((a, b) => a + b, 0);
+  const tokens = count * n_ctx;
+  return {
+    nats_per_token: nats / tokens,
+    bits_per_byte: nats / Math.LN2 / bytes,
+    tokens,
+    bytes,
+    rows: rows.length,
+    unk_rate: unk / tokens,
+  };
 }

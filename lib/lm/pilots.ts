@@ -13,20 +13,22 @@
  *   row when shorter): first repeat's loss minus the later repeats';
  * - **context gain**: on `ctx_rows` validation rows spread evenly over the
  *   pooled validation text, the mean per-row difference (late − early) of the
- *   loss over positions 513–1023 and 65–128 (for rows shorter than 1024: the
- *   second half against 65–128), with its paired 95% interval; negative is a
- *   gain;
+ *   loss over positions 513–1023 and 65–128 (rows of T positions: T/2 + 1 …
+ *   T − 1 against T/16 + 1 … T/8), with its paired 95% interval; negative is
+ *   a gain;
  * - the mean validation loss over all positions of those rows.
  *
  * @module
  */
 
-import { type ContextUse, contextUse, type InductionScore, inductionScore } from "./embedded_report.ts";
+import type { PilotPoint } from "./context_probe.ts";
+import type { BitsPerByte } from "./embedded_report.ts";
 import { defaultEmbeddedConfig, type EmbeddedConfig } from "./embedded.ts";
-import { defaultLmTrainConfig, type LmTrainConfig, validationRows } from "./train.ts";
-import type { Gpt2 } from "./gpt2.ts";
+import { defaultLmTrainConfig, type LmTrainConfig } from "./train.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
+
+export { measurePilotPoint, type PilotPoint, probePoint, spreadValidationRows } from "./context_probe.ts";
 
 /** One pilot: an embedded config and how often (in steps) to measure it. */
 export interface PilotRecipe {
@@ -42,66 +44,21 @@ export interface PilotRecipe {
   ctx_rows: number;
 }
 
-/** One point of a pilot's curve. */
-export interface PilotPoint {
-  step: number;
-  tokens: number;
-  /** Wall seconds of training so far (evaluation excluded). */
-  train_seconds: number;
-  /** Mean training loss over the steps since the previous point. */
-  train_loss: number;
-  /** Mean validation loss over all positions of the context rows. */
-  val_loss: number;
-  induction_gain: number;
-  induction_loss_by_repeat: number[];
-  /** Positions of the induction rows. */
-  induction_positions: number;
-  /** Context spans [from, to) and means. */
-  ctx_early_span: [number, number];
-  ctx_late_span: [number, number];
-  ctx_early: number;
-  ctx_late: number;
-  /** Mean over rows of late − early (negative: the model gains from context), and its 95% interval. */
-  ctx_diff: number;
-  ctx_diff_ci95: [number, number];
-  ctx_rows: number;
-  /** Load average (1 min) when the point was written: timing is unreliable on a shared machine. */
-  load_average: number | null;
-}
+/** The pilots' model: 4 layers × d_model 128 × 4 heads, n_ctx 1024 (the v1 shape). */
+const PILOT_MODEL = { n_layer: 4, d_model: 128, n_head: 4, n_ctx: 1024, layer_norm_epsilon: 1e-5 };
 
-/** `ctx_rows` validation rows of `T + 1` tokens spread evenly over all of `docs` (in document order). */
-export function spreadValidationRows(docs: readonly Int32Array[], bos: number, T: number, n: number): Int32Array[] {
-  const all = validationRows(docs, bos, T);
-  if (all.length < n) throw new RangeError(`pilot: validation text fills ${all.length} rows of ${T + 1}, need ${n}`);
-  return Array.from({ length: n }, (_, i) => all[Math.floor(((i + 0.5) * all.length) / n)] as Int32Array);
-}
-
-/**
- * Measures one curve point (see the module notes). `trainedCtx` is the
- * longest row length trained so far (caps the induction rows).
- */
-export function measurePilotPoint(
-  model: Gpt2,
-  rows: readonly Int32Array[],
-  trainedCtx: number,
-): { induction: InductionScore; use: ContextUse } {
-  const V = model.cfg.d_vocab;
-  const positions = Math.min(512, trainedCtx);
-  const induction = inductionScore(model, {
-    segment: 64,
-    positions,
-    ids: [Math.floor(V / 64), Math.floor(V / 2)],
-    rows: 4,
-  });
-  const T = (rows[0] as Int32Array).length - 1;
-  const use = contextUse(model, rows, {
-    label: "pilot validation",
-    early: [65, 129],
-    late: T >= 1024 ? [513, 1024] : [T / 2 + 1, T],
-    progress: false,
-  });
-  return { induction, use };
-}
+/** The pilots' LM base: 8 rows × 1024 tokens per step, lr 3e-3, 100 warm-up steps, cosine over 3000 steps. */
+const PILOT_LM: Partial<LmTrainConfig> = {
+  n_ctx: 1024,
+  total_steps: 3000,
+  batch_rows: 8,
+  micro_batch_rows: 1,
+  lr: 3e-3,
+  warmup_steps: 100,
+  eval_every: 0,
+  eval_rows: 8,
+  checkpoint_every: 25,
+};
 
 function recipe(
   name: string,
@@ -110,14 +67,16 @@ function recipe(
   rest: Partial<EmbeddedConfig> = {},
   eval_every = 50,
 ): PilotRecipe {
-  const base = defaultEmbeddedConfig();
   return {
     name,
     description,
     config: defaultEmbeddedConfig({
+      model: PILOT_MODEL,
+      vocab: { max_vocab: 8192, min_count: 2 },
+      lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
       ...rest,
       name: `pilot-${name}`,
-      lm: defaultLmTrainConfig({ ...base.lm, eval_every: 0, checkpoint_every: 25, ...lm }),
+      lm: defaultLmTrainConfig({ ...PILOT_LM, ...lm }),
     }),
     eval_every,
     ctx_rows: 24,
@@ -132,27 +91,17 @@ function recipe(
  */
 export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
   [
-    recipe("base", "plain text (today's recipe at 8 rows per step)", { total_steps: 3000, batch_rows: 8 }),
+    recipe("base", "plain text (today's recipe at 8 rows per step)", {}),
     recipe("copy", "a span of 32–384 tokens of each row copied later into the row", {
-      total_steps: 3000,
-      batch_rows: 8,
       repeat_fraction: 1,
       repeat_span: [32, 384],
     }),
     recipe(
       "curriculum-copy",
       "copy spans as in copy; rows of 128 positions for 100 steps, then 256 for 100 (same tokens per step)",
-      {
-        total_steps: 3000,
-        batch_rows: 8,
-        repeat_fraction: 1,
-        repeat_span: [32, 384],
-        ctx_curriculum: [[100, 128], [200, 256]],
-      },
+      { repeat_fraction: 1, repeat_span: [32, 384], ctx_curriculum: [[100, 128], [200, 256]] },
     ),
     recipe("copy-lr6", "copy spans as in copy, peak lr 6e-3", {
-      total_steps: 3000,
-      batch_rows: 8,
       lr: 6e-3,
       repeat_fraction: 1,
       repeat_span: [32, 384],
@@ -160,8 +109,8 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
     recipe(
       "wide-copy",
       "d_model 256 (8 heads), lr 2e-3, copy spans as in copy",
-      { total_steps: 3000, batch_rows: 8, lr: 2e-3, repeat_fraction: 1, repeat_span: [32, 384] },
-      { model: { n_layer: 4, d_model: 256, n_head: 8, n_ctx: 1024, layer_norm_epsilon: 1e-5 } },
+      { lr: 2e-3, repeat_fraction: 1, repeat_span: [32, 384] },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 } },
     ),
   ].map((r) => [r.name, r]),
 );
@@ -169,6 +118,8 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
 /** A pilot as saved in `data/embedded/pilots.json`: its recipe and curve. */
 export interface PilotRun extends PilotRecipe {
   curve: PilotPoint[];
+  /** Validation bits per byte of the pooled validation text, where measured (the shipped reference). */
+  bits_per_byte?: BitsPerByte;
 }
 
 /** The targets of the embedded default v2 (issue 13), checked on the shipped model by notebook 10. */
@@ -254,5 +205,56 @@ export function pilotFigure(pilots: readonly PilotRun[], metric: "induction_gain
       yaxis: { title: { text: label } },
       height: 480,
     },
+  );
+}
+
+/** A pilot's point at (or just below) a token count; null when the pilot has none that early. */
+export function pointAt(p: PilotRun, tokens: number): PilotPoint | null {
+  const before = p.curve.filter((q) => q.tokens <= tokens);
+  return before.at(-1) ?? null;
+}
+
+/**
+ * The recipe choice, by a rule fixed before the pilots ran: compare the
+ * pilots with curves (two or more points) at the largest token count all of
+ * them reached; if any has an induction gain of at least `formedAt` nats
+ * (induction heads forming), the one with the largest induction gain wins,
+ * else the one with the lowest context difference (loss at 513–1023 minus
+ * 65–128). Returns the winner's name, the common token count and why.
+ *
+ * @example
+ * ```ts
+ * // const { name, tokens, reason } = chooseRecipe(await loadPilots("data/embedded/pilots.json"));
+ * ```
+ */
+export function chooseRecipe(
+  pilots: readonly PilotRun[],
+  formedAt = 0.5,
+): { name: string; tokens: number; reason: string } {
+  const curves = pilots.filter((p) => p.curve.length >= 2);
+  if (curves.length === 0) throw new RangeError("chooseRecipe: no pilot has a curve of two or more points");
+  const tokens = Math.min(...curves.map((p) => (p.curve.at(-1) as PilotPoint).tokens));
+  const at = curves.map((p) => ({ p, q: pointAt(p, tokens) as PilotPoint }));
+  const formed = at.filter((a) => a.q.induction_gain >= formedAt);
+  const pick = formed.length > 0
+    ? formed.reduce((a, b) => (b.q.induction_gain > a.q.induction_gain ? b : a))
+    : at.reduce((a, b) => (b.q.ctx_diff < a.q.ctx_diff ? b : a));
+  const reason = formed.length > 0
+    ? `largest induction gain (${pick.q.induction_gain.toFixed(2)} nats) at ${tokens} tokens`
+    : `no pilot formed induction (gain < ${formedAt} nats) by ${tokens} tokens; lowest context difference ` +
+      `(${pick.q.ctx_diff.toFixed(3)} nats, 95% [${pick.q.ctx_diff_ci95.map((v) => v.toFixed(3)).join(", ")}])`;
+  return { name: pick.p.name, tokens, reason };
+}
+
+/**
+ * Whether two LM recipes are the same run up to its length and bookkeeping
+ * (total_steps, eval_every, eval_rows, checkpoint_every may differ).
+ */
+export function sameLmRecipe(a: LmTrainConfig, b: LmTrainConfig): boolean {
+  const skip = new Set(["total_steps", "eval_every", "eval_rows", "checkpoint_every"]);
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)].filter((k) => !skip.has(k)));
+  return [...keys].every((k) =>
+    JSON.stringify((a as unknown as Record<string, unknown>)[k]) ===
+      JSON.stringify((b as unknown as Record<string, unknown>)[k])
   );
 }

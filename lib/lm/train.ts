@@ -546,6 +546,12 @@ export interface TrainLmOptions {
   label?: string;
   /** Called after every step. */
   onStep?: (entry: LmLogEntry) => void;
+  /**
+   * Called after each periodic validation (every `eval_every` steps and at
+   * the end), before the checkpoint of that step is written, with the model
+   * in its trained state (e.g. to measure more than the validation loss).
+   */
+  onEval?: (step: number, model: Gpt2) => void | Promise<void>;
 }
 
 /** What {@link trainLm} returns. */
@@ -697,6 +703,7 @@ export async function trainLm(
       if ((cfg.eval_every > 0 && step % cfg.eval_every === 0) || step === cfg.total_steps) {
         const { sum, count } = lossByPosition(model, evalRows, cfg.micro_batch_rows);
         evals.push({ step, val_loss: sum.reduce((a, b) => a + b, 0) / (count * sum.length) });
+        await opts.onEval?.(step, model);
       }
       bar?.tick(1, { step, loss, lr, ...(evals.length ? { val: (evals.at(-1) as LmEvalEntry).val_loss } : {}) });
       if (suspicious === 0 && (step % cfg.checkpoint_every === 0 || step === stopAt)) await save();

@@ -1,0 +1,117 @@
+/**
+ * The curve points of LM training (recipe pilots and the embedded default's
+ * own run): copying (the induction test) and use of context beyond the SAE
+ * window, measured on held-out text. See `lib/lm/pilots.ts` for the protocol.
+ *
+ * @module
+ */
+
+import { type ContextUse, contextUse, type InductionScore, inductionScore } from "./embedded_report.ts";
+import { validationRows } from "./train.ts";
+import type { Gpt2 } from "./gpt2.ts";
+
+/** One point of a pilot's curve. */
+export interface PilotPoint {
+  step: number;
+  tokens: number;
+  /** Wall seconds of training so far (evaluation excluded). */
+  train_seconds: number;
+  /** Mean training loss over the steps since the previous point. */
+  train_loss: number;
+  /** Mean validation loss over all positions of the context rows. */
+  val_loss: number;
+  induction_gain: number;
+  induction_loss_by_repeat: number[];
+  /** Positions of the induction rows. */
+  induction_positions: number;
+  /** Context spans [from, to) and means. */
+  ctx_early_span: [number, number];
+  ctx_late_span: [number, number];
+  ctx_early: number;
+  ctx_late: number;
+  /** Mean over rows of late − early (negative: the model gains from context), and its 95% interval. */
+  ctx_diff: number;
+  ctx_diff_ci95: [number, number];
+  ctx_rows: number;
+  /** Load average (1 min) when the point was written: timing is unreliable on a shared machine. */
+  load_average: number | null;
+}
+
+/** `ctx_rows` validation rows of `T + 1` tokens spread evenly over all of `docs` (in document order). */
+export function spreadValidationRows(docs: readonly Int32Array[], bos: number, T: number, n: number): Int32Array[] {
+  const all = validationRows(docs, bos, T);
+  if (all.length < n) throw new RangeError(`pilot: validation text fills ${all.length} rows of ${T + 1}, need ${n}`);
+  return Array.from({ length: n }, (_, i) => all[Math.floor(((i + 0.5) * all.length) / n)] as Int32Array);
+}
+
+/**
+ * Measures one curve point (see the module notes). `trainedCtx` is the
+ * longest row length trained so far (caps the induction rows).
+ */
+export function measurePilotPoint(
+  model: Gpt2,
+  rows: readonly Int32Array[],
+  trainedCtx: number,
+): { induction: InductionScore; use: ContextUse } {
+  const V = model.cfg.d_vocab;
+  const positions = Math.min(512, trainedCtx);
+  const induction = inductionScore(model, {
+    segment: Math.min(64, Math.floor(positions / 2)),
+    positions,
+    ids: [Math.max(1, Math.floor(V / 64)), Math.floor(V / 2)],
+    rows: 4,
+  });
+  // at n_ctx 1024: positions 65–128 (inside the SAE window) against 513–1023
+  const T = (rows[0] as Int32Array).length - 1;
+  const use = contextUse(model, rows, {
+    label: "pilot validation",
+    early: [T / 16 + 1, T / 8 + 1],
+    late: [T / 2 + 1, T],
+    progress: false,
+  });
+  return { induction, use };
+}
+
+/**
+ * A curve point: {@link measurePilotPoint} on `rows` plus the training
+ * bookkeeping (step, tokens, seconds, mean training loss since the last point).
+ */
+export function probePoint(
+  model: Gpt2,
+  rows: readonly Int32Array[],
+  trainedCtx: number,
+  at: { step: number; tokens: number; train_seconds: number; train_loss: number },
+): PilotPoint {
+  const { induction, use } = measurePilotPoint(model, rows, trainedCtx);
+  let load: number | null = null;
+  try {
+    load = Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    load = null;
+  }
+  return {
+    ...at,
+    val_loss: use.by_position.reduce((s, v) => s + v, 0) / use.by_position.length,
+    induction_gain: induction.gain,
+    induction_loss_by_repeat: induction.loss_by_repeat,
+    induction_positions: induction.segment * induction.repeats,
+    ctx_early_span: use.early_span,
+    ctx_late_span: use.late_span,
+    ctx_early: use.early,
+    ctx_late: use.late as number,
+    ctx_diff: use.diff as number,
+    ctx_diff_ci95: use.diff_ci95 as [number, number],
+    ctx_rows: use.rows,
+    load_average: load,
+  };
+}
+
+/** The points of a `curve.jsonl` file (one JSON point per line), in file order; none when the file is missing. */
+export async function readCurve(file: string): Promise<PilotPoint[]> {
+  try {
+    return (await Deno.readTextFile(file)).split("\n").filter((l) => l).map((l) => JSON.parse(l) as PilotPoint);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
