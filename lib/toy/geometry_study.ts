@@ -292,7 +292,7 @@ export async function runBasis(
         instances: byGen.map((e, i) => {
           const s = run.evals[i]!;
           return {
-            loss: e.loss,
+            loss: e.robust_loss,
             class_generator: classifyInstance(e),
             axis_cos_generator: e.axis_cos,
             diag_cos_generator: e.diag_cos,

@@ -140,8 +140,15 @@ export function handBuiltObjective(
   n: number,
   lambda: number,
   grad?: Float64Array,
+  normalization: "per_sample" | "ratio" = "per_sample",
 ): ObjectiveValue {
   const K = dict.length / 2;
+  let ratioInv = 0;
+  if (normalization === "ratio") {
+    let sum = 0;
+    for (let r = 0; r < n; r++) sum += (h[r * 2] as number) ** 2 + (h[r * 2 + 1] as number) ** 2;
+    ratioInv = sum > 0 ? n / sum : 1;
+  }
   if (p.s.length !== K || p.b.length !== K) {
     throw new RangeError(`handBuiltObjective: ${K} latents but ${p.s.length} scales and ${p.b.length} biases`);
   }
@@ -152,7 +159,7 @@ export function handBuiltObjective(
   for (let r = 0; r < n; r++) {
     const h0 = h[r * 2] as number, h1 = h[r * 2 + 1] as number;
     const nn = h0 * h0 + h1 * h1;
-    const inv = nn > 0 ? 1 / nn : 1;
+    const inv = normalization === "ratio" ? ratioInv : nn > 0 ? 1 / nn : 1;
     let r0 = p.b_dec[0] - h0, r1 = p.b_dec[1] - h1;
     for (let k = 0; k < K; k++) {
       const pk = h0 * dict[k * 2]! + h1 * dict[k * 2 + 1]!;
@@ -185,6 +192,11 @@ export interface HandBuiltOptimiserConfig {
   iterations: number;
   /** Initial Adam step size (cosine-decayed to 1% over the iterations). */
   lr: number;
+  /**
+   * Reconstruction term: "per_sample" = mean_b ‖ĥ_b − h_b‖²/‖h_b‖² (the study's, whose value on a finite set is
+   * decided by its smallest ‖h‖ whenever ĥ(0) ≠ 0), "ratio" = Σ_b ‖ĥ_b − h_b‖² / Σ_b ‖h_b‖² (no single sample decides).
+   */
+  normalization?: "per_sample" | "ratio";
 }
 
 /**
@@ -199,7 +211,7 @@ export interface HandBuiltOptimiserConfig {
 export function defaultHandBuiltOptimiserConfig(
   overrides: Partial<HandBuiltOptimiserConfig> = {},
 ): HandBuiltOptimiserConfig {
-  return { iterations: 800, lr: 0.02, ...overrides };
+  return { iterations: 800, lr: 0.02, normalization: "per_sample", ...overrides };
 }
 
 function adamRun(
@@ -219,9 +231,12 @@ function adamRun(
     b: Array.from(t.subarray(K, 2 * K)),
     b_dec: [t[2 * K]!, t[2 * K + 1]!],
   });
-  let best = { params: unpack(theta), value: handBuiltObjective(dict, unpack(theta), h, n, lambda) };
+  let best = {
+    params: unpack(theta),
+    value: handBuiltObjective(dict, unpack(theta), h, n, lambda, undefined, cfg.normalization),
+  };
   for (let it = 0; it < cfg.iterations; it++) {
-    const value = handBuiltObjective(dict, unpack(theta), h, n, lambda, g);
+    const value = handBuiltObjective(dict, unpack(theta), h, n, lambda, g, cfg.normalization);
     if (value.loss < best.value.loss) best = { params: unpack(theta), value };
     const lr = cfg.lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * it / cfg.iterations)));
     const t = it + 1;
@@ -232,7 +247,7 @@ function adamRun(
       theta[q] = theta[q]! - lr * mh / (Math.sqrt(vh) + 1e-12);
     }
   }
-  const last = handBuiltObjective(dict, unpack(theta), h, n, lambda);
+  const last = handBuiltObjective(dict, unpack(theta), h, n, lambda, undefined, cfg.normalization);
   if (last.loss < best.value.loss) best = { params: unpack(theta), value: last };
   return best;
 }

@@ -83,7 +83,8 @@ export function objectiveStudyConfig(quick: boolean, seed = 20240314): Objective
       angles,
       lambda: 0.1,
       samples: quick ? 4_096 : 16_384,
-      optimiser: defaultHandBuiltOptimiserConfig({ iterations: quick ? 250 : 800 }),
+      // the ratio form: no single near-zero sample of the fixed set decides the optimised curve
+      optimiser: defaultHandBuiltOptimiserConfig({ iterations: quick ? 250 : 800, normalization: "ratio" }),
     },
     sae: defaultFollowupSaeConfig({
       lr: 1e-3,
@@ -144,8 +145,14 @@ export interface BasinInstance {
   diag_cos: number;
   /** Mean angle of the alive decoder rows from the nearest true axis (0–45°). */
   angle_deg: number;
+  /** Σ error / Σ‖h‖² + λ·ℓ1 on the evaluation set (the landscape's measure). */
   loss: number;
+  /** Mean per-sample normalised MSE (the study's). */
   normalized_mse: number;
+  /** Σ error / Σ‖h‖². */
+  mse_ratio: number;
+  /** Worse than outputting zero. */
+  broken: boolean;
   l1: number;
   l0: number;
   dead: number;
@@ -246,8 +253,10 @@ export async function runBasins(
       axis_cos: e.axis_cos,
       diag_cos: e.diag_cos,
       angle_deg: dictionaryAngle(e.W_dec, frame, alive),
-      loss: e.loss,
+      loss: e.robust_loss,
       normalized_mse: e.normalized_mse,
+      mse_ratio: e.mse_ratio,
+      broken: e.broken,
       l1: e.l1,
       l0: e.l0,
       dead: alive.filter((a) => !a).length,
