@@ -37,6 +37,25 @@ import { type FusedLm, fusedLmOps, heapTensor, heapView, recordingGradients, tim
 /** Query rows per block of the fused path (a multiple of 4 keeps rows vector-aligned). */
 export const ATTENTION_BLOCK = 128;
 
+/**
+ * OpenBLAS threads for attention's products. They are small and thin (k or n = d_head = 32): measured on the
+ * 2-core build machine, one thread ran them 3× faster than two (thread start and barrier costs dominate), and two
+ * threads collapse when the machine is shared (a 10× slowdown at load average 12 with 64-row blocks).
+ */
+export const ATTENTION_BLAS_THREADS = 1;
+
+/** Runs `fn` with OpenBLAS set to {@link ATTENTION_BLAS_THREADS} threads, restoring the count after. */
+function withAttentionThreads<T>(blas: FusedLm["blas"], fn: () => T): T {
+  const before = blas.threads;
+  if (before === ATTENTION_BLAS_THREADS) return fn();
+  blas.setThreads(ATTENTION_BLAS_THREADS);
+  try {
+    return fn();
+  } finally {
+    blas.setThreads(before);
+  }
+}
+
 /** Block layout of one (row, head): block i has `rows[i]` queries and attends to keys `[0, ends[i])`. */
 interface Blocks {
   rows: number[];
@@ -115,14 +134,21 @@ export function causalAttention(qkv: tf.Tensor3D, nHead: number, block = ATTENTI
   const f = tf.customGrad(
     ((x: tf.Tensor, save: tf.GradSaveFunc) => {
       const keep = recordingGradients();
-      const { z, probs } = timed("attention", () => forward(fused, x as tf.Tensor3D, nHead, block, keep));
+      const { z, probs } = timed(
+        "attention",
+        () => withAttentionThreads(fused.blas, () => forward(fused, x as tf.Tensor3D, nHead, block, keep)),
+      );
       if (probs !== null) save([x, probs]);
       return {
         value: z,
         gradFunc: (dz: tf.Tensor, saved: tf.Tensor[]) =>
           timed(
             "attention.grad",
-            () => backward(fused, saved[0] as tf.Tensor3D, saved[1] as tf.Tensor, dz as tf.Tensor3D, nHead, block),
+            () =>
+              withAttentionThreads(
+                fused.blas,
+                () => backward(fused, saved[0] as tf.Tensor3D, saved[1] as tf.Tensor, dz as tf.Tensor3D, nHead, block),
+              ),
           ),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],

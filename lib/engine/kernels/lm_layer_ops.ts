@@ -151,8 +151,8 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: Int32Array): t
   return f(logits) as tf.Scalar;
 }
 
-/** Rows of logits the fused unembedding computes at once (`rows × V` floats of scratch). */
-export const UNEMBED_CHUNK_ROWS = 512;
+/** Rows of logits the fused unembedding computes at once (`rows × V` floats of scratch: 32 MB at V = 8192). */
+export const UNEMBED_CHUNK_ROWS = 1024;
 
 /**
  * Mean next-token cross-entropy of the tied unembedding: logits
