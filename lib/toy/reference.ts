@@ -190,3 +190,22 @@ export function smallestNormSamples(
   }
   return out;
 }
+
+/** One higher-dimensional case of the study's April notebook (spec §12): monosemanticity range over its instances. */
+export interface StudyRepoHighDim {
+  /** "(4,4) in 4D" etc., as notebook 04 labels its cases. */
+  toy: string;
+  min: number;
+  max: number;
+  /** The study's SAE recipe for this case. */
+  recipe: string;
+}
+
+/** Spec §12's saved outputs of `experiment_more_hid_dim.ipynb` (commit 5bd93dd), the cases notebook 04 also runs. */
+export const STUDY_REPO_HIGHDIM: StudyRepoHighDim[] = [
+  { toy: "(4,4) in 4D", min: 1.0, max: 1.0, recipe: "lr 3e-4, λ 0.3, 64M samples, β1 0" },
+  { toy: "(4,4) in 3D", min: 0.5, max: 0.52, recipe: "lr 3e-4, λ 0.3, 64M samples, β1 0" },
+  { toy: "(8,8) in 8D", min: 1.0, max: 1.0, recipe: "lr 3e-4, λ 0.3, 64M samples, β1 0" },
+  { toy: "(8,8) in 6D", min: 0.72, max: 0.91, recipe: "lr 3e-4, λ 0.8, 128M samples, β1 0.9" },
+  { toy: "(8,8) in 4D", min: 0.33, max: 0.39, recipe: "lr 3e-4, λ 0.5, 128M samples, β1 0.9 (toy 50k steps)" },
+];

@@ -198,6 +198,104 @@ export async function runOnehotSweep(
   return out;
 }
 
+/** One configuration of the p = 1 controls. */
+export interface OnehotControl {
+  label: string;
+  /** Optimiser steps. */
+  steps: number;
+  l1: number;
+  /** Reconstruction term of the training loss. */
+  mse_loss: "l2_normalized" | "sum";
+}
+
+/** The p = 1 controls: the sweep's recipe, a 4× longer schedule, no ‖h‖ normalisation, and with it a stronger ℓ1. */
+export function onehotControls(cfg: ScaleStudyConfig): OnehotControl[] {
+  const s = cfg.sae.steps;
+  return [
+    { label: "sweep recipe", steps: s, l1: 0.1, mse_loss: "l2_normalized" },
+    { label: "4× longer schedule", steps: 4 * s, l1: 0.1, mse_loss: "l2_normalized" },
+    { label: "no ‖h‖ normalisation", steps: s, l1: 0.1, mse_loss: "sum" },
+    { label: "no ‖h‖ normalisation, λ = 0.5", steps: s, l1: 0.5, mse_loss: "sum" },
+    { label: "no ‖h‖ normalisation, λ = 1", steps: s, l1: 1, mse_loss: "sum" },
+  ];
+}
+
+/** Outcome of one p = 1 control. */
+export interface OnehotControlRow {
+  setting: "uncorrelated" | "correlated";
+  label: string;
+  steps: number;
+  l1: number;
+  mse_loss: string;
+  n: number;
+  /** Fraction of instances at the true axes (mean max |cos| > 0.95), Wilson interval. */
+  axes: { p: number; lo: number; hi: number };
+  /** Median over instances of Σ error / Σ‖h‖² (held-out). */
+  median_mse_ratio: number;
+  /** Instances with a decoder row within cos 0.99 of each of the four true features (signed). */
+  exact_axes: number;
+}
+
+/**
+ * Question 4's p = 1 controls (every sample one-hot: the data lie on the four rays ±W_x, ±W_y and the true-axis
+ * dictionary is exact with L0 = 1): each control of {@link onehotControls} on the D3u / D3c toy, `instances` SAEs each.
+ *
+ * @example
+ * ```ts
+ * import { runOnehotControls } from "./scale_study.ts";
+ * // const rows = await runOnehotControls(toys, cfg);
+ * ```
+ */
+export async function runOnehotControls(
+  toys: Map<DatasetName, FollowupToy>,
+  cfg: ScaleStudyConfig,
+  onProgress?: (label: string, done: number, total: number) => void,
+): Promise<OnehotControlRow[]> {
+  const out: OnehotControlRow[] = [];
+  let k = 500;
+  for (const [setting, f, toyName] of [["uncorrelated", 0, "D3u"], ["correlated", 1, "D3c"]] as const) {
+    const toy = toys.get(toyName);
+    if (!toy) throw new Error(`runOnehotControls: no toy model for ${toyName}`);
+    for (const c of onehotControls(cfg)) {
+      const run = await trainToySaes(onehotSweepData(1, f), toy.model, [2, 2], cfg.onehot.instances, {
+        ...cfg.sae,
+        l1: c.l1,
+        steps: c.steps,
+        seed: cfg.seed + k++,
+        train_overrides: { ...cfg.sae.train_overrides, mse_loss: c.mse_loss },
+      }, { onProgress: (d, t) => onProgress?.(`${setting} ${c.label}`, d, t) });
+      const n = run.evals.length;
+      // signed: x2 = −x1 in the hidden plane, so |cos| cannot tell them apart
+      const W = toy.model.W;
+      const exact = run.evals.filter((e) => {
+        const hit = new Set<number>();
+        for (let j = 0; j < e.W_dec.length / 2; j++) {
+          const v0 = e.W_dec[2 * j]!, v1 = e.W_dec[2 * j + 1]!;
+          for (let q = 0; q < 4; q++) {
+            const c = (v0 * W[2 * q]! + v1 * W[2 * q + 1]!) /
+              (Math.hypot(v0, v1) * Math.hypot(W[2 * q]!, W[2 * q + 1]!));
+            if (c > 0.99) hit.add(q);
+          }
+        }
+        return hit.size === 4;
+      }).length;
+      const ratios = run.evals.map((e) => e.mse_ratio).sort((a, b) => a - b);
+      out.push({
+        setting,
+        label: c.label,
+        steps: c.steps,
+        l1: c.l1,
+        mse_loss: c.mse_loss,
+        n,
+        axes: wilson(run.evals.filter((e) => classifyInstance(e) === "axes").length, n),
+        median_mse_ratio: ratios[Math.floor(n / 2)]!,
+        exact_axes: exact,
+      });
+    }
+  }
+  return out;
+}
+
 /**
  * Figure of question 4 (`toy_onehot_sweep_recovery`): fraction of instances at the true axes and at the composed
  * diagonals vs p, with the break-even fraction p* of the ℓ1 comparison.
@@ -261,8 +359,16 @@ export interface DictSizeRow {
   /** Mean latent counts per instance. */
   counts: LatentCounts;
   l0: number;
+  /** Mean of the instances' robust loss (Σ error / Σ‖h‖² + λ·ℓ1). */
   loss: number;
+  /** Mean per-sample normalised MSE (the study's; near-zero samples can decide it). */
   normalized_mse: number;
+  /** Mean Σ error / Σ‖h‖². */
+  mse_ratio: number;
+  /** Mean median per-sample normalised MSE. */
+  median_normalized_mse: number;
+  /** Instances that reconstruct worse than zero. */
+  broken: number;
   l1: number;
   /** E‖h‖ through the toy: the ℓ1 any unit-norm exact code must at least pay. */
   l1_bound: number;
@@ -307,8 +413,11 @@ export async function runDictSizes(
         n,
         counts: meanCounts(run.evals.map((e) => latentCounts(e, run.density, dSae))),
         l0: mean((e) => e.l0),
-        loss: mean((e) => e.loss),
+        loss: mean((e) => e.robust_loss),
         normalized_mse: mean((e) => e.normalized_mse),
+        mse_ratio: mean((e) => e.mse_ratio),
+        median_normalized_mse: mean((e) => e.median_normalized_mse),
+        broken: run.evals.filter((e) => e.broken).length,
         l1: mean((e) => e.l1),
         l1_bound: bound / (run.hEval.length / 2),
       });
