@@ -1,3 +1,4 @@
+import { check, checkClose } from "../lib/check.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { ComposedFeatureData, datasetConfig } from "../lib/toy/data.ts";
 import { dictionaryL1, EXPECTED_DICTIONARY_L1 } from "../lib/toy/analysis.ts";
@@ -173,4 +174,15 @@ Deno.test("sampled projection moments match the closed form, and TopK k=1 prefer
   const t = topk1Mse(x, 1000);
   close(t.diagonal, 0, 1e-12, "D1 diagonals reconstruct from one latent");
   close(t.axis, 0.5, 1e-12, "D1 axes lose half");
+});
+
+Deno.test("the ratio form of the hand-built objective is Σ error / Σ‖h‖² + λ·ℓ1, and a near-zero sample does not decide it", () => {
+  const dict = new Float64Array([1, 0, 0, 1, -1, 0, 0, -1]);
+  const p = { s: [1, 1, 1, 1], b: [0, 0, 0, 0], b_dec: [0.01, 0] as [number, number] };
+  const h = new Float64Array([0.5, 0, 0, 0.8, 1e-6, 0]);
+  const v = handBuiltObjective(dict, p, h, 3, 0.1, undefined, "ratio");
+  // errors: the offset 0.01 on every sample; norms² 0.25, 0.64, 1e-12
+  checkClose(v.normalized_mse, 3 * 1e-4 / (0.25 + 0.64 + 1e-12), 1e-12, "ratio");
+  const perSample = handBuiltObjective(dict, p, h, 3, 0.1);
+  check(perSample.normalized_mse > 1e7, `per-sample mean is decided by the 1e-6 sample: ${perSample.normalized_mse}`);
 });
