@@ -112,7 +112,7 @@ def main() -> int:
                 return
             now = time.monotonic()
             last = bars.get(display_id)
-            finished = "100%" in text or "<" not in text  # the final line has no "elapsed<eta"
+            finished = "%" in text and "<" not in text  # a bar's final line has no "elapsed<eta"
             if last is None or finished or now - last >= args.progress_interval:
                 bars[display_id] = now
                 say(f"  {text.strip()}")
