@@ -34,15 +34,31 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type FusedLm, fusedLmOps, heapTensor, heapView, recordingGradients, timed } from "./fused_ops.ts";
 
-/** Query rows per block of the fused path (a multiple of 4 keeps rows vector-aligned). */
-export const ATTENTION_BLOCK = 128;
+function envInt(name: string, fallback: number): number {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get(name);
+  } catch {
+    return fallback;
+  }
+  if (raw === undefined || raw === "") return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > 4096) {
+    throw new Error(`${name}: expected an integer from 1 to 4096, got "${raw}"`);
+  }
+  return v;
+}
+
+/** Query rows per block of the fused path (a multiple of 4 keeps rows vector-aligned); `SAE_ATTENTION_BLOCK` overrides. */
+export const ATTENTION_BLOCK = envInt("SAE_ATTENTION_BLOCK", 128);
 
 /**
  * OpenBLAS threads for attention's products. They are small and thin (k or n = d_head = 32): measured on the
  * 2-core build machine, one thread ran them 3× faster than two (thread start and barrier costs dominate), and two
  * threads collapse when the machine is shared (a 10× slowdown at load average 12 with 64-row blocks).
+ * `SAE_ATTENTION_THREADS` overrides it (for measurements on a quiet machine).
  */
-export const ATTENTION_BLAS_THREADS = 1;
+export const ATTENTION_BLAS_THREADS = envInt("SAE_ATTENTION_THREADS", 1);
 
 /** Runs `fn` with OpenBLAS set to {@link ATTENTION_BLAS_THREADS} threads, restoring the count after. */
 function withAttentionThreads<T>(blas: FusedLm["blas"], fn: () => T): T {
