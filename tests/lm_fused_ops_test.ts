@@ -110,10 +110,17 @@ test("causalAttention without a gradient tape keeps no probabilities and leaks n
   tf.dispose([z, qkv]);
 });
 
-test("layerNorm and gelu match the plain path (values and gradients)", () => {
-  const x = randn([3, 5, 20], 5, 2) as tf.Tensor3D;
-  const g = randn([20], 6, 0.5).add(1), b = randn([20], 7, 0.1);
-  const w = randn([3, 5, 20], 8);
+for (const d of [20, 7]) {
+  test(`layerNorm and gelu match the plain path (values and gradients), rows of ${d}`, () => {
+    layerNormGeluCase(d);
+  });
+}
+
+// d = 7 exercises the scalar tails after the 4-wide vector loops
+function layerNormGeluCase(d: number): void {
+  const x = randn([3, 5, d], 5, 2) as tf.Tensor3D;
+  const g = randn([d], 6, 0.5).add(1), b = randn([d], 7, 0.1);
+  const w = randn([3, 5, d], 8);
   const r = bothPaths(() => {
     const f = (xi: tf.Tensor, gi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(gelu(layerNorm(xi, gi, bi, 1e-5)), w));
     const grads = tf.grads(f as (...a: tf.Tensor[]) => tf.Scalar)([x, g, b]);
@@ -124,7 +131,7 @@ test("layerNorm and gelu match the plain path (values and gradients)", () => {
   const lp = layerNormPlain(x, g, b, 1e-5), gp = geluPlain(x);
   assert(maxAbsDiff(lp.dataSync(), r.plain[0]!) === 0 && maxAbsDiff(gp.dataSync(), r.plain[1]!) === 0, "plain ops");
   tf.dispose([x, g, b, w, lp, gp]);
-});
+}
 
 test("gelu at large |x| and layerNorm of a constant row stay finite and exact", () => {
   const x = tf.tensor1d([-80, -12, -3, 0, 3, 12, 80, 1e-3]);
