@@ -54,9 +54,9 @@ export const ATTENTION_BLOCK = envInt("SAE_ATTENTION_BLOCK", 128);
 
 /**
  * OpenBLAS threads for attention's products. They are small and thin (k or n = d_head = 32): measured on the
- * 2-core build machine, one thread ran them 3× faster than two (thread start and barrier costs dominate), and two
- * threads collapse when the machine is shared (a 10× slowdown at load average 12 with 64-row blocks).
- * `SAE_ATTENTION_THREADS` overrides it (for measurements on a quiet machine).
+ * 2-core build machine while one core was busy, one thread ran them 3× faster than two (thread start and barrier
+ * costs dominate), and at load average 12 two threads with 64-row blocks were 10× slower than one. Not yet measured
+ * on a quiet machine, where two threads may win for 128-row blocks: `SAE_ATTENTION_THREADS` overrides it.
  */
 export const ATTENTION_BLAS_THREADS = envInt("SAE_ATTENTION_THREADS", 1);
 
