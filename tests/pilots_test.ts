@@ -1,6 +1,15 @@
 // Recipe pilots: the extrapolation of a curve to a target, the pilots file's validation, evenly spread rows.
 
-import { extrapolateTokens, loadPilots, PILOT_RECIPES, spreadValidationRows } from "../lib/lm/pilots.ts";
+import {
+  chooseRecipe,
+  extrapolateTokens,
+  loadPilots,
+  PILOT_RECIPES,
+  type PilotPoint,
+  type PilotRun,
+  sameLmRecipe,
+  spreadValidationRows,
+} from "../lib/lm/pilots.ts";
 import { join } from "../lib/path.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
@@ -54,4 +63,19 @@ Deno.test("validation rows are spread over all the text and every recipe is a va
   const spread = ids.every((v, i) => i === 0 || v > ids[i - 1]!) && ids[0]! <= 2 && ids.at(-1)! >= 9;
   assert(spread, `rows from the whole text, got ${ids}`);
   for (const r of Object.values(PILOT_RECIPES)) assert(r.config.lm.n_ctx === 1024, `${r.name} trains at 1024`);
+});
+
+Deno.test("the choice rule prefers formed induction, else the lowest context difference, at the common tokens", () => {
+  const pt = (tokens: number, induction_gain: number, ctx_diff: number) =>
+    ({ step: 0, tokens, induction_gain, ctx_diff, ctx_diff_ci95: [ctx_diff - 0.1, ctx_diff + 0.1] }) as PilotPoint;
+  const run = (name: string, curve: PilotPoint[]) => ({ ...PILOT_RECIPES.copy!, name, curve }) as PilotRun;
+  // b forms induction later than the common budget (2M tokens): at 2M only the context differences decide
+  const a = run("a", [pt(1e6, 0, -0.01), pt(2e6, 0.1, -0.05)]);
+  const b = run("b", [pt(1e6, 0, 0), pt(2e6, 0.2, -0.02), pt(4e6, 3, -0.3)]);
+  const c = run("c", [pt(1e6, 0.6, 0.01), pt(2e6, 0.7, 0.02)]);
+  assert(chooseRecipe([a, b]).name === "a", "no induction by 2M: lowest context difference");
+  const withC = chooseRecipe([a, b, c]);
+  assert(withC.name === "c" && withC.tokens === 2e6 && withC.reason.includes("induction"), withC.reason);
+  assert(sameLmRecipe(PILOT_RECIPES.copy!.config.lm, { ...PILOT_RECIPES.copy!.config.lm, total_steps: 4000 }), "same");
+  assert(!sameLmRecipe(PILOT_RECIPES.copy!.config.lm, PILOT_RECIPES.base!.config.lm), "copy ≠ base");
 });
