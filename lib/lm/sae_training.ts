@@ -405,8 +405,11 @@ export interface SaeQuality {
   ce_loss_recovered: number;
   /**
    * (CE_mean − CE_spliced) / (CE_mean − CE_clean): against replacing the
-   * activation by its held-out mean (non-BOS tokens), a much smaller damage
-   * than zeros, so a stricter score.
+   * activation at every position (BOS included) by its held-out mean over
+   * non-BOS tokens. Where zeros do far more damage than the mean (v1 model,
+   * `blocks.3.hook_resid_pre`: 33 nats against 7.7) this is the stricter
+   * score; it is not always (at the last `hook_resid_post` a constant mean
+   * residual gives confidently wrong logits, 18 nats against 8.5 for zeros).
    */
   ce_loss_recovered_mean: number;
   /** Fraction of latents that never fire on the held-out tokens. */

@@ -231,8 +231,9 @@ await showText(
 //
 // Each SAE is evaluated on held-out web-like rows cut exactly as in training (128 tokens, BOS first): L0 and explained
 // variance over non-BOS tokens, CE-loss recovered = (CE_zero − CE_spliced) / (CE_zero − CE_clean) with the SAE's
-// reconstruction spliced in at every position (the bar; zeros cost tens of nats at later layers, which flatters the
-// score, so the table also gives it against mean ablation: every position replaced by the mean held-out activation),
+// reconstruction spliced in at every position (the bar; zeros can cost tens of nats, which flatters the score, so the
+// table also gives it against mean ablation: every position replaced by the mean held-out activation, which in turn
+// costs more than zeros at the last hook, where a constant residual gives confidently wrong logits),
 // and the fraction of dead latents — latents that fire on none of the
 // ~390k held-out web-like tokens. Bars: explained variance ≥ 0.8, CE recovered ≥ 0.8, dead < 10%, L0 in 10–80. How
 // many latents look dead depends on how many tokens one looks at: the table also gives the silent fraction on the 256
