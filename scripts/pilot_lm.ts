@@ -12,7 +12,9 @@
  * Two more modes: `--reference` measures the shipped model in `data/` the
  * same way (one point, at its training tokens) into `<dir>/shipped-v1/`;
  * `--export FILE` collects every pilot's recipe and curve under `<dir>` into
- * one JSON file (`data/embedded/pilots.json`, read by notebook 09).
+ * one JSON file (`data/embedded/pilots.json`, read by notebook 09); `--also
+ * NAME=FILE` (repeatable) adds the points of a longer run of pilot NAME's
+ * recipe, such as the embedded default's own `curve.jsonl`.
  *
  * @example
  * ```ts
@@ -35,6 +37,9 @@ import { join } from "../lib/path.ts";
 import { parseArgs } from "./train_cli.ts";
 
 const args = parseArgs(Deno.args);
+/** Every value of a repeatable flag (`parseArgs` keeps the last; this reads them all). */
+const stringArgs = (name: string): string[] =>
+  Deno.args.flatMap((v, i) => (Deno.args[i - 1] === `--${name}` ? [v] : []));
 const root = String(args.get("dir") ?? ".scratch/pilots");
 
 if (args.has("export")) {
@@ -42,6 +47,11 @@ if (args.has("export")) {
   const pilots: unknown[] = [];
   for (const entry of [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name).sort()) {
     const curve = await readCurve(join(root, entry, "curve.jsonl"));
+    // --also NAME=FILE: points of a longer run of the same recipe (the embedded default's own curve) join NAME's curve
+    const also = stringArgs("also").filter((v) => v.startsWith(`${entry}=`)).map((v) => v.slice(entry.length + 1));
+    for (const file of also) {
+      for (const q of await readCurve(file)) if (!curve.some((c) => c.step === q.step)) curve.push(q);
+    }
     if (curve.length === 0) continue;
     const recipe = JSON.parse(await Deno.readTextFile(join(root, entry, "recipe.json")));
     pilots.push({ ...recipe, curve: curve.sort((a, b) => a.step - b.step) });

@@ -75,6 +75,9 @@ for (const p of pilots.filter((q) => q.bits_per_byte !== undefined)) {
 // ## Curves against training tokens
 //
 // The shipped first model (`shipped-v1`, plain text, 4 rows per step, 9.8M tokens) is one point, measured the same way.
+// The `copy` pilot ran 150 steps on its own; its later points come from the embedded default's own run of the same
+// recipe, resumed from the pilot's checkpoint (its cosine schedule spans 4000 steps instead of 3000, a learning-rate
+// difference below 0.1% over the pilot's steps), which records the same measurement every 250 steps.
 
 // %%
 const _induction = await saveAndShow(pilotFigure(pilots, "induction_gain"), "recipe_pilots_induction", { pilots });
