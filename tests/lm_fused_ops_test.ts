@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
 import { causalAttention, causalAttentionPlain } from "../lib/engine/kernels/causal_attention.ts";
+import { withAttentionPool } from "../lib/engine/kernels/attention_pool.ts";
 import { fusedLmOps, setFusedLmOps } from "../lib/engine/kernels/fused_ops.ts";
 import {
   embedTokens,
@@ -100,6 +101,29 @@ test("causalAttention is causal: later positions do not change earlier outputs, 
     tf.dispose([bump, changed, a, b]);
   }
   qkv.dispose();
+});
+
+test("two-thread attention (a Worker on a shared arena) = the one-thread fused path, bit for bit", () => {
+  const [B, T, d, H, block] = [3, 70, 24, 3, 32];
+  const qkv = randn([B, T, 3 * d], 14) as tf.Tensor3D;
+  const w = randn([B, T, d], 15);
+  const f = () => {
+    const { value, grad } = tf.valueAndGrad((x: tf.Tensor) =>
+      tf.sum(tf.mul(causalAttention(x as tf.Tensor3D, H, block), w)) as tf.Scalar
+    )(qkv);
+    const out = [value.dataSync()[0]!, ...grad.dataSync()];
+    tf.dispose([value, grad]);
+    return out;
+  };
+  const one = f();
+  const before = tf.memory().numTensors;
+  const two = withAttentionPool(fusedLmOps()!.blas, (pool) => {
+    assert(pool !== null, "the attention Worker did not start");
+    return f();
+  });
+  assert(tf.memory().numTensors === before, "the two-thread path leaked tensors");
+  assert(maxAbsDiff(one, two) === 0, `two-thread attention differs by ${maxAbsDiff(one, two)}`);
+  tf.dispose([qkv, w]);
 });
 
 test("causalAttention without a gradient tape keeps no probabilities and leaks nothing", () => {

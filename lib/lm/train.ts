@@ -47,6 +47,13 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/rng.ts";
 import { fusedAdam, type FusedAdamOptimizer } from "../engine/kernels/adam.ts";
 import { softmaxCrossEntropy } from "../engine/kernels/lm_layer_ops.ts";
+import {
+  activeAttentionPool,
+  attentionWorkerRequested,
+  sharedAttentionPool,
+  usingAttentionPool,
+} from "../engine/kernels/attention_pool.ts";
+import { fusedLmOps } from "../engine/kernels/fused_ops.ts";
 import { loadLatestCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import type { TensorInput } from "../io/safetensors.ts";
 import { progress } from "../progress.ts";
@@ -736,6 +743,19 @@ export function trainStep(
   cfg: LmTrainConfig,
   lr: number,
 ): { loss: number; gradNorm: number } {
+  // SAE_ATTENTION_WORKER=1: attention's (row, head) pairs on two threads (engine/kernels/attention_pool.ts)
+  const blas = attentionWorkerRequested() ? fusedLmOps()?.blas ?? null : null;
+  const pool = blas === null ? null : sharedAttentionPool(blas);
+  return usingAttentionPool(pool, () => trainStepOn(model, optimizer, rows, cfg, lr));
+}
+
+function trainStepOn(
+  model: Gpt2,
+  optimizer: FusedAdamOptimizer,
+  rows: Int32Array[],
+  cfg: LmTrainConfig,
+  lr: number,
+): { loss: number; gradNorm: number } {
   const micro = cfg.micro_batch_rows;
   const nMicro = rows.length / micro;
   const vars = model.trainableVariables();
@@ -747,6 +767,7 @@ export function trainStep(
       const tokens = tf.tensor2d(input, [micro, T], "int32");
       // forward, fused unembedding + cross-entropy (no [micro·pos, d_vocab] logits on the fused path), backward
       const { value, grads } = tf.variableGrads(() => model.nextTokenLoss(tokens, target), vars);
+      activeAttentionPool()?.reset(); // the backward pass is done with the arena
       tokens.dispose();
       lossSum += value.dataSync()[0] as number;
       value.dispose();

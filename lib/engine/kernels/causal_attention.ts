@@ -33,6 +33,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { type FusedLm, fusedLmOps, heapTensor, heapView, recordingGradients, timed } from "./fused_ops.ts";
+import { activeAttentionPool, type AttentionPool } from "./attention_pool.ts";
 
 function envInt(name: string, fallback: number): number {
   let raw: string | undefined;
@@ -147,6 +148,8 @@ export function causalAttention(qkv: tf.Tensor3D, nHead: number, block = ATTENTI
   if (!Number.isInteger(block) || block < 1) throw new Error(`causalAttention: block must be ≥ 1, got ${block}`);
   const fused = fusedLmOps();
   if (fused === null) return causalAttentionPlain(qkv, nHead);
+  const pool = recordingGradients() ? activeAttentionPool() : null;
+  if (pool !== null) return pooledAttention(fused, pool, qkv, nHead, block);
   const f = tf.customGrad(
     ((x: tf.Tensor, save: tf.GradSaveFunc) => {
       const keep = recordingGradients();
@@ -293,4 +296,43 @@ function backward(
   } finally {
     scratch.dispose();
   }
+}
+
+/**
+ * The two-thread path (`attention_pool.ts`, training only): q·k·v copied into the pool's shared arena, the
+ * (row, head) pairs split with its Worker, z copied back; P stays in the arena until the backward pass, which
+ * copies dz in and dqkv out the same way.
+ */
+function pooledAttention(fused: FusedLm, pool: AttentionPool, qkv: tf.Tensor3D, nHead: number, block: number) {
+  const { backend, blas } = fused;
+  const [B, T, d] = checkShape(qkv, nHead);
+  const size = blocksOf(T, block).size;
+  const f = tf.customGrad(
+    ((x: tf.Tensor) => {
+      const qA = pool.alloc(B * T * 3 * d), zA = pool.alloc(B * T * d), pA = pool.alloc(B * nHead * size);
+      const z = heapTensor(backend, [B, T, d]) as tf.Tensor3D;
+      timed("attention", () => {
+        pool.view().set(heapView(backend, x), qA);
+        const job = { kind: 0, B, T, d, H: nHead, block, qkv: qA, z: zA, p: pA, dz: 0, dqkv: 0, scratch: 0 };
+        withAttentionThreads(blas, () => pool.run(job));
+        heapView(backend, z).set(pool.view().subarray(zA, zA + B * T * d));
+      });
+      return {
+        value: z,
+        gradFunc: (dz: tf.Tensor) =>
+          timed("attention.grad", () => {
+            const dzA = pool.alloc(B * T * d), gA = pool.alloc(B * T * 3 * d), sA = pool.alloc(2 * block * T);
+            const A = pool.view();
+            A.set(heapView(backend, dz), dzA);
+            A.fill(0, gA, gA + B * T * 3 * d);
+            const job = { kind: 1, B, T, d, H: nHead, block, qkv: qA, z: zA, p: pA, dz: dzA, dqkv: gA, scratch: sA };
+            withAttentionThreads(blas, () => pool.run(job));
+            const dqkv = heapTensor(backend, [B, T, 3 * d]);
+            heapView(backend, dqkv).set(pool.view().subarray(gA, gA + B * T * 3 * d));
+            return dqkv;
+          }),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return f(qkv) as tf.Tensor3D;
 }

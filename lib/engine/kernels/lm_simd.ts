@@ -415,21 +415,47 @@ function geluBackwardFn(): Fn {
 }
 
 let bytes: Uint8Array<ArrayBuffer> | null = null;
+let sharedBytes: Uint8Array<ArrayBuffer> | null = null;
 const instances = new WeakMap<WebAssembly.Memory, LmSimd>();
 let failure: string | null = null;
 
-/** The module's bytes (assembled once). */
-export function lmSimdModuleBytes(): Uint8Array<ArrayBuffer> {
-  bytes ??= buildModule([
-    softmaxCausalFn(),
-    softmaxBackwardFn(),
-    crossEntropyFn(),
-    layerNormForwardFn(),
-    layerNormBackwardFn(),
-    geluForwardFn(),
-    geluBackwardFn(),
-  ]);
+const allFns = () => [
+  softmaxCausalFn(),
+  softmaxBackwardFn(),
+  crossEntropyFn(),
+  layerNormForwardFn(),
+  layerNormBackwardFn(),
+  geluForwardFn(),
+  geluBackwardFn(),
+];
+
+/** Pages of the largest shared memory the kernels can import (4 GiB, wasm32's limit). */
+export const SHARED_MAX_PAGES = 65536;
+
+/** The module's bytes (assembled once); `shared` for a module that imports a shared memory. */
+export function lmSimdModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
+  if (shared) return sharedBytes ??= buildModule(allFns(), { maxPages: SHARED_MAX_PAGES });
+  bytes ??= buildModule(allFns());
   return bytes;
+}
+
+/** The kernels over any memory (a shared one, e.g. the attention arena, included); cached per memory. */
+export function lmSimdOn(memory: WebAssembly.Memory, shared: boolean): LmSimd {
+  const have = instances.get(memory);
+  if (have) return have;
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(lmSimdModuleBytes(shared)), { env: { memory } });
+  const e = inst.exports as Record<string, (...a: number[]) => void>;
+  const k: LmSimd = {
+    softmaxCausal: e.softmax_causal!,
+    softmaxBackward: e.softmax_backward!,
+    crossEntropy: e.cross_entropy!,
+    layerNormForward: e.layer_norm_forward!,
+    layerNormBackward: e.layer_norm_backward!,
+    geluForward: e.gelu_forward!,
+    geluBackward: e.gelu_backward!,
+  };
+  instances.set(memory, k);
+  return k;
 }
 
 /** The wasm backend's heap memory, or null for another backend. */
@@ -445,22 +471,8 @@ export function wasmHeapMemory(backend: tf.KernelBackend): WebAssembly.Memory | 
 export function lmSimd(backend: tf.KernelBackend): LmSimd | null {
   const memory = wasmHeapMemory(backend);
   if (memory === null || failure !== null) return null;
-  const have = instances.get(memory);
-  if (have) return have;
   try {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(lmSimdModuleBytes()), { env: { memory } });
-    const e = inst.exports as Record<string, (...a: number[]) => void>;
-    const k: LmSimd = {
-      softmaxCausal: e.softmax_causal!,
-      softmaxBackward: e.softmax_backward!,
-      crossEntropy: e.cross_entropy!,
-      layerNormForward: e.layer_norm_forward!,
-      layerNormBackward: e.layer_norm_backward!,
-      geluForward: e.gelu_forward!,
-      geluBackward: e.gelu_backward!,
-    };
-    instances.set(memory, k);
-    return k;
+    return lmSimdOn(memory, false);
   } catch (err) {
     failure = err instanceof Error ? err.message : String(err);
     return null;

@@ -275,9 +275,11 @@ function name(s: string, out: number[]): void {
 
 /**
  * Assembles functions into a module that imports its memory as `env.memory`
- * (no maximum: any memory fits) and exports every function by name.
+ * and exports every function by name. The import has no maximum (any
+ * unshared memory fits) unless `shared` gives one: a shared memory's import
+ * must be declared shared with a maximum at least the memory's.
  */
-export function buildModule(fns: readonly Fn[]): Uint8Array<ArrayBuffer> {
+export function buildModule(fns: readonly Fn[], shared?: { maxPages: number }): Uint8Array<ArrayBuffer> {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const types: number[] = [];
   uleb(fns.length, types);
@@ -292,7 +294,10 @@ export function buildModule(fns: readonly Fn[]): Uint8Array<ArrayBuffer> {
   const imports: number[] = [1];
   name("env", imports);
   name("memory", imports);
-  imports.push(0x02, 0x00, 0x01); // memory, limits: min 1, no max
+  if (shared) {
+    imports.push(0x02, 0x03, 0x01); // memory, limits: shared, min 1, max
+    uleb(shared.maxPages, imports);
+  } else imports.push(0x02, 0x00, 0x01); // memory, limits: min 1, no max
   section(2, imports, out);
   const funcs: number[] = [];
   uleb(fns.length, funcs);
