@@ -254,8 +254,8 @@ ROWS = {
     "gpt2_small_forward_sae_t128": lambda r: gpt2_forward_row(128, True, max(2, r // 3)),
     "gpt2_small_forward_sae_t1024": lambda r: gpt2_forward_row(1024, True, max(2, r // 5)),
     "toy_grid_step": lambda r: toy_grid_step_row(max(20, r)),
-    "lm_train_step": lambda r: lm_train_step_row(max(2, r // 3)),
-    "lm_train_step_d256": lambda r: lm_train_step_row(max(2, r // 3), d=256, H=8),
+    "lm_train_step": lambda r: lm_train_step_row(max(1, r // 5)),
+    "lm_train_step_d256": lambda r: lm_train_step_row(max(1, r // 5), d=256, H=8),
 }
 
 
