@@ -167,6 +167,11 @@ Deno.test("CBT prompts share the head tokens and score from the option to the en
     assert(p.tokens.length <= 10 && p.tokens[0] === 50256, "truncated with BOS kept");
     assertEq(p.tokens.length - p.optionStart, enc.encode(` ${p.option} slept well.`).length, "option span intact");
   }
+  const h = trunc[0]!.optionStart; // one truncation for every option: the heads are the same tokens
+  assert(
+    trunc.every((p) => p.optionStart === h && p.tokens.subarray(0, h).every((t, i) => t === trunc[0]!.tokens[i])),
+    "shared head",
+  );
   assertThrows(() => cbtPrompts({ ...CBT_ITEM, question: "no blank" }, enc.encode), /no XXXXX/, "missing XXXXX");
   assertThrows(
     () => cbtPrompts({ ...CBT_ITEM, answer: "cow" }, enc.encode),

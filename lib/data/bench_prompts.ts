@@ -9,7 +9,8 @@
  * the question up to `XXXXX` (a trailing space moves to the tail, as GPT-2's
  * pre-tokeniser attaches it to the next word) and the tail is the option plus
  * the rest of the question. Sequences longer than `nCtx` lose tokens from the
- * left of the context; BOS stays at position 0.
+ * left of the context (for CBT the same tokens for every option, set by the
+ * longest option, so the options share their head); BOS stays at position 0.
  *
  * Scoring input per sequence ({@link NextTokenView}): `argmax[j]`, the
  * model's top token at position j, and `nextLogProb[j] = ln p_j(tokens[j+1])`
@@ -147,9 +148,21 @@ export function cbtPrompts(
   }
   const headIds = encode(head);
   const rest = item.question.slice(at + 5);
-  return item.options.map((option) => {
-    const a = assemble(headIds, encode(`${lead}${option}${rest}`), cfg, `cbt item ${item.id} option "${option}"`);
-    return { tokens: a.tokens, truncated: a.truncated, fullLength: a.fullLength, option, optionStart: a.headEnd };
+  const tails = item.options.map((option) => encode(`${lead}${option}${rest}`));
+  // one left truncation for every option (set by the longest tail), so all options see the same context and share
+  // their head tokens
+  const bos = cfg.bosId === null ? 0 : 1;
+  const drop = Math.max(0, bos + headIds.length + Math.max(...tails.map((t) => t.length)) - cfg.nCtx);
+  const kept = Array.from(headIds).slice(Math.min(drop, headIds.length));
+  return item.options.map((option, o) => {
+    const a = assemble(kept, tails[o]!, cfg, `cbt item ${item.id} option "${option}"`);
+    return {
+      tokens: a.tokens,
+      truncated: drop + a.truncated,
+      fullLength: bos + headIds.length + tails[o]!.length,
+      option,
+      optionStart: a.headEnd,
+    };
   });
 }
 
