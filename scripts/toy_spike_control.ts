@@ -49,10 +49,11 @@ const train = defaultSaeTrainConfig({
 const sae = new FusedSmallSae(defaultSaeConfig({ d_in: 2, d_sae: 4, n_inst: n }), train);
 const init = new Rng(seed, "init");
 const bound = Math.sqrt(6 / 8);
+const initWDec = init.fillUniform(new Float64Array(n * 8), -bound, bound); // drawn first, then W_enc
 sae.setParams({
   W_enc: init.fillUniform(new Float64Array(n * 8), -bound, bound),
   b_enc: new Float64Array(n * 4),
-  W_dec: init.fillUniform(new Float64Array(n * 8), -bound, bound),
+  W_dec: initWDec,
   b_dec: new Float64Array(n * 2),
 });
 sae.normalizeDecoder();
