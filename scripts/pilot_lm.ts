@@ -26,7 +26,7 @@
 
 import { initBackend } from "../lib/engine/backend.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
-import { embeddedLmData, loadEmbedded, splitDocs } from "../lib/lm/embedded.ts";
+import { embeddedLmData, loadEmbedded, splitDocs, useAttentionWorker } from "../lib/lm/embedded.ts";
 import { bitsPerByte } from "../lib/lm/embedded_report.ts";
 import type { LmRecord } from "../lib/lm/embedded.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
@@ -105,7 +105,9 @@ const dir = join(root, name);
 const cfg = recipe.config;
 const until = Math.min(Number(args.get("until-step") ?? cfg.lm.total_steps), cfg.lm.total_steps);
 const { data, tokenMap } = await embeddedLmData(cfg);
-const model = Gpt2.random(defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab }), cfg.model_seed);
+const model = Gpt2.random(defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab }), cfg.model_seed, {
+  wpe: cfg.wpe_init ?? "normal",
+});
 const rows = spreadValidationRows(data.validation, data.bos, cfg.lm.n_ctx, recipe.ctx_rows);
 await Deno.mkdir(dir, { recursive: true });
 const curveFile = join(dir, "curve.jsonl");
@@ -113,6 +115,7 @@ const done = new Set((await readCurve(curveFile)).map((p) => p.step));
 await Deno.writeTextFile(join(dir, "recipe.json"), JSON.stringify(recipe, null, 2) + "\n");
 for (let target = recipe.eval_every; target <= until; target += recipe.eval_every) {
   const result = await trainLm(model, data, cfg.lm, {
+    attentionWorker: useAttentionWorker(cfg.lm),
     checkpointDir: join(dir, "ckpt"),
     stopAtStep: target,
     progress: false,

@@ -79,6 +79,11 @@ export interface EmbeddedConfig {
   model: Omit<Gpt2Config, "d_vocab" | "d_mlp">;
   /** Seed of the model's initialisation. */
   model_seed: number;
+  /**
+   * Initial positional embeddings (`Gpt2InitOptions.wpe`); absent: GPT-2's
+   * normal init (v1). Only the start differs: `wpe` is learned either way.
+   */
+  wpe_init?: "normal" | "sinusoid";
   /** Compact vocabulary: most frequent GPT-2 ids of the LM training text (BOS and unknown included). */
   vocab: { max_vocab: number; min_count: number };
   /** Corpora whose train splits train the LM (and define the vocabulary). */
@@ -388,6 +393,32 @@ export interface LmRecord {
 }
 
 /**
+ * Whether full-size LM training splits attention over two threads: on for
+ * rows of ≥ 512 tokens on a machine with ≥ 2 cores (bit-for-bit the same
+ * result; `bench/README.md` has the speed-up), off with
+ * `SAE_ATTENTION_WORKER=0` or for small rows, where the Worker costs more than
+ * it saves.
+ *
+ * @example
+ * ```ts
+ * import { defaultLmTrainConfig } from "./train.ts";
+ * import { useAttentionWorker } from "./embedded.ts";
+ * useAttentionWorker(defaultLmTrainConfig({ n_ctx: 128 })); // false
+ * ```
+ */
+export function useAttentionWorker(lm: LmTrainConfig): boolean {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("SAE_ATTENTION_WORKER");
+  } catch {
+    env = undefined;
+  }
+  if (env === "0") return false;
+  if (env === "1") return true;
+  return lm.n_ctx >= 512 && (navigator.hardwareConcurrency ?? 1) >= 2;
+}
+
+/**
  * Trains (or resumes training) the embedded LM, saves it in Hugging Face
  * layout with its vocabulary map, writes `lm_record.json`, the training
  * figures and the manifest. Returns null when stopped early.
@@ -399,12 +430,21 @@ export async function runEmbeddedLmTraining(
   const paths = embeddedPaths(opts.root);
   const { train, validation, tokenMap, data, unkRate } = await embeddedLmData(cfg);
   const modelCfg = defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab });
-  const model = Gpt2.random(modelCfg, cfg.model_seed);
+  const model = Gpt2.random(modelCfg, cfg.model_seed, { wpe: cfg.wpe_init ?? "normal" });
   try {
-    // a changed recipe or vocabulary (e.g. re-cleaned corpora) starts a fresh checkpoint folder
+    // a changed recipe or vocabulary (e.g. re-cleaned corpora) starts a fresh checkpoint folder; the
+    // init enters the key only when set, so runs started before the option keep their folders
+    const init = cfg.wpe_init === undefined ? [] : [{ wpe_init: cfg.wpe_init }];
     const key = sha256Bytes(
       new TextEncoder().encode(
-        JSON.stringify([cfg.model, cfg.model_seed, cfg.lm_corpora, cfg.lm, Array.from(tokenMap.modelToSource)]),
+        JSON.stringify([
+          cfg.model,
+          cfg.model_seed,
+          cfg.lm_corpora,
+          cfg.lm,
+          Array.from(tokenMap.modelToSource),
+          ...init,
+        ]),
       ),
     );
     const ckpt = join(paths.checkpoints, cfg.name, `lm-${key.slice(0, 12)}`);
@@ -416,6 +456,7 @@ export async function runEmbeddedLmTraining(
       : [];
     const recent: LmLogEntry[] = [];
     const result = await trainLm(model, data, cfg.lm, {
+      attentionWorker: useAttentionWorker(cfg.lm),
       checkpointDir: ckpt,
       stopAtStep: opts.stopAtStep,
       progress: opts.progress,
@@ -636,6 +677,7 @@ export async function writeEmbeddedManifest(paths: EmbeddedPaths = embeddedPaths
       vocab: { ...lm.config.vocab, size: lm.vocab_size, unk_rate_train: lm.unk_rate_train },
       n_params: lm.n_params,
       seed: lm.config.model_seed,
+      wpe_init: lm.config.wpe_init ?? "normal",
       train_config: lm.config.lm,
       steps: lm.history.length,
       tokens: lm.history.at(-1)?.tokens ?? 0,

@@ -133,6 +133,33 @@ export function residStartBlock(hook: string, n_layer: number): number | null {
   return Number(m[1]) + (m[2] === "post" ? 1 : 0);
 }
 
+/** Options of {@link initGpt2Arrays}. */
+export interface Gpt2InitOptions {
+  /**
+   * Initial positional embeddings: `"normal"` (GPT-2's N(0, 0.02²), the
+   * default) or `"sinusoid"`: the fixed sinusoids of the original
+   * transformer (pairs sin/cos of p·10000^(−2j/d)) scaled to RMS 0.02. Either
+   * way `wpe` stays a learned parameter; the sinusoids only start every
+   * position with the same relation to its neighbours (p − 1 is a fixed
+   * rotation of p), which attention can use from the first step at every
+   * position instead of learning 1024 unrelated vectors.
+   */
+  wpe?: "normal" | "sinusoid";
+}
+
+/** Writes RMS-`rms` sinusoidal position codes into `w` (`[n_ctx, d_model]`). */
+function sinusoidPositions(w: Float32Array, cfg: Gpt2Config, rms: number): void {
+  const d = cfg.d_model;
+  const scale = rms * Math.SQRT2; // sin and cos pairs have RMS 1/√2
+  for (let p = 0; p < cfg.n_ctx; p++) {
+    for (let j = 0; 2 * j < d; j++) {
+      const f = p * Math.pow(10000, (-2 * j) / d);
+      w[p * d + 2 * j] = scale * Math.sin(f);
+      if (2 * j + 1 < d) w[p * d + 2 * j + 1] = scale * Math.cos(f);
+    }
+  }
+}
+
 /**
  * GPT-2 parameters drawn as in the GPT-2 paper: weights N(0, 0.02²), the
  * residual-writing projections N(0, (0.02/√(2·n_layer))²), biases 0, LayerNorm
@@ -146,7 +173,11 @@ export function residStartBlock(hook: string, n_layer: number): number | null {
  * arrays.get("wte.weight")!.length; // 80
  * ```
  */
-export function initGpt2Arrays(cfg: Gpt2Config, seed: number): Map<string, Float32Array> {
+export function initGpt2Arrays(
+  cfg: Gpt2Config,
+  seed: number,
+  opts: Gpt2InitOptions = {},
+): Map<string, Float32Array> {
   validateGpt2Config(cfg);
   const rng = new Rng(seed, "lm/gpt2/init");
   const out = new Map<string, Float32Array>();
@@ -157,6 +188,7 @@ export function initGpt2Arrays(cfg: Gpt2Config, seed: number): Map<string, Float
     else if (name.endsWith(".weight")) rng.fillNormal(data, 0, name.endsWith("c_proj.weight") ? projStd : 0.02);
     out.set(name, data);
   }
+  if ((opts.wpe ?? "normal") === "sinusoid") sinusoidPositions(out.get("wpe.weight") as Float32Array, cfg, 0.02);
   return out;
 }
 
@@ -211,8 +243,8 @@ export class Gpt2 {
   }
 
   /** A randomly initialised model ({@link initGpt2Arrays}). */
-  static random(cfg: Gpt2Config, seed: number): Gpt2 {
-    return new Gpt2(cfg, initGpt2Arrays(cfg, seed));
+  static random(cfg: Gpt2Config, seed: number, init: Gpt2InitOptions = {}): Gpt2 {
+    return new Gpt2(cfg, initGpt2Arrays(cfg, seed, init));
   }
 
   /** The parameters as a list, for optimisers. */

@@ -112,6 +112,24 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       { lr: 2e-3, repeat_fraction: 1, repeat_span: [32, 384] },
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 } },
     ),
+    recipe(
+      "wide-sin-copy",
+      "d_model 256 (8 heads), lr 2e-3, copy spans as in copy, positional embeddings started as sinusoids (still learned)",
+      { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, repeat_span: [32, 384] },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+    ),
+    recipe(
+      "wide-sin-curriculum-copy",
+      "as wide-sin-copy, with rows of 128 positions for 200 steps, then 256 for 200 (same tokens per step)",
+      {
+        lr: 2e-3,
+        micro_batch_rows: 8,
+        repeat_fraction: 1,
+        repeat_span: [32, 384],
+        ctx_curriculum: [[200, 128], [400, 256]],
+      },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+    ),
   ].map((r) => [r.name, r]),
 );
 

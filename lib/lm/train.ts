@@ -559,6 +559,12 @@ export interface TrainLmOptions {
    * in its trained state (e.g. to measure more than the validation loss).
    */
   onEval?: (step: number, model: Gpt2) => void | Promise<void>;
+  /**
+   * Split the fused attention between this thread and a Worker (see
+   * {@link trainStep}); default: `SAE_ATTENTION_WORKER=1`. Results are
+   * bit-for-bit the same either way, so it is not part of the config.
+   */
+  attentionWorker?: boolean;
 }
 
 /** What {@link trainLm} returns. */
@@ -647,6 +653,7 @@ export async function trainLm(
       }
     }
     const startStep = step;
+    const worker = opts.attentionWorker ?? attentionWorkerRequested();
     const stopAt = Math.min(opts.stopAtStep ?? cfg.total_steps, cfg.total_steps);
     const bar = (opts.progress ?? true)
       ? progress({ total: Math.max(0, stopAt - startStep), label: opts.label ?? `train-lm from step ${startStep}` })
@@ -679,7 +686,7 @@ export async function trainLm(
       const lr = lmLearningRate(cfg, step);
       const stage = lmStage(cfg, step);
       const stepCfg = stage.ctx === cfg.n_ctx ? cfg : { ...cfg, micro_batch_rows: stage.micro };
-      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr);
+      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr, worker);
       const step1 = step + 1;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         throw new LmDivergenceError(step1, `the loss is ${loss} and the gradient norm ${gradNorm}`, lastCheckpoint);
@@ -742,9 +749,11 @@ export function trainStep(
   rows: Int32Array[],
   cfg: LmTrainConfig,
   lr: number,
+  attentionWorker: boolean = attentionWorkerRequested(),
 ): { loss: number; gradNorm: number } {
-  // SAE_ATTENTION_WORKER=1: attention's (row, head) pairs on two threads (engine/kernels/attention_pool.ts)
-  const blas = attentionWorkerRequested() ? fusedLmOps()?.blas ?? null : null;
+  // attention's (row, head) pairs on two threads (engine/kernels/attention_pool.ts): SAE_ATTENTION_WORKER=1 or
+  // TrainLmOptions.attentionWorker; bit-for-bit the one-thread result
+  const blas = attentionWorker ? fusedLmOps()?.blas ?? null : null;
   const pool = blas === null ? null : sharedAttentionPool(blas);
   return usingAttentionPool(pool, () => trainStepOn(model, optimizer, rows, cfg, lr));
 }
