@@ -24,7 +24,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
 import { dirname, fromFileUrl, join } from "../lib/path.ts";
-import { ROWS, type RowSpec } from "./rows.ts";
+import { ROWS } from "./rows.ts";
+import type { RowSpec } from "./row_spec.ts";
 import { checkNotebookTimes, notebookTimesTable } from "./notebook_times.ts";
 
 /** One row of `bench/results.json`. */

@@ -27,7 +27,7 @@ import { Gpt2, type HookFn } from "../lib/lm/gpt2.ts";
 import { saeSpliceHook } from "../lib/lm/splice.ts";
 import { defaultSaeConfig } from "../lib/sae/config.ts";
 import { createSae, type Sae } from "../lib/sae/sae.ts";
-import type { Prepared, RowSpec } from "./rows.ts";
+import type { Prepared, RowSpec } from "./row_spec.ts";
 
 const HOOK = "blocks.6.hook_resid_pre";
 

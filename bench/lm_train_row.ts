@@ -21,7 +21,7 @@ import { Rng } from "../lib/engine/rng.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { defaultLmTrainConfig, trainStep } from "../lib/lm/train.ts";
-import type { RowSpec } from "./rows.ts";
+import type { RowSpec } from "./row_spec.ts";
 
 /** The shape of an LM benchmark step. */
 export interface LmBenchShape {

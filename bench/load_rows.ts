@@ -36,7 +36,7 @@ import {
 } from "../lib/lm/random_artifacts.ts";
 import { fromFileUrl, join } from "../lib/path.ts";
 import { loadSaeLens } from "../lib/sae/saelens.ts";
-import type { RowSpec, SelfMeasured } from "./rows.ts";
+import type { RowSpec, SelfMeasured } from "./row_spec.ts";
 
 /** What one child load reports. */
 export interface ChildLoad {

@@ -24,41 +24,7 @@ import { LM_BENCH_D128, LM_BENCH_D256, lmTrainStepRow } from "./lm_train_row.ts"
 import { loadRows } from "./load_rows.ts";
 import { sweepRow } from "./sweep_row.ts";
 import { sweepWebgpuRow } from "./sweep_webgpu.ts";
-
-/** A prepared benchmark: `run()` does one timed unit of work. */
-export interface Prepared {
-  run(): void;
-  dispose(): void;
-  /** Floating-point operations per run, for GFLOP/s rows. */
-  flops?: number;
-  notes?: string;
-}
-
-/** What a row that measures itself ({@link RowSpec.measure}) reports. */
-export interface SelfMeasured {
-  value: number;
-  notes: string;
-  /** Further numbers of the row (e.g. `peak_rss_delta_mb`), kept in `bench/results.json`. */
-  extra?: Record<string, number>;
-}
-
-/** One row of the suite. */
-export interface RowSpec {
-  name: string;
-  /** `GFLOP/s` (higher is better), `ms` or `s` (lower is better). */
-  unit: "GFLOP/s" | "ms" | "s";
-  /**
-   * For rows whose timing cannot be one synchronous `run()` (a load in a child
-   * process, a whole sweep): measures itself; `prepare` is then not called.
-   */
-  measure?(reps: number): Promise<SelfMeasured>;
-  /** Timed repetitions (the minimum is reported); warm-up runs come first. */
-  reps: number;
-  warmup: number;
-  /** Target on the tfjs / PyTorch ratio, e.g. `">= 0.7"` or `"<= 2"`. */
-  target?: { op: ">=" | "<="; ratio: number };
-  prepare(): Prepared | Promise<Prepared>;
-}
+import type { Prepared, RowSpec } from "./row_spec.ts";
 
 function matmulRow(name: string, m: number, k: number, n: number, ta: boolean, tb: boolean): RowSpec {
   return {

@@ -30,7 +30,7 @@ import { fromFileUrl, join } from "../lib/path.ts";
 import { runContextSweep } from "../lib/study_b/context_sweep.ts";
 import { loadStudySetup } from "../lib/study_b/setup.ts";
 import { ensureBenchModel, ensureBenchSae, realShapeDir } from "./load_rows.ts";
-import type { RowSpec, SelfMeasured } from "./rows.ts";
+import type { RowSpec, SelfMeasured } from "./row_spec.ts";
 
 /** What the child reports. */
 export interface SweepChild {

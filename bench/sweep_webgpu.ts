@@ -46,7 +46,7 @@ import { defaultSaeConfig } from "../lib/sae/config.ts";
 import { createSae, type Sae } from "../lib/sae/sae.ts";
 import { runSpliceSweep, saeSpec } from "../lib/study_b/context_sweep.ts";
 import { groupByBytes, loadStudySae, loadStudySetup } from "../lib/study_b/setup.ts";
-import type { RowSpec, SelfMeasured } from "./rows.ts";
+import type { RowSpec, SelfMeasured } from "./row_spec.ts";
 
 /** Model and SAE shapes the sweep runs at. */
 export type SweepShape = "embedded" | "gpt2-small";

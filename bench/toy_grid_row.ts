@@ -25,7 +25,7 @@ import { FusedSmallSae } from "../lib/sae/fused_state.ts";
 import { makeBatchStream } from "../lib/sae/fused_run.ts";
 import { datasetConfig } from "../lib/toy/data.ts";
 import { STUDY_L1S, STUDY_LRS } from "../lib/toy/grid.ts";
-import type { RowSpec } from "./rows.ts";
+import type { RowSpec } from "./row_spec.ts";
 
 /** The `toy_grid_step` row (ms per step, lower is better). */
 export function toyGridStepRow(): RowSpec {
