@@ -2,7 +2,7 @@
  * Benchmark row `toy_grid_step`: one training step of a whole study-A grid —
  * 125 SAEs (5 learning rates × 5 ℓ1 coefficients × 5 instances, d_in 2,
  * d_sae 4) on a shared batch of 1,024 hidden activations — with the fused
- * kernel (`lib/sae/fused_state.ts`) in this thread, batch generation
+ * kernel (`lib/toy/fused_state.ts`) in this thread, batch generation
  * (composed-feature sampling and the toy model's `h = xW`) included. The full
  * study runs it 31,250 times per data set, split over 2 Web Workers.
  * `bench/torch_bench.py` has the PyTorch twin (all 125 instances in one tensor).
@@ -21,8 +21,8 @@
 
 import { Rng } from "../lib/engine/rng.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig } from "../lib/sae/config.ts";
-import { FusedSmallSae } from "../lib/sae/fused_state.ts";
-import { makeBatchStream } from "../lib/sae/fused_run.ts";
+import { FusedSmallSae } from "../lib/toy/fused_state.ts";
+import { makeBatchStream } from "../lib/toy/fused_run.ts";
 import { datasetConfig } from "../lib/toy/data.ts";
 import { STUDY_L1S, STUDY_LRS } from "../lib/toy/grid.ts";
 import type { RowSpec } from "./row_spec.ts";

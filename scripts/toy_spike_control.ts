@@ -13,8 +13,8 @@
 
 import { Rng } from "../lib/engine/rng.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig } from "../lib/sae/config.ts";
-import { FusedSmallSae } from "../lib/sae/fused_state.ts";
-import { makeBatchStream } from "../lib/sae/fused_run.ts";
+import { FusedSmallSae } from "../lib/toy/fused_state.ts";
+import { makeBatchStream } from "../lib/toy/fused_run.ts";
 import { lrMultiplier, scheduleLengths } from "../lib/sae/schedule.ts";
 import { composedDirections, datasetConfig, featureAxes, summarizeReconstruction } from "../lib/toy/mod.ts";
 

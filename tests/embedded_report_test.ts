@@ -5,7 +5,7 @@ import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { defaultLmTrainConfig, trainLm } from "../lib/lm/train.ts";
 import { buildCompactVocab } from "../lib/lm/embedded.ts";
-import { encodeText } from "../lib/lm/tokenizer.ts";
+import { encodeText } from "../lib/tokenizer/tokenizer.ts";
 import {
   bitsPerByte,
   checkContextUse,

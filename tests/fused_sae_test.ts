@@ -1,7 +1,7 @@
 import { check, checkClose } from "../lib/check.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig } from "../lib/sae/config.ts";
-import { FusedSmallSae } from "../lib/sae/fused_state.ts";
+import { FusedSmallSae } from "../lib/toy/fused_state.ts";
 
 interface Frozen {
   /** ghost rescale s_b (detached) */
@@ -210,7 +210,7 @@ Deno.test("fused SAE refuses architectures it does not implement", () => {
 });
 
 Deno.test("trainFusedSmall gives identical numbers in this thread, with one worker and with two workers", async () => {
-  const { trainFusedSmall } = await import("../lib/sae/fused_small.ts");
+  const { trainFusedSmall } = await import("../lib/toy/fused_small.ts");
   const { datasetConfig } = await import("../lib/toy/data.ts");
   const { initToyModel } = await import("../lib/toy/model.ts");
   const cfg = defaultSaeConfig({ n_inst: 5, d_in: 2, d_sae: 4 });
@@ -242,7 +242,7 @@ Deno.test("trainFusedSmall gives identical numbers in this thread, with one work
 });
 
 Deno.test("trainFusedSmall with group_size: each group of instances trains on its own stream, independent of workers", async () => {
-  const { trainFusedSmall } = await import("../lib/sae/fused_small.ts");
+  const { trainFusedSmall } = await import("../lib/toy/fused_small.ts");
   const { datasetConfig } = await import("../lib/toy/data.ts");
   const { initToyModel } = await import("../lib/toy/model.ts");
   const train = defaultSaeTrainConfig({

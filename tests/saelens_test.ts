@@ -9,7 +9,8 @@ import { loadGpt2FromHf } from "../lib/lm/hf_loader.ts";
 import { saeSpliceHook } from "../lib/lm/splice.ts";
 import { defaultSaeConfig } from "../lib/sae/config.ts";
 import { createSae } from "../lib/sae/sae.ts";
-import { assertSaeFitsModel, loadSaeLens, saeConfigFromSaeLens, saveSaeLens } from "../lib/sae/saelens.ts";
+import { assertSaeFitsModel } from "../lib/lm/sae_fit.ts";
+import { loadSaeLens, saeConfigFromSaeLens, saveSaeLens } from "../lib/sae/saelens.ts";
 import { fromFileUrl, join } from "../lib/path.ts";
 import { assert, expectRejects, maxAbsDiff } from "./helpers.ts";
 

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
 import { Rng } from "../lib/engine/rng.ts";
-import { encodeText } from "../lib/lm/tokenizer.ts";
+import { encodeText } from "../lib/tokenizer/tokenizer.ts";
 import { TokenMap } from "../lib/lm/token_map.ts";
 import { fromFileUrl, join } from "../lib/path.ts";
 import { perTokenKL } from "../lib/metrics/lm_metrics.ts";

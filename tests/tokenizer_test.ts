@@ -8,7 +8,7 @@ import {
   stackRows,
   tokenizeAndConcatenate,
   toTokens,
-} from "../lib/lm/tokenizer.ts";
+} from "../lib/tokenizer/tokenizer.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(`assertion failed: ${msg}`);

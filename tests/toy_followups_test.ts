@@ -20,7 +20,7 @@ import {
   lossAndGradients,
   trainStep,
 } from "../lib/sae/mod.ts";
-import { checkFusedSupport } from "../lib/sae/fused_small.ts";
+import { checkFusedSupport } from "../lib/toy/fused_small.ts";
 import { hiddenActivations } from "../lib/toy/model.ts";
 
 await initBackend();

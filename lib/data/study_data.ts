@@ -47,7 +47,7 @@ export interface TokenDocs {
   corpora: CorpusName[];
   /** `<corpus>:<doc id>` per document, in corpus then document order. */
   ids: string[];
-  /** GPT-2 ids per document, no BOS (the `Document` type of `lm/tokenizer.ts`'s row packers). */
+  /** GPT-2 ids per document, no BOS (the `Document` type of `tokenizer/tokenizer.ts`'s row packers). */
   docs: Int32Array[];
   /** Total tokens. */
   tokens: number;
@@ -60,7 +60,7 @@ export interface TokenDocs {
  * @example
  * ```ts
  * import { loadSplitTokenDocs } from "./study_data.ts";
- * import { packRowsSaeLens } from "../lm/tokenizer.ts";
+ * import { packRowsSaeLens } from "../tokenizer/tokenizer.ts";
  * const train = await loadSplitTokenDocs("train"); // sotu + spam-assassin train documents
  * train.tokens; // ≈ 3.5 M
  * const rows = packRowsSaeLens(train.docs, 128); // SAE training rows, BOS at each row start

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { encodeText } from "../lm/tokenizer.ts";
+import { encodeText } from "../tokenizer/tokenizer.ts";
 import { cacheDir } from "../env.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.ts";
 import { sha256Bytes } from "../io/manifest.ts";

@@ -41,7 +41,7 @@ import { defaultGpt2Config } from "./config.ts";
 import { Gpt2 } from "./gpt2.ts";
 import { HF_CONFIG_FILE, HF_WEIGHTS_FILE, loadGpt2FromHf, saveGpt2ToHf, VOCAB_MAP_FILE } from "./hf_loader.ts";
 import { TokenMap } from "./token_map.ts";
-import { BOS_TOKEN_ID } from "./tokenizer.ts";
+import { BOS_TOKEN_ID } from "../tokenizer/tokenizer.ts";
 import {
   defaultLmTrainConfig,
   type LmLogEntry,

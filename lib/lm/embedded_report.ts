@@ -31,7 +31,7 @@ import type { Gpt2 } from "./gpt2.ts";
 import { evaluateModelSae, saeRows, type SaeTrainingConfig } from "./sae_training.ts";
 import { lossByPosition, validationRows } from "./train.ts";
 import type { TokenMap } from "./token_map.ts";
-import { BOS_TOKEN_ID, decodeTokens } from "./tokenizer.ts";
+import { BOS_TOKEN_ID, decodeTokens } from "../tokenizer/tokenizer.ts";
 import type { LmRecord, SaeRecord } from "./embedded.ts";
 
 /** Per-position loss and the early-vs-late comparison on some rows. */

@@ -1,14 +1,15 @@
 /**
  * The language-model module: GPT-2 with TransformerLens hook points, the
- * Hugging Face loader/writer (with TransformerLens centring), the GPT-2
- * tokenizer and row packing, compact-vocabulary maps, SAE splicing hooks and
- * the resolver of study B's artefacts.
+ * Hugging Face loader/writer (with TransformerLens centring), compact-vocabulary
+ * maps, SAE splicing hooks and the resolver of study B's artefacts. The GPT-2
+ * tokenizer and row packing live one layer down, in `lib/tokenizer/`.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../engine/backend.ts";
- * import { loadGpt2FromHf, resolveArtifacts, toTokens } from "./mod.ts";
+ * import { toTokens } from "../tokenizer/mod.ts";
+import { loadGpt2FromHf, resolveArtifacts } from "./mod.ts";
  * await initBackend();
  * const art = await resolveArtifacts();
  * const { model } = await loadGpt2FromHf(art.model, { centerWritingWeights: true });
@@ -22,7 +23,7 @@
 export * from "./config.ts";
 export * from "./gpt2.ts";
 export * from "./hf_loader.ts";
-export * from "./tokenizer.ts";
 export * from "./token_map.ts";
 export * from "./splice.ts";
 export * from "./artifacts.ts";
+export * from "./sae_fit.ts";

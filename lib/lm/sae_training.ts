@@ -52,7 +52,7 @@ import { createTrainState, disposeTrainState, type SaeLogEntry, trainSae, trainS
 import { loadSaeLens, SAE_CFG_FILE, SAE_SPARSITY_FILE, SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
 import type { Gpt2, HookFn } from "./gpt2.ts";
 import { saeSpliceHook, zeroAblationHook } from "./splice.ts";
-import { packRowsSaeLens } from "./tokenizer.ts";
+import { packRowsSaeLens } from "../tokenizer/tokenizer.ts";
 import { processCpuMs } from "./train.ts";
 
 /** The recipe of {@link trainModelSaes}. */

@@ -58,7 +58,7 @@ import { loadLatestCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import type { TensorInput } from "../io/safetensors.ts";
 import { progress } from "../progress.ts";
 import type { Gpt2 } from "./gpt2.ts";
-import { tokenizeAndConcatenate } from "./tokenizer.ts";
+import { tokenizeAndConcatenate } from "../tokenizer/tokenizer.ts";
 
 /** Training recipe of {@link trainLm}. */
 export interface LmTrainConfig {

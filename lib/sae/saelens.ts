@@ -38,8 +38,6 @@
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
 import { assertFiniteTensor, readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
-import type { Gpt2Config } from "../lm/config.ts";
-import { hookLayer } from "../lm/gpt2.ts";
 import { join } from "../path.ts";
 import { defaultSaeConfig, type SaeConfig } from "./config.ts";
 import { type Sae, saeFromArrays } from "./sae.ts";
@@ -318,32 +316,5 @@ export async function saveSaeLens(sae: Sae, dir: string, opts: SaeLensSaveOption
   await writeJsonAtomic(join(dir, SAE_CFG_FILE), json);
   if (opts.sparsity) {
     await writeSafetensors(join(dir, SAE_SPARSITY_FILE), { sparsity: { shape: [cfg.d_sae], data: opts.sparsity } });
-  }
-}
-
-/**
- * Throws unless the SAE reads a hook the model has and its `d_in` equals the
- * model's `d_model`; the message names the SAE's d_in and hook and the model's
- * d_model and layers.
- *
- * @example
- * ```ts
- * import { defaultGpt2Config } from "../lm/config.ts";
- * import { defaultSaeConfig } from "./config.ts";
- * import { assertSaeFitsModel } from "./saelens.ts";
- * assertSaeFitsModel(defaultSaeConfig({ d_in: 768, hook_name: "blocks.8.hook_resid_pre" }), defaultGpt2Config());
- * ```
- */
-export function assertSaeFitsModel(sae: Sae | SaeConfig, model: Gpt2Config, modelLabel = "the model"): void {
-  const cfg = "cfg" in sae ? sae.cfg : sae;
-  const what = `SAE (d_in ${cfg.d_in}, hook "${cfg.hook_name}")`;
-  const where = `${modelLabel} (d_model ${model.d_model}, ${model.n_layer} layers: blocks.0…${model.n_layer - 1})`;
-  try {
-    hookLayer(cfg.hook_name, model.n_layer);
-  } catch {
-    throw new Error(`${what} does not fit ${where}: the model has no hook "${cfg.hook_name}"`);
-  }
-  if (cfg.d_in !== model.d_model) {
-    throw new Error(`${what} does not fit ${where}: d_in ${cfg.d_in} ≠ d_model ${model.d_model}`);
   }
 }

@@ -28,7 +28,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { CbtItem, LambadaItem } from "../data/benchmarks.ts";
 import { cbtPrompts, lambadaPrompt, type NextTokenView, scoreCbt, scoreLambada } from "../data/bench_prompts.ts";
 import { saeSpliceHook } from "../lm/splice.ts";
-import { encodeText } from "../lm/tokenizer.ts";
+import { encodeText } from "../tokenizer/tokenizer.ts";
 import { argmaxTokens, nextTokenLogProbs, perTokenKL } from "../metrics/lm_metrics.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";

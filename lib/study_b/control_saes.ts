@@ -26,7 +26,8 @@
 import { type BootstrapConfig, bootstrapRows, type Interval } from "../metrics/bootstrap.ts";
 import { weightedMean } from "../metrics/row_bins.ts";
 import { dirname, join } from "../path.ts";
-import { assertSaeFitsModel, SAE_CFG_FILE, saeConfigFromSaeLens } from "../sae/saelens.ts";
+import { assertSaeFitsModel } from "../lm/sae_fit.ts";
+import { SAE_CFG_FILE, saeConfigFromSaeLens } from "../sae/saelens.ts";
 import type { Sae } from "../sae/sae.ts";
 import { type ContextSweepConfig, type LayerSweep, runSpliceSweep, saeSpec, studyBinEdges } from "./context_sweep.ts";
 import { contextWindows } from "./rules_context.ts";

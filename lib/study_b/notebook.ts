@@ -16,7 +16,7 @@
 
 import { loadCbt, loadLambadaJsonl } from "../data/formats.ts";
 import { type CbtItem, type LambadaItem, selectBalanced, type Selection } from "../data/benchmarks.ts";
-import { encodeText } from "../lm/tokenizer.ts";
+import { encodeText } from "../tokenizer/tokenizer.ts";
 import { lengthEdges } from "./bench_summary.ts";
 import { loadStudyBenchmarks } from "../data/study_data.ts";
 import { type BackendReport, initBackend } from "../engine/backend.ts";

@@ -23,7 +23,7 @@ import { Rng } from "../engine/rng.ts";
 import { loadTextRecords } from "../data/formats.ts";
 import { loadSplitTokenDocs, WEB_CORPORA } from "../data/study_data.ts";
 import type { SplitName } from "../data/splits.ts";
-import { encodeText, tokenizeAndConcatenate } from "../lm/tokenizer.ts";
+import { encodeText, tokenizeAndConcatenate } from "../tokenizer/tokenizer.ts";
 import { join } from "../path.ts";
 import { type StudySetup, toModelIds } from "./setup.ts";
 

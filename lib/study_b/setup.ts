@@ -29,11 +29,12 @@ import { hookLayer } from "../lm/gpt2.ts";
 import { readJsonFile } from "../io/weights_files.ts";
 import { loadGpt2FromHf } from "../lm/hf_loader.ts";
 import type { TokenMap } from "../lm/token_map.ts";
-import { BOS_TOKEN_ID } from "../lm/tokenizer.ts";
+import { BOS_TOKEN_ID } from "../tokenizer/tokenizer.ts";
 import { join } from "../path.ts";
 import type { SaeConfig } from "../sae/config.ts";
 import type { Sae } from "../sae/sae.ts";
-import { assertSaeFitsModel, loadSaeLens, SAE_CFG_FILE, saeConfigFromSaeLens } from "../sae/saelens.ts";
+import { assertSaeFitsModel } from "../lm/sae_fit.ts";
+import { loadSaeLens, SAE_CFG_FILE, saeConfigFromSaeLens } from "../sae/saelens.ts";
 
 /** One SAE of the study, not yet loaded. */
 export interface StudySae {

@@ -32,7 +32,7 @@ import { defaultSaeConfig, defaultSaeTrainConfig, type SaeTrainConfig } from "..
 import { createSae } from "../sae/sae.ts";
 import { geometricMedian } from "../sae/geometric_median.ts";
 import { featureDensity } from "../sae/metrics.ts";
-import { type FusedParams, fusedResultToSae, type FusedTrainResult, trainFusedSmall } from "../sae/fused_small.ts";
+import { type FusedParams, fusedResultToSae, type FusedTrainResult, trainFusedSmall } from "./fused_small.ts";
 import { type ComposedDataConfig, ComposedFeatureData, datasetConfig, type DatasetName } from "./data.ts";
 import {
   defaultToyTrainConfig,

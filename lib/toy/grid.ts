@@ -1,7 +1,7 @@
 /**
  * One data set's SAE sweep (study A §6.8): a learning-rate × ℓ1 grid
  * (5 × 5 in the study) with several instances per cell, all trained at once by
- * the fused kernel (`lib/sae/fused_small.ts`) on the frozen toy model's hidden
+ * the fused kernel (`lib/toy/fused_small.ts`) on the frozen toy model's hidden
  * activations, then evaluated with the SAE core's metrics.
  *
  * Seeds and streams (all derived from `GridConfig.seed`):
@@ -40,7 +40,7 @@ import { Rng } from "../engine/rng.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig, type SaeConfig, type SaeTrainConfig } from "../sae/config.ts";
 import { createSae } from "../sae/sae.ts";
 import { geometricMedian } from "../sae/geometric_median.ts";
-import { fusedResultToSae, trainFusedSmall } from "../sae/fused_small.ts";
+import { fusedResultToSae, trainFusedSmall } from "./fused_small.ts";
 import { type ComposedDataConfig, ComposedFeatureData } from "./data.ts";
 import { hiddenActivations, type ToyModel } from "./model.ts";
 import { evaluateInstances, type InstanceEval, reconstructionStats, selectInstances } from "./analysis.ts";

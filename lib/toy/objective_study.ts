@@ -17,7 +17,7 @@
 import { Rng } from "../engine/rng.ts";
 import { barTrace, figure, gridLayout, hline, lineTrace, mergeLayout, save, scatterTrace } from "../plot/mod.ts";
 import type { Figure, Shape, Trace } from "../plot/mod.ts";
-import type { FusedParams } from "../sae/fused_small.ts";
+import type { FusedParams } from "./fused_small.ts";
 import { ComposedFeatureData, datasetConfig, type DatasetName } from "./data.ts";
 import { hiddenActivations } from "./model.ts";
 import { EXPECTED_DICTIONARY_L1 } from "./analysis.ts";

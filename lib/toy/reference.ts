@@ -20,7 +20,7 @@
  * @module
  */
 
-import { makeBatchStream } from "../sae/fused_run.ts";
+import { makeBatchStream } from "./fused_run.ts";
 import type { ComposedDataConfig } from "./data.ts";
 import type { GridRun } from "./grid.ts";
 import type { ToyModel } from "./model.ts";

@@ -15,11 +15,11 @@
  *
  * @example
  * ```ts
- * import { createSae } from "./sae.ts";
- * import { defaultSaeConfig, defaultSaeTrainConfig } from "./config.ts";
+ * import { createSae } from "../sae/sae.ts";
+ * import { defaultSaeConfig, defaultSaeTrainConfig } from "../sae/config.ts";
  * import { fusedResultToSae, trainFusedSmall } from "./fused_small.ts";
- * import { datasetConfig } from "../toy/data.ts";
- * import { initToyModel } from "../toy/model.ts";
+ * import { datasetConfig } from "./data.ts";
+ * import { initToyModel } from "./model.ts";
  * import { Rng } from "../engine/rng.ts";
  * const cfg = defaultSaeConfig({ d_in: 2, d_sae: 4, n_inst: 10 });
  * const train = defaultSaeTrainConfig({ total_steps: 100, lr: 1e-3, l1_coefficient: 0.1 });
@@ -37,8 +37,8 @@
  * @module
  */
 
-import { type SaeConfig, type SaeTrainConfig, validateSaeConfig, validateSaeTrainConfig } from "./config.ts";
-import { type Sae, saeFromArrays } from "./sae.ts";
+import { type SaeConfig, type SaeTrainConfig, validateSaeConfig, validateSaeTrainConfig } from "../sae/config.ts";
+import { type Sae, saeFromArrays } from "../sae/sae.ts";
 import { checkFusedSupport, type FusedKernelChoice } from "./fused_state.ts";
 import {
   type FusedChunkJob,

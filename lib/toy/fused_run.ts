@@ -20,11 +20,11 @@
  */
 
 import { Rng } from "../engine/rng.ts";
-import { type ComposedDataConfig, ComposedFeatureData } from "../toy/data.ts";
-import { hiddenActivations, type ToyModel } from "../toy/model.ts";
-import type { SaeConfig, SaeTrainConfig } from "./config.ts";
+import { type ComposedDataConfig, ComposedFeatureData } from "./data.ts";
+import { hiddenActivations, type ToyModel } from "./model.ts";
+import type { SaeConfig, SaeTrainConfig } from "../sae/config.ts";
 import { type FusedKernelChoice, FusedSmallSae } from "./fused_state.ts";
-import { lrMultiplier, scheduleLengths } from "./schedule.ts";
+import { lrMultiplier, scheduleLengths } from "../sae/schedule.ts";
 
 /** Batches of hidden activations of a frozen toy model on composed-feature data. */
 export interface ToyBatchSource {
@@ -109,7 +109,7 @@ export interface FusedChunkResult {
  * @example
  * ```ts
  * import { makeBatchStream } from "./fused_run.ts";
- * import { datasetConfig } from "../toy/data.ts";
+ * import { datasetConfig } from "./data.ts";
  * const toy = { n_in: 4, n_hid: 2, W: new Float64Array([1, 0, -1, 0, 0, 1, 0, -1]), b: new Float64Array(4) };
  * const next = makeBatchStream({ kind: "toy", data: datasetConfig("D1"), toy, seed: 0, stream: "sae/batches" }, 64, 2);
  * const h = new Float64Array(128);

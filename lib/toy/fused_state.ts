@@ -25,7 +25,7 @@
  * @example
  * ```ts
  * import { FusedSmallSae } from "./fused_state.ts";
- * import { defaultSaeConfig, defaultSaeTrainConfig } from "./config.ts";
+ * import { defaultSaeConfig, defaultSaeTrainConfig } from "../sae/config.ts";
  * import { Rng } from "../engine/rng.ts";
  * const sae = new FusedSmallSae(
  *   defaultSaeConfig({ n_inst: 2, d_in: 2, d_sae: 4 }),
@@ -52,9 +52,9 @@ import {
   type SaeTrainConfig,
   validateSaeConfig,
   validateSaeTrainConfig,
-} from "./config.ts";
+} from "../sae/config.ts";
 import { accumulate2x4, accumulateGeneric, type KernelArgs } from "./fused_kernels.ts";
-import { l1WarmUpMultiplier } from "./schedule.ts";
+import { l1WarmUpMultiplier } from "../sae/schedule.ts";
 
 /** Largest d_in / d_sae the kernel accepts (it is meant for ≤ 16; tensors win above). */
 export const FUSED_MAX_DIM = 64;
@@ -69,7 +69,7 @@ export type FusedKernelChoice = "auto" | "generic";
  * @example
  * ```ts
  * import { checkFusedSupport } from "./fused_state.ts";
- * import { defaultSaeConfig, defaultSaeTrainConfig } from "./config.ts";
+ * import { defaultSaeConfig, defaultSaeTrainConfig } from "../sae/config.ts";
  * checkFusedSupport(defaultSaeConfig({ d_in: 2, d_sae: 4 }), defaultSaeTrainConfig());
  * ```
  */
@@ -108,7 +108,7 @@ export interface FusedStepStats {
  * @example
  * ```ts
  * import { FusedSmallSae } from "./fused_state.ts";
- * import { defaultSaeConfig, defaultSaeTrainConfig } from "./config.ts";
+ * import { defaultSaeConfig, defaultSaeTrainConfig } from "../sae/config.ts";
  * const sae = new FusedSmallSae(defaultSaeConfig({ n_inst: 3 }), defaultSaeTrainConfig({ lr: [1e-3, 3e-4, 1e-4] }));
  * sae.P; // 22 parameters per instance for d_in 2, d_sae 4
  * ```
