@@ -26,7 +26,7 @@
  * @module
  */
 
-import { jupyter } from "./plot/jupyter.ts";
+import { jupyter } from "./jupyter.ts";
 
 /** A snapshot of a bar, as passed to sinks and formatters. */
 export interface ProgressState {

@@ -50,4 +50,4 @@ export {
   writeAtomic,
 } from "./save.ts";
 export { DISPLAY_SCALE, figureBundle, PLOTLY_MIME, saveAndShow, show, type ShowOptions } from "./show.ts";
-export { inKernel, showText } from "./jupyter.ts";
+export { inKernel, showText } from "../jupyter.ts";

@@ -25,7 +25,7 @@
 import { isHeadless } from "../env.ts";
 import { describeFigure, figureSize, figureToJson, validateFigure } from "./figure.ts";
 import { exportFigure } from "./export.ts";
-import { jupyter, type MimeBundle } from "./jupyter.ts";
+import { jupyter, type MimeBundle } from "../jupyter.ts";
 import { plotlyJsSource } from "./plotly_js.ts";
 import { pngScale, save, type SavedFigure, type SaveOptions } from "./save.ts";
 import type { Figure } from "./types.ts";

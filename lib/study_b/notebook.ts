@@ -21,7 +21,7 @@ import { lengthEdges } from "./bench_summary.ts";
 import { loadStudyBenchmarks } from "../data/study_data.ts";
 import { type BackendReport, initBackend } from "../engine/backend.ts";
 import { isQuick } from "../env.ts";
-import { showText } from "../plot/jupyter.ts";
+import { showText } from "../jupyter.ts";
 import { type EvalRows, loadEvalRows } from "./rows.ts";
 import { type StudyBNotebook, type StudyBRunConfig, studyBRunConfig } from "./run_config.ts";
 import { loadStudySetup, type StudySetup, type StudySetupOptions, toModelIds } from "./setup.ts";
