@@ -20,7 +20,7 @@ import { fusedAdam } from "../lib/engine/kernels/adam.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
-import { defaultLmTrainConfig, trainStep } from "../lib/lm/train.ts";
+import { defaultLmTrainConfig, trainStep, useAttentionWorker } from "../lib/lm/train.ts";
 import type { RowSpec } from "./row_spec.ts";
 
 /** The shape of an LM benchmark step. */
@@ -126,12 +126,14 @@ export function lmTrainStepRow(name = "lm_train_step", shape: LmBenchShape = LM_
         return r;
       });
       const flops = lmTrainFlops(s, s.rows * s.n_ctx);
+      // the embedded trainer's rule: two-thread attention for full-size rows on ≥ 2 cores (SAE_ATTENTION_WORKER=0/1)
+      const worker = useAttentionWorker(cfg);
       const peakBefore = matmulPeakGflops();
       let best = Infinity;
       return {
         run() {
           const t = performance.now();
-          trainStep(model, optimizer, rows, cfg, cfg.lr);
+          trainStep(model, optimizer, rows, cfg, cfg.lr, worker);
           best = Math.min(best, performance.now() - t);
         },
         dispose() {
@@ -143,7 +145,8 @@ export function lmTrainStepRow(name = "lm_train_step", shape: LmBenchShape = LM_
         get notes() {
           const g = flops / (best * 1e6), peak = Math.max(peakBefore, matmulPeakGflops());
           return `${s.n_layer} layers × d_model ${s.d_model}, ${s.n_head} heads, n_ctx ${s.n_ctx}, vocab ${s.d_vocab}, ` +
-            `${s.rows} rows × ${s.n_ctx} tokens per step in micro-batches of ${s.micro}; ` +
+            `${s.rows} rows × ${s.n_ctx} tokens per step in micro-batches of ${s.micro}, attention on ` +
+            `${worker ? "two threads" : "one thread"}; ` +
             `${(flops / 1e9).toFixed(1)} GFLOP per step (bench/lm_train_row.ts convention); ` +
             `step ${best.toFixed(0)} ms = ${(100 * g / peak).toFixed(0)}% of a 1024³ matmul's ` +
             `${peak.toFixed(0)} GFLOP/s (best of before and after the steps); load average ${loadAverage()}`;

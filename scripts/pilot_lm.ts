@@ -26,13 +26,13 @@
 
 import { initBackend } from "../lib/engine/backend.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
-import { embeddedLmData, loadEmbedded, splitDocs, useAttentionWorker } from "../lib/lm/embedded.ts";
+import { embeddedLmData, loadEmbedded, splitDocs } from "../lib/lm/embedded.ts";
 import { bitsPerByte } from "../lib/lm/embedded_report.ts";
 import type { LmRecord } from "../lib/lm/embedded.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/lm/pilots.ts";
 import { readCurve } from "../lib/lm/context_probe.ts";
-import { lmStage, trainLm } from "../lib/lm/train.ts";
+import { lmStage, trainLm, useAttentionWorker } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
 import { parseArgs } from "./train_cli.ts";
 

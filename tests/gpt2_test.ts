@@ -301,3 +301,27 @@ Deno.test("config validation names the inconsistent field", () => {
     'missing parameter "wte.weight"',
   );
 });
+
+Deno.test("sinusoidal positional start: RMS 0.02, one rotation from each position to the next, rest unchanged", () => {
+  const cfg = defaultGpt2Config({ n_layer: 1, d_model: 16, n_head: 2, n_ctx: 32, d_vocab: 20 });
+  const plain = initGpt2Arrays(cfg, 3);
+  const sin = initGpt2Arrays(cfg, 3, { wpe: "sinusoid" });
+  const w = sin.get("wpe.weight")!;
+  const rms = Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
+  assert(Math.abs(rms - 0.02) < 1e-4, `wpe RMS ${rms} ≈ 0.02`);
+  // pair j of position p+1 is pair j of position p rotated by the angle ω_j (the same for every p)
+  const d = cfg.d_model;
+  for (const j of [0, 3, 7]) {
+    const om = Math.pow(10000, (-2 * j) / d);
+    for (const p of [0, 5, 30]) {
+      const [s0, c0] = [w[p * d + 2 * j]!, w[p * d + 2 * j + 1]!];
+      const [s1, c1] = [w[(p + 1) * d + 2 * j]!, w[(p + 1) * d + 2 * j + 1]!];
+      const rs = s0 * Math.cos(om) + c0 * Math.sin(om), rc = c0 * Math.cos(om) - s0 * Math.sin(om);
+      assert(Math.abs(rs - s1) < 1e-6 && Math.abs(rc - c1) < 1e-6, `pair ${j}, position ${p} → ${p + 1}`);
+    }
+  }
+  for (const [name, v] of plain) {
+    if (name === "wpe.weight") continue;
+    assert(maxAbsDiff(v, sin.get(name)!, name) === 0, `${name} does not depend on the positional start`);
+  }
+});

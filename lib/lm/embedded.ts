@@ -49,6 +49,7 @@ import {
   type LmTrainConfig,
   type LmTrainResult,
   trainLm,
+  useAttentionWorker,
   validationRows,
 } from "./train.ts";
 import { type PilotPoint, probePoint, readCurve, spreadValidationRows } from "./context_probe.ts";
@@ -110,21 +111,25 @@ export interface EmbeddedConfig {
 
 /**
  * The full-size embedded default, version 2 (issue 13: a model that uses its
- * context): 4 layers × d_model 128 × 4 heads, n_ctx 1024, 8192-token
- * vocabulary (91% of training tokens; the rest map to the unknown token); LM
- * 4000 steps of 8 rows × 1024 tokens (≈ 32.8M tokens, ≈ 9 epochs of the
- * 3.7M-token training text), lr 3e-3 with 100 warm-up steps and a cosine decay,
- * and in every row one span of 32–384 of its own tokens copied to a later
- * place in the row (`repeat_fraction` 1), which rewards looking back up to
- * 1023 tokens and copying (induction); the induction gain and context
- * difference are recorded every 250 steps (`curve`). This is pilot "copy" of
- * `lib/lm/pilots.ts` run to the end (notebook 09 shows the pilots and the
- * choice). Version 1 (2400 steps × 4 rows of plain text, 9.8M tokens) reached
- * validation loss 4.59 but did not copy (induction gain 0.1 nats) and its loss
- * was flat past ~10 positions. SAEs at 128 tokens (n_ctx / 8), expansion 16
- * (d_sae 2048), 400 steps of 4096 tokens per hook at lr 3e-3, two ℓ1
- * coefficients (0.15 × 0.75 and × 1) trained side by side per hook, the best
- * one meeting the bars shipped (≈ 30 min for the five hooks); the control SAEs
+ * context): 4 layers × d_model 256 × 8 heads, n_ctx 1024, 8192-token
+ * vocabulary (91% of training tokens; the rest map to the unknown token),
+ * positional embeddings started as sinusoids (`wpe_init`; learned like every
+ * other weight). LM 3000 steps of 8 rows × 1024 tokens (≈ 24.6M tokens, ≈ 7
+ * epochs of the 3.7M-token training text), lr 2e-3 with 100 warm-up steps and
+ * a cosine decay; steps 0–199 train on rows of 128 tokens and 200–399 on rows
+ * of 256 (same tokens per step), then full rows; in every row one span of
+ * 32–384 of its own tokens is copied to a later place in the row
+ * (`repeat_fraction` 1), which rewards looking back and copying (induction).
+ * The induction gain and context difference are recorded every 250 steps
+ * (`curve`). This is pilot "wide-sin-curriculum-copy" of `lib/lm/pilots.ts`
+ * run to the end (notebook 09 shows the pilots and the choice; the synthetic
+ * experiment of `lib/lm/induction_task.ts` shows why the positional start and
+ * the short rows matter). Version 1 (d_model 128, 2400 steps × 4 rows of plain
+ * text, 9.8M tokens) reached validation loss 4.59 but did not copy (induction
+ * gain 0.1 nats) and its loss was flat past ~10 positions. SAEs at 128 tokens
+ * (n_ctx / 8), expansion 16 (d_sae 4096), 400 steps of 4096 tokens per hook at
+ * lr 3e-3, two ℓ1 coefficients (0.15 × 0.75 and × 1) trained side by side per
+ * hook, the best one meeting the bars shipped; the control SAEs
  * (`control_sae`) the same on 1024-token rows.
  *
  * @example
@@ -136,23 +141,25 @@ export interface EmbeddedConfig {
 export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): EmbeddedConfig {
   return {
     name: "embedded-gpt2",
-    model: { n_layer: 4, d_model: 128, n_head: 4, n_ctx: 1024, layer_norm_epsilon: 1e-5 },
+    model: { n_layer: 4, d_model: 256, n_head: 8, n_ctx: 1024, layer_norm_epsilon: 1e-5 },
     model_seed: 0,
+    wpe_init: "sinusoid",
     vocab: { max_vocab: 8192, min_count: 2 },
     lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
     sae_corpora: ["sotu", "spam-assassin"],
     lm: defaultLmTrainConfig({
       n_ctx: 1024,
-      total_steps: 4000,
+      total_steps: 3000,
       batch_rows: 8,
-      micro_batch_rows: 1,
-      lr: 3e-3,
+      micro_batch_rows: 8,
+      lr: 2e-3,
       warmup_steps: 100,
       eval_every: 250,
       eval_rows: 8,
       checkpoint_every: 25,
       repeat_fraction: 1,
       repeat_span: [32, 384],
+      ctx_curriculum: [[200, 128], [400, 256]],
     }),
     sae: defaultSaeTrainingConfig({
       context_size: 128,
@@ -182,6 +189,8 @@ export function quickEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): Em
   return defaultEmbeddedConfig({
     name: "embedded-gpt2-quick",
     model: { n_layer: 2, d_model: 32, n_head: 2, n_ctx: 128, layer_norm_epsilon: 1e-5 },
+    // the QUICK run checks the pipeline, not the recipe: GPT-2's plain init, no curriculum, no copied spans
+    wpe_init: "normal",
     vocab: { max_vocab: 512, min_count: 2 },
     lm: defaultLmTrainConfig({
       n_ctx: 128,
@@ -390,32 +399,6 @@ export interface LmRecord {
   train_seconds: number;
   /** Induction gain and context difference at every evaluation (`curve_rows` rows; absent in older records). */
   curve?: PilotPoint[];
-}
-
-/**
- * Whether full-size LM training splits attention over two threads: on for
- * rows of ≥ 512 tokens on a machine with ≥ 2 cores (bit-for-bit the same
- * result; `bench/README.md` has the speed-up), off with
- * `SAE_ATTENTION_WORKER=0` or for small rows, where the Worker costs more than
- * it saves.
- *
- * @example
- * ```ts
- * import { defaultLmTrainConfig } from "./train.ts";
- * import { useAttentionWorker } from "./embedded.ts";
- * useAttentionWorker(defaultLmTrainConfig({ n_ctx: 128 })); // false
- * ```
- */
-export function useAttentionWorker(lm: LmTrainConfig): boolean {
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("SAE_ATTENTION_WORKER");
-  } catch {
-    env = undefined;
-  }
-  if (env === "0") return false;
-  if (env === "1") return true;
-  return lm.n_ctx >= 512 && (navigator.hardwareConcurrency ?? 1) >= 2;
 }
 
 /**

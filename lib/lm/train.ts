@@ -739,6 +739,31 @@ export async function trainLm(
 }
 
 /**
+ * Whether full-size LM training splits attention over two threads: on for
+ * rows of ≥ 512 tokens on a machine with ≥ 2 cores (bit-for-bit the same
+ * result; `bench/README.md` has the speed-up), off with
+ * `SAE_ATTENTION_WORKER=0` or for small rows, where the Worker costs more than
+ * it saves.
+ *
+ * @example
+ * ```ts
+ * import { defaultLmTrainConfig, useAttentionWorker } from "./train.ts";
+ * useAttentionWorker(defaultLmTrainConfig({ n_ctx: 128 })); // false
+ * ```
+ */
+export function useAttentionWorker(lm: LmTrainConfig): boolean {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("SAE_ATTENTION_WORKER");
+  } catch {
+    env = undefined;
+  }
+  if (env === "0") return false;
+  if (env === "1") return true;
+  return lm.n_ctx >= 512 && (navigator.hardwareConcurrency ?? 1) >= 2;
+}
+
+/**
  * One optimiser step on `rows` (`[batch_rows][n_ctx + 1]`): gradients summed
  * over micro-batches, clipped, then AdamW — unless the loss or the gradient
  * norm is not finite, in which case nothing is updated.

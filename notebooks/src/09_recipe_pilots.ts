@@ -118,7 +118,8 @@ const choice = chooseRecipe(candidates);
 const shipped = defaultEmbeddedConfig();
 const match = candidates.find((p) =>
   sameLmRecipe(p.config.lm, shipped.lm) && JSON.stringify(p.config.model) === JSON.stringify(shipped.model) &&
-  JSON.stringify(p.config.vocab) === JSON.stringify(shipped.vocab)
+  JSON.stringify(p.config.vocab) === JSON.stringify(shipped.vocab) &&
+  (p.config.wpe_init ?? "normal") === (shipped.wpe_init ?? "normal")
 );
 check(match !== undefined, "the default recipe (defaultEmbeddedConfig) is none of the pilots");
 check(

@@ -1,0 +1,190 @@
+/**
+ * A synthetic check of when induction heads form: a small GPT-2 trained from
+ * scratch on rows of uniformly random tokens whose second half repeats the
+ * first. The first half cannot be predicted (loss ≈ ln(vocab − 1)); the second
+ * half can, by copying, once a previous-token head and an induction head have
+ * formed, and its loss then falls by several nats within a few hundred steps.
+ *
+ * The project uses it to separate two explanations of a language model that
+ * does not learn to copy: a defect in the trainer (then even short rows fail)
+ * or the difficulty of forming the heads over 1024 learned positions (then
+ * short rows succeed and long rows do not). Conditions vary the row length,
+ * the positional-embedding start ({@link Gpt2InitOptions}) and a short-row
+ * curriculum; `scripts/induction_formation.ts` runs them into
+ * `data/embedded/induction_formation.json`, which notebook 09 shows.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import { fusedAdam } from "../engine/kernels/adam.ts";
+import { Rng } from "../engine/rng.ts";
+import { defaultGpt2Config } from "./config.ts";
+import { Gpt2, type Gpt2InitOptions } from "./gpt2.ts";
+import { defaultLmTrainConfig, trainStep } from "./train.ts";
+
+/** One condition of the experiment. */
+export interface InductionCondition {
+  /** Name (legend). */
+  name: string;
+  /** Length of the repeated half; rows hold 2·half tokens (+1 target). */
+  half: number;
+  /** Rows per step after the curriculum (tokens per step = rows · 2 · half). */
+  rows: number;
+  /** Steps trained on rows of 2·64 tokens (64 rows per step) before the long rows; 0: none. */
+  short_steps: number;
+  /** Initial positional embeddings. */
+  wpe: NonNullable<Gpt2InitOptions["wpe"]>;
+}
+
+/** The model and optimiser settings shared by every condition. */
+export interface InductionTaskConfig {
+  vocab: number;
+  n_layer: number;
+  d_model: number;
+  n_head: number;
+  lr: number;
+  steps: number;
+  eval_every: number;
+  eval_rows: number;
+  seed: number;
+}
+
+/** 2 layers × d_model 64 × 2 heads, 2048 tokens, lr 1e-3 (no weight decay), 600 steps, evaluated every 100 on 32 rows. */
+export function defaultInductionTaskConfig(overrides: Partial<InductionTaskConfig> = {}): InductionTaskConfig {
+  return {
+    vocab: 2048,
+    n_layer: 2,
+    d_model: 64,
+    n_head: 2,
+    lr: 1e-3,
+    steps: 600,
+    eval_every: 100,
+    eval_rows: 32,
+    seed: 0,
+    ...overrides,
+  };
+}
+
+/** One evaluation: mean loss on the first half (unpredictable) and on the repeated half. */
+export interface InductionPoint {
+  step: number;
+  tokens: number;
+  first_half: number;
+  second_half: number;
+  /** first_half − second_half, nats. */
+  gain: number;
+}
+
+/** A random row: `half` tokens in 1..vocab−1, the same `half` again, one more random target. */
+function repeatedRow(rng: Rng, half: number, vocab: number): Int32Array {
+  const r = new Int32Array(2 * half + 1);
+  for (let i = 0; i < half; i++) r[i] = r[i + half] = 1 + rng.int(vocab - 1);
+  r[2 * half] = 1 + rng.int(vocab - 1);
+  return r;
+}
+
+/** Mean loss over the first half (targets 1..half−1) and the second (targets half..2·half−1) of `rows`. */
+function halfLosses(model: Gpt2, rows: Int32Array[], half: number): { first: number; second: number } {
+  const T = 2 * half;
+  const input = new Int32Array(rows.length * T);
+  rows.forEach((r, i) => input.set(r.subarray(0, T), i * T));
+  const logp = tf.tidy(() => {
+    const logits = model.forward(tf.tensor2d(input, [rows.length, T], "int32")); // [rows, T, vocab]
+    return tf.logSoftmax(logits);
+  });
+  const lp = logp.dataSync() as Float32Array;
+  logp.dispose();
+  const V = model.cfg.d_vocab;
+  let first = 0, second = 0;
+  rows.forEach((r, i) => {
+    for (let t = 0; t < T; t++) {
+      const l = -(lp[(i * T + t) * V + (r[t + 1] as number)] as number);
+      if (t < half - 1) first += l;
+      else if (t >= half) second += l;
+    }
+  });
+  return { first: first / (rows.length * (half - 1)), second: second / (rows.length * half) };
+}
+
+/**
+ * Trains one condition from scratch and returns its curve (one point per
+ * `eval_every` steps, on fixed evaluation rows of the condition's length).
+ * Same config and condition, same numbers.
+ *
+ * @example
+ * ```ts
+ * import { defaultInductionTaskConfig, runInductionCondition } from "./induction_task.ts";
+ * const cfg = defaultInductionTaskConfig({ vocab: 16, d_model: 16, steps: 2, eval_every: 2, eval_rows: 2 });
+ * const curve = runInductionCondition(cfg, { name: "tiny", half: 4, rows: 2, short_steps: 0, wpe: "normal" });
+ * curve.length; // 1
+ * ```
+ */
+export function runInductionCondition(
+  cfg: InductionTaskConfig,
+  cond: InductionCondition,
+  onPoint?: (p: InductionPoint) => void,
+): InductionPoint[] {
+  const T = 2 * cond.half;
+  const shortHalf = 32;
+  const model = Gpt2.random(
+    defaultGpt2Config({
+      n_layer: cfg.n_layer,
+      d_model: cfg.d_model,
+      n_head: cfg.n_head,
+      n_ctx: Math.max(T, 2 * shortHalf),
+      d_vocab: cfg.vocab,
+    }),
+    cfg.seed,
+    { wpe: cond.wpe },
+  );
+  const optimizer = fusedAdam(cfg.lr, 0.9, 0.95, 1e-8);
+  const lm = defaultLmTrainConfig({ n_ctx: T, batch_rows: cond.rows, micro_batch_rows: cond.rows, lr: cfg.lr });
+  const trainRng = new Rng(cfg.seed, `induction-task/${cond.name}/train`);
+  const evalRng = new Rng(cfg.seed, "induction-task/eval");
+  const evalRows = Array.from({ length: cfg.eval_rows }, () => repeatedRow(evalRng, cond.half, cfg.vocab));
+  const curve: InductionPoint[] = [];
+  let tokens = 0;
+  try {
+    for (let s = 1; s <= cfg.steps; s++) {
+      const short = s <= cond.short_steps;
+      const half = short ? shortHalf : cond.half;
+      const n = short ? 64 : cond.rows;
+      const rows = Array.from({ length: n }, () => repeatedRow(trainRng, half, cfg.vocab));
+      const stepCfg = short ? { ...lm, n_ctx: 2 * half, batch_rows: n, micro_batch_rows: n } : lm;
+      const { loss } = trainStep(model, optimizer, rows, stepCfg, cfg.lr);
+      if (!Number.isFinite(loss)) throw new Error(`induction task "${cond.name}": loss ${loss} at step ${s}`);
+      tokens += n * 2 * half;
+      if (s % cfg.eval_every === 0) {
+        const { first, second } = halfLosses(model, evalRows, cond.half);
+        const p = { step: s, tokens, first_half: first, second_half: second, gain: first - second };
+        curve.push(p);
+        onPoint?.(p);
+      }
+    }
+    return curve;
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/**
+ * The conditions the project runs: short rows (64 tokens) as the control that
+ * the trainer can form the heads at all, then rows of 1024 tokens with the
+ * same tokens per step: GPT-2's normal positional start, the sinusoidal start,
+ * 400 short-row steps first, and both.
+ */
+export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
+  { name: "rows of 64", half: 32, rows: 64, short_steps: 0, wpe: "normal" },
+  { name: "rows of 1024", half: 512, rows: 4, short_steps: 0, wpe: "normal" },
+  { name: "rows of 1024, sinusoidal start", half: 512, rows: 4, short_steps: 0, wpe: "sinusoid" },
+  { name: "rows of 1024 after 400 short-row steps", half: 512, rows: 4, short_steps: 400, wpe: "normal" },
+  {
+    name: "rows of 1024 after 400 short-row steps, sinusoidal start",
+    half: 512,
+    rows: 4,
+    short_steps: 400,
+    wpe: "sinusoid",
+  },
+];
