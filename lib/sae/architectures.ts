@@ -1,6 +1,7 @@
 /**
- * Activation functions of the four SAE architectures, written once and shared
- * by the encoder, the trainer and the metrics. All act on pre-activations
+ * Activation primitives of the built-in SAE architectures (the specs in
+ * `arch/` call them; `registry.ts` lists the architectures), written once and
+ * shared by the encoder, the loss and the metrics. All act on pre-activations
  * `pre = x·W_enc + b_enc` of shape `[n_inst, batch, d_sae]` and return
  * non-negative activations of the same shape:
  *

@@ -19,8 +19,12 @@
  * @module
  */
 
-/** SAE architectures: SAELens's names. */
-export type SaeArchitecture = "standard" | "topk" | "batchtopk" | "jumprelu";
+/**
+ * The name of an SAE architecture registered in `registry.ts`: the library's `"standard"`, `"topk"`,
+ * `"batchtopk"` and `"jumprelu"` (SAELens's names), or one added with `registerSaeArchitecture`.
+ * `validateSaeConfig` rejects an unregistered name.
+ */
+export type SaeArchitecture = string;
 
 /** Shape, architecture and provenance of an SAE (what SAELens's `cfg.json` holds). */
 export interface SaeConfig {
@@ -30,7 +34,7 @@ export interface SaeConfig {
   d_sae: number;
   /** Independent instances trained side by side (leading tensor dimension). */
   n_inst: number;
-  /** Activation function family. */
+  /** Architecture (activation, penalty, extra parameters): a name registered in `registry.ts`. */
   architecture: SaeArchitecture;
   /** Active latents per token for `topk` (per token on average for `batchtopk`). */
   k: number;
@@ -214,47 +218,6 @@ export class SaeConfigError extends Error {
 
 function positiveInt(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 1) throw new SaeConfigError(`${what}: expected an integer ≥ 1, got ${v}`);
-}
-
-/**
- * Checks an {@link SaeConfig}; throws {@link SaeConfigError} naming the bad field.
- *
- * @example
- * ```ts
- * import { defaultSaeConfig, validateSaeConfig } from "./config.ts";
- * validateSaeConfig(defaultSaeConfig({ d_in: 2, d_sae: 4 }));
- * ```
- */
-export function validateSaeConfig(cfg: SaeConfig): void {
-  positiveInt(cfg.d_in, "SaeConfig.d_in");
-  positiveInt(cfg.d_sae, "SaeConfig.d_sae");
-  positiveInt(cfg.n_inst, "SaeConfig.n_inst");
-  const archs: SaeArchitecture[] = ["standard", "topk", "batchtopk", "jumprelu"];
-  if (!archs.includes(cfg.architecture)) {
-    throw new SaeConfigError(`SaeConfig.architecture: expected one of ${archs.join(", ")}, got "${cfg.architecture}"`);
-  }
-  if (cfg.architecture === "topk" || cfg.architecture === "batchtopk") {
-    if (!(cfg.k > 0) || (cfg.architecture === "topk" && !Number.isInteger(cfg.k)) || cfg.k > cfg.d_sae) {
-      throw new SaeConfigError(
-        `SaeConfig.k: expected ${
-          cfg.architecture === "topk" ? "an integer" : "a number"
-        } in (0, d_sae = ${cfg.d_sae}], got ${cfg.k}`,
-      );
-    }
-  }
-  if (cfg.architecture === "jumprelu") {
-    if (!(cfg.jumprelu_init_threshold > 0)) {
-      throw new SaeConfigError(`SaeConfig.jumprelu_init_threshold: expected > 0, got ${cfg.jumprelu_init_threshold}`);
-    }
-    if (!(cfg.jumprelu_bandwidth > 0)) {
-      throw new SaeConfigError(`SaeConfig.jumprelu_bandwidth: expected > 0, got ${cfg.jumprelu_bandwidth}`);
-    }
-  }
-  if (cfg.normalize_activations !== "none") {
-    throw new SaeConfigError(
-      `SaeConfig.normalize_activations: only "none" is supported, got "${cfg.normalize_activations}"`,
-    );
-  }
 }
 
 /**

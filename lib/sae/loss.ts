@@ -5,14 +5,15 @@
  *
  * ```
  * mse_nb    = Σ_d (x̂ − x)_d² / ‖x_b‖²        ("l2_normalized"; ‖x‖ = 0 → 1)   or Σ_d (x̂ − x)_d²  ("sum")
- * sparse_nb = Σ_j w_nj a_nbj                  standard: w = λ_n c_nj (· ‖W_dec_j‖ if weighted), a ≥ 0
- *           = Σ_j w_nj [pre_nbj > θ_nj]        jumprelu (L0; gradient to θ only); 0 for topk/batchtopk
+ * sparse_nb = Σ_j w_nj q_nbj                  the architecture's penalty (its spec's `penalty`): w = λ_n c_nj
+ *                                             (· ‖W_dec_j‖ if weighted and the spec allows it), q = a (standard, ℓ1),
+ *                                             [pre > θ] (jumprelu, L0; gradient to θ only); none for topk/batchtopk
  * ghost_nb  = see ghost.ts                     instances with dead latents, when ghost grads are on
  * loss_n    = mean_b (mse + sparse + ghost) + aux_coef · auxk_n
  * loss      = Σ_n loss_n / divisor              divisor = n_inst unless configured
  * ```
  *
- * `auxk_n` is SAELens's auxiliary-k loss for TopK-family SAEs: the top
+ * `auxk_n` is SAELens's auxiliary-k loss for architectures whose spec sets `auxK` (the TopK family): the top
  * `k_aux,n = min(k_aux, #dead_n)` dead pre-activations of each token (raw, not
  * rectified) decode (with `b_dec`, as SAELens does) towards the detached
  * residual `x − x̂`; `auxk_n = min(#dead_n / k_aux, 1) · mean_b Σ_d (·)²`.
@@ -36,7 +37,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { SaeTrainConfig } from "./config.ts";
 import { addBias, type Sae } from "./sae.ts";
-import { jumpStep, selectTopK, stopGradient, withoutGradient } from "./architectures.ts";
+import { selectTopK, stopGradient, withoutGradient } from "./architectures.ts";
 import { ghostTerm } from "./ghost.ts";
 
 /** Per-step inputs to {@link lossTerms} besides the SAE. */
@@ -90,7 +91,7 @@ export function inverseNorms(x: tf.Tensor3D): tf.Tensor3D {
  * (`tf.keep`) so they survive the gradient scope and must be disposed by the caller.
  */
 export function lossTerms(sae: Sae, t: SaeTrainConfig, inp: LossInputs): LossOutput {
-  const { cfg, params } = sae;
+  const { cfg, params, arch } = sae;
   const { x, sparsityWeight, dead, deadCount } = inp;
   const n = cfg.n_inst;
   const b = x.shape[1];
@@ -103,15 +104,13 @@ export function lossTerms(sae: Sae, t: SaeTrainConfig, inp: LossInputs): LossOut
   const mse = invNorm ? tf.mul(sq, tf.square(tf.squeeze(invNorm, [2]))) : sq; // [n, batch]
 
   let sparse: tf.Tensor | null = null; // [n, batch]
-  if (cfg.architecture === "standard" || cfg.architecture === "jumprelu") {
+  if (arch.penalty) {
     let w = sparsityWeight; // [n, d_sae, 1]
-    if (t.l1_weighted_by_decoder_norm && cfg.architecture === "standard") {
+    if (t.l1_weighted_by_decoder_norm && arch.penalty.decoderNormWeighted) {
       w = tf.mul(w, tf.expandDims(tf.norm(params.W_dec, "euclidean", -1), 2));
     }
-    const penalised = cfg.architecture === "standard"
-      ? acts
-      : jumpStep(pre, params.threshold as tf.Variable, cfg.jumprelu_bandwidth);
-    sparse = tf.squeeze(tf.matMul(penalised as tf.Tensor3D, w as tf.Tensor3D), [2]);
+    const penalised = arch.penalty.penalised({ cfg, threshold: params.threshold ?? null, training: true, pre, acts });
+    sparse = tf.squeeze(tf.matMul(penalised, w as tf.Tensor3D), [2]); // [n, batch]
   }
 
   const anyDead = deadCount.some((c) => c > 0);
@@ -122,8 +121,7 @@ export function lossTerms(sae: Sae, t: SaeTrainConfig, inp: LossInputs): LossOut
   }
 
   let auxk: tf.Tensor | null = null; // [n]
-  const topkFamily = cfg.architecture === "topk" || cfg.architecture === "batchtopk";
-  if (topkFamily && t.aux_k_coefficient > 0 && dead && anyDead) {
+  if (arch.auxK && t.aux_k_coefficient > 0 && dead && anyDead) {
     auxk = tf.mul(auxKLoss(sae, t, pre, err, dead, deadCount), t.aux_k_coefficient);
   }
 

@@ -17,6 +17,8 @@
 
 export * from "./config.ts";
 export * from "./sae.ts";
+export * from "./architecture.ts";
+export * from "./registry.ts";
 export * from "./architectures.ts";
 export * from "./ghost.ts";
 export * from "./loss.ts";

@@ -1,6 +1,7 @@
 /**
  * The sparse autoencoder: `n_inst` independent instances in one set of
- * tensors, any of four architectures (see `architectures.ts`).
+ * tensors, of any registered architecture (`registry.ts`; each one a spec in
+ * `arch/`, read here for its activation σ and its extra parameter θ).
  *
  * ```
  * pre   = (x − b_dec·[apply_b_dec_to_input]) · W_enc + b_enc   // [n_inst, batch, d_sae]
@@ -12,7 +13,8 @@
  * by every instance), or — when `n_inst = 1` — plain `[batch, d_in]`, in which
  * case outputs are 2-D too. Parameter names and shapes follow SAELens with a
  * leading instance axis; {@link Sae.toArrays} writes them as SAELens files name
- * them (JumpReLU and BatchTopK SAEs carry `threshold`).
+ * them (architectures with a threshold, such as JumpReLU and BatchTopK, carry
+ * `threshold`).
  *
  * @example
  * ```ts
@@ -29,8 +31,9 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/rng.ts";
-import { type SaeConfig, SaeConfigError, validateSaeConfig } from "./config.ts";
-import { batchTopkActivation, jumpRelu, topkActivation } from "./architectures.ts";
+import type { SaeArchitectureSpec } from "./architecture.ts";
+import { type SaeConfig, SaeConfigError } from "./config.ts";
+import { saeArchitecture, validateSaeConfig } from "./registry.ts";
 
 /** Trainable (and state) tensors of an SAE, each with a leading instance axis. */
 export interface SaeParams {
@@ -43,9 +46,9 @@ export interface SaeParams {
   /** Decoder bias. */
   b_dec: tf.Variable; // [n_inst, d_in]
   /**
-   * Per-latent threshold θ (> 0) of `jumprelu` (trained, in log space like SAELens's `log_threshold`)
-   * and the inference threshold of `batchtopk` (the moving average of the smallest kept activation,
-   * not trained by gradients). Absent for `standard` and `topk`.
+   * Per-latent threshold θ of architectures that have one (their spec's `threshold`): trained in log space
+   * for `jumprelu` (like SAELens's `log_threshold`), set after each step for `batchtopk` (the moving average
+   * of the smallest kept activation). Absent for `standard` and `topk`.
    */
   threshold?: tf.Variable; // [n_inst, d_sae]
 }
@@ -96,16 +99,19 @@ export class Sae {
   readonly cfg: SaeConfig;
   /** The tensors (owned by this object). */
   readonly params: SaeParams;
+  /** The architecture's spec (`registry.ts`), looked up from `cfg.architecture`. */
+  readonly arch: SaeArchitectureSpec;
 
   /** Wraps existing variables (shapes are checked). Prefer {@link createSae} / {@link saeFromArrays}. */
   constructor(cfg: SaeConfig, params: SaeParams) {
     validateSaeConfig(cfg);
+    const arch = saeArchitecture(cfg.architecture);
     const { n_inst: n, d_in: d, d_sae: s } = cfg;
     const expect: [keyof SaeParams, number[]][] = [["W_enc", [n, d, s]], ["b_enc", [n, s]], ["W_dec", [n, s, d]], [
       "b_dec",
       [n, d],
     ]];
-    if (cfg.architecture === "jumprelu" || cfg.architecture === "batchtopk") expect.push(["threshold", [n, s]]);
+    if (arch.threshold) expect.push(["threshold", [n, s]]);
     for (const [name, shape] of expect) {
       const t = params[name];
       if (t === undefined) throw new SaeConfigError(`Sae: parameter ${name} is missing for a ${cfg.architecture} SAE`);
@@ -115,13 +121,14 @@ export class Sae {
     }
     this.cfg = cfg;
     this.params = params;
+    this.arch = arch;
   }
 
-  /** The variables gradient descent updates (W_enc, b_enc, W_dec, b_dec, and θ for `jumprelu`). */
+  /** The variables gradient descent updates (W_enc, b_enc, W_dec, b_dec, and θ when the architecture trains it). */
   trainableVariables(): tf.Variable[] {
     const p = this.params;
     const vs = [p.W_enc, p.b_enc, p.W_dec, p.b_dec];
-    if (this.cfg.architecture === "jumprelu" && p.threshold) vs.push(p.threshold);
+    if (this.arch.threshold?.trained && p.threshold) vs.push(p.threshold);
     return vs;
   }
 
@@ -135,21 +142,13 @@ export class Sae {
     });
   }
 
-  /** Activations from pre-activations, by architecture. */
+  /** Activations from pre-activations: the architecture's σ. */
   activate(pre: tf.Tensor3D, options: EncodeOptions = {}): tf.Tensor3D {
-    const { architecture, k, jumprelu_bandwidth } = this.cfg;
-    switch (architecture) {
-      case "standard":
-        return tf.relu(pre);
-      case "topk":
-        return topkActivation(pre, k) as tf.Tensor3D;
-      case "batchtopk":
-        return options.training
-          ? batchTopkActivation(pre, k) as tf.Tensor3D
-          : jumpRelu(pre, this.params.threshold as tf.Variable, jumprelu_bandwidth) as tf.Tensor3D;
-      case "jumprelu":
-        return jumpRelu(pre, this.params.threshold as tf.Variable, jumprelu_bandwidth) as tf.Tensor3D;
-    }
+    return this.arch.activate(pre, {
+      cfg: this.cfg,
+      threshold: this.params.threshold ?? null,
+      training: options.training ?? false,
+    });
   }
 
   /** Latent activations of `x` (rank follows the input: 3-D, or 2-D when `n_inst = 1`). */
@@ -265,8 +264,8 @@ export function addBias(y: tf.Tensor3D, bias: tf.Tensor2D | tf.Variable): tf.Ten
 /**
  * A freshly initialised SAE. The random numbers come from `new Rng(seed, "sae/init")`
  * (a xoshiro128** stream); torch's exact numbers are not reproduced, only their
- * distribution (see {@link SaeInitOptions}). JumpReLU thresholds start at
- * `cfg.jumprelu_init_threshold`, BatchTopK's at 0. `b_dec` starts at 0; the
+ * distribution (see {@link SaeInitOptions}). A threshold starts at its spec's
+ * `initial(cfg)` (JumpReLU: `cfg.jumprelu_init_threshold`; BatchTopK: 0). `b_dec` starts at 0; the
  * trainer re-initialises it from data (geometric median) unless told not to.
  *
  * @example
@@ -314,11 +313,8 @@ export function createSae(cfg: SaeConfig, seed: number, init: Partial<SaeInitOpt
     W_dec: { data: wDec, shape: [n, s, d] },
     b_dec: { data: new Float32Array(n * d), shape: [n, d] },
   };
-  if (cfg.architecture === "jumprelu") {
-    arrays.threshold = { data: new Float32Array(n * s).fill(cfg.jumprelu_init_threshold), shape: [n, s] };
-  } else if (cfg.architecture === "batchtopk") {
-    arrays.threshold = { data: new Float32Array(n * s), shape: [n, s] };
-  }
+  const threshold = saeArchitecture(cfg.architecture).threshold;
+  if (threshold) arrays.threshold = { data: new Float32Array(n * s).fill(threshold.initial(cfg)), shape: [n, s] };
   return saeFromArrays(cfg, arrays);
 }
 
@@ -336,7 +332,7 @@ function normaliseRows(w: Float32Array, rows: number, d: number, target: number)
 /**
  * An SAE from host arrays named as in SAELens files (`W_enc [d_in, d_sae]` …)
  * or with the instance axis (`[n_inst, d_in, d_sae]` …); 2-D/1-D arrays are
- * accepted when `n_inst = 1`. JumpReLU/BatchTopK SAEs need `threshold`
+ * accepted when `n_inst = 1`. Architectures with a threshold need `threshold`
  * (`log_threshold` is accepted and exponentiated). Float32Array data are
  * handed to the backend as they are (the wasm backend copies them into its
  * memory, the cpu backend may keep them): do not modify them afterwards.
@@ -363,8 +359,8 @@ export function saeFromArrays(
   validateSaeConfig(cfg);
   const { n_inst: n, d_in: d, d_sae: s } = cfg;
   const want: [string, number[]][] = [["W_enc", [d, s]], ["b_enc", [s]], ["W_dec", [s, d]], ["b_dec", [d]]];
-  const needsThreshold = cfg.architecture === "jumprelu" || cfg.architecture === "batchtopk";
-  if (needsThreshold) want.push(["threshold", [s]]);
+  const threshold = saeArchitecture(cfg.architecture).threshold;
+  if (threshold) want.push(["threshold", [s]]);
   const made: Partial<Record<keyof SaeParams, tf.Variable>> = {};
   try {
     for (const [name, inner] of want) {
@@ -402,7 +398,7 @@ export function saeFromArrays(
           throw new SaeConfigError(`saeFromArrays: "${name}" element ${i} is ${data[i]}, expected a finite number`);
         }
       }
-      const trainable = name !== "threshold" || cfg.architecture === "jumprelu";
+      const trainable = name !== "threshold" || threshold?.trained === true;
       const init = tf.tensor(data, full, "float32");
       made[name as keyof SaeParams] = tf.variable(init, trainable);
       init.dispose();

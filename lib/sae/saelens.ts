@@ -12,7 +12,8 @@
  * - 6.x keys with the provenance nested under `metadata`.
  * Missing fields get SAELens's defaults (`apply_b_dec_to_input: true`,
  * `architecture: "standard"`, `activation_fn: "relu"`, `prepend_bos: true`).
- * Architectures: `standard` (ReLU), `topk` (`k`, or legacy
+ * Architectures: those of `registry.ts` whose spec reads SAELens files, built
+ * in: `standard` (ReLU), `topk` (`k`, or legacy
  * `activation_fn: "topk"` with `activation_fn_kwargs.k`) and `jumprelu`
  * (`threshold`, or `log_threshold`). Weights: `W_enc [d_in, d_sae]`,
  * `b_enc [d_sae]`, `W_dec [d_sae, d_in]`, `b_dec [d_in]`; a `scaling_factor
@@ -40,6 +41,7 @@ import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.
 import { assertFiniteTensor, readJsonFile, readWeightsFile, sameShape } from "../io/weights_files.ts";
 import { join } from "../path.ts";
 import { defaultSaeConfig, type SaeConfig } from "./config.ts";
+import { saeArchitecture, saeArchitectureNames } from "./registry.ts";
 import { type Sae, saeFromArrays } from "./sae.ts";
 
 /** `cfg.json`. */
@@ -130,40 +132,32 @@ export function saeConfigFromSaeLens(json: unknown, source: string): SaeConfig {
   if (!FLOAT_DTYPES.includes(dtype)) {
     throw new Error(`${source}: "dtype" must be one of ${FLOAT_DTYPES.join(", ")}, got ${JSON.stringify(flat.dtype)}`);
   }
+  // legacy files: `activation_fn: "topk"` with `activation_fn_kwargs.k` stands for architecture "topk"
   const act = str("activation_fn", "relu");
-  let architecture = str("architecture", act === "topk" ? "topk" : "standard");
-  let k = flat.k;
+  let architectureName = str("architecture", act === "topk" ? "topk" : "standard");
   const kwargs = flat.activation_fn_kwargs as Record<string, unknown> | undefined;
   if (act === "topk" && kwargs?.k !== undefined) {
-    architecture = "topk";
-    k = kwargs.k;
+    architectureName = "topk";
+    flat.k = kwargs.k;
   } else if (act !== "relu" && act !== "topk") {
     throw new Error(`${source}: "activation_fn" ${JSON.stringify(act)} is not supported (relu or topk)`);
   }
-  if (architecture !== "standard" && architecture !== "topk" && architecture !== "jumprelu") {
+  const readable = saeArchitectureNames().map(saeArchitecture).filter((a) => a.saeLens.reads);
+  const arch = readable.find((a) => a.saeLens.name === architectureName);
+  if (arch === undefined) {
     throw new Error(
-      `${source}: "architecture" ${JSON.stringify(architecture)} is not supported (standard, topk, jumprelu)`,
+      `${source}: "architecture" ${JSON.stringify(architectureName)} is not supported (${
+        readable.map((a) => a.saeLens.name).join(", ")
+      })`,
     );
   }
-  if (architecture === "topk") {
-    if (typeof k !== "number" || !Number.isInteger(k) || k < 1 || k > d_sae) {
-      throw new Error(`${source}: a topk SAE needs an integer "k" in [1, d_sae=${d_sae}], got ${JSON.stringify(k)}`);
-    }
-    if (flat.rescale_acts_by_decoder_norm === true) {
-      throw new Error(`${source}: "rescale_acts_by_decoder_norm": true is not supported`);
-    }
-  }
-  const defaults = defaultSaeConfig();
-  const num = (key: string, fallback: number): number => (typeof flat[key] === "number" ? flat[key] : fallback);
   return defaultSaeConfig({
     d_in,
     d_sae,
     n_inst: 1,
-    architecture,
-    k: architecture === "topk" ? k as number : defaults.k,
+    architecture: arch.name,
+    ...arch.saeLens.read(flat, source, d_sae),
     apply_b_dec_to_input: bool("apply_b_dec_to_input", true),
-    jumprelu_init_threshold: num("jumprelu_init_threshold", defaults.jumprelu_init_threshold),
-    jumprelu_bandwidth: num("jumprelu_bandwidth", defaults.jumprelu_bandwidth),
     hook_name,
     context_size: typeof flat.context_size === "number" ? flat.context_size : 0,
     model_name: str("model_name", ""),
@@ -199,7 +193,7 @@ export async function loadSaeLens(dir: string): Promise<LoadedSaeLens> {
     W_dec: [d_sae, d_in],
     b_dec: [d_in],
   };
-  if (cfg.architecture === "jumprelu") {
+  if (saeArchitecture(cfg.architecture).threshold) {
     expected[tensors.has("log_threshold") && !tensors.has("threshold") ? "log_threshold" : "threshold"] = [d_sae];
   }
   const arrays: Record<string, { data: Float32Array; shape: number[] }> = {};
@@ -288,7 +282,7 @@ export async function saveSaeLens(sae: Sae, dir: string, opts: SaeLensSaveOption
     const size = inner.reduce((p, v) => p * v, 1);
     tensors[name] = { shape: inner, data: a.data.slice(inst * size, (inst + 1) * size) };
   }
-  const architecture = cfg.architecture === "batchtopk" ? "jumprelu" : cfg.architecture;
+  const arch = saeArchitecture(cfg.architecture);
   const json: Record<string, unknown> = {
     d_in: cfg.d_in,
     d_sae: cfg.d_sae,
@@ -308,9 +302,9 @@ export async function saveSaeLens(sae: Sae, dir: string, opts: SaeLensSaveOption
       dataset_path: cfg.dataset_path,
       ...opts.metadata,
     },
-    architecture,
+    architecture: arch.saeLens.name,
+    ...arch.saeLens.write(cfg),
   };
-  if (architecture === "topk") Object.assign(json, { k: cfg.k, rescale_acts_by_decoder_norm: false });
   await Deno.mkdir(dir, { recursive: true });
   await writeSafetensors(join(dir, SAE_WEIGHTS_FILE), tensors);
   await writeJsonAtomic(join(dir, SAE_CFG_FILE), json);

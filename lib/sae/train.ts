@@ -15,7 +15,8 @@
  * 7. remove each decoder row's gradient component along the row
  *    (`remove_decoder_parallel_grad`);
  * 8. Adam (per-instance lr × the shared schedule multiplier of `schedule.ts`);
- * 9. BatchTopK only: threshold ← (1 − r)·threshold + r·(smallest kept activation).
+ * 9. the architecture's post-step update, if its spec has one (BatchTopK:
+ *    threshold ← (1 − r)·threshold + r·(smallest kept activation)).
  *
  * Divergence guard: if any instance's loss or gradient is not finite, the step
  * throws {@link SaeDivergenceError} (naming the step and instance) before
@@ -82,7 +83,10 @@ export interface SaeTrainState {
   cooldown: Int32Array;
   /** Number of samples on which each latent was > 0, over all training. */
   firedCounts: Float64Array;
-  /** BatchTopK threshold per instance (float64 moving average, as SAELens keeps it). */
+  /**
+   * The running per-instance value of the architecture's post-step update (float64, as SAELens keeps it):
+   * BatchTopK's threshold; unused (zeros) for architectures without one. Checkpoints keep its old name.
+   */
   topkThreshold: Float64Array;
   /** The optimiser. */
   readonly adam: AdamPerInstance;
@@ -272,7 +276,8 @@ export function trainStep(
   options: { metrics?: boolean } = {},
 ): SaeStepResult {
   const t = state.trainCfg;
-  const { n_inst: n, d_sae: s, architecture } = sae.cfg;
+  const { n_inst: n, d_sae: s } = sae.cfg;
+  const postStep = sae.arch.postStep;
   const p = sae.params;
   const x3 = asBatch(sae, x);
   const batch = x3.shape[1];
@@ -320,7 +325,7 @@ export function trainStep(
   value.dispose();
   const k = kept as unknown as { perInstance: tf.Tensor2D; acts: tf.Tensor3D; recon: tf.Tensor3D };
 
-  // one host read: loss rows [5n], gradient sums [n], firing counts [ns], positive counts [ns], min positive [n]
+  // one host read: loss rows [5n], gradient sums [n], firing counts [ns], positive counts [ns], post-step statistic [n]
   const summary = tf.tidy(() => {
     let gsum: tf.Tensor = tf.zeros([n]);
     for (const v of vars) {
@@ -333,10 +338,7 @@ export function trainStep(
     const firedN = tf.matMul(ones, tf.step(tf.sub(k.acts, t.dead_feature_threshold)) as tf.Tensor3D);
     const positiveN = tf.matMul(ones, tf.step(k.acts) as tf.Tensor3D);
     const parts = [tf.reshape(k.perInstance, [-1]), gsum, tf.reshape(firedN, [-1]), tf.reshape(positiveN, [-1])];
-    if (architecture === "batchtopk") {
-      const big = tf.mul(tf.sub(1, tf.step(k.acts)), 3e38);
-      parts.push(tf.min(tf.reshape(tf.add(k.acts, big), [n, -1]), 1));
-    }
+    if (postStep) parts.push(postStep.statistic(k.acts));
     return tf.concat(parts);
   });
   const host = summary.dataSync();
@@ -393,21 +395,10 @@ export function trainStep(
   state.adam.apply(gradMap, state.lr.map((v) => v * mult));
   for (const g of gradMap.values()) g.dispose();
 
-  // 9. BatchTopK inference threshold
-  if (architecture === "batchtopk" && p.threshold) {
-    const minOff = cntOff + ns;
-    for (let i = 0; i < n; i++) {
-      const mp = host[minOff + i] as number;
-      if (mp < 1e38) {
-        state.topkThreshold[i] = (1 - t.topk_threshold_lr) * (state.topkThreshold[i] as number) +
-          t.topk_threshold_lr * mp;
-      }
-    }
-    const th = new Float32Array(ns);
-    for (let q = 0; q < ns; q++) th[q] = state.topkThreshold[Math.floor(q / s)] as number;
-    const thT = tf.tensor2d(th, [n, s]);
-    p.threshold.assign(thT);
-    thT.dispose();
+  // 9. the architecture's post-step update (BatchTopK: the inference threshold)
+  if (postStep && p.threshold) {
+    const statOff = cntOff + ns;
+    postStep.apply(state.topkThreshold, host.subarray(statOff, statOff + n), t, p.threshold, s);
   }
 
   state.step++;

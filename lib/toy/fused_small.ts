@@ -37,7 +37,8 @@
  * @module
  */
 
-import { type SaeConfig, type SaeTrainConfig, validateSaeConfig, validateSaeTrainConfig } from "../sae/config.ts";
+import { type SaeConfig, type SaeTrainConfig, validateSaeTrainConfig } from "../sae/config.ts";
+import { validateSaeConfig } from "../sae/registry.ts";
 import { type Sae, saeFromArrays } from "../sae/sae.ts";
 import { checkFusedSupport, type FusedKernelChoice } from "./fused_state.ts";
 import {

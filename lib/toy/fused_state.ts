@@ -50,9 +50,9 @@ import {
   type SaeConfig,
   SaeConfigError,
   type SaeTrainConfig,
-  validateSaeConfig,
   validateSaeTrainConfig,
 } from "../sae/config.ts";
+import { validateSaeConfig } from "../sae/registry.ts";
 import { accumulate2x4, accumulateGeneric, type KernelArgs } from "./fused_kernels.ts";
 import { l1WarmUpMultiplier } from "../sae/schedule.ts";
 
