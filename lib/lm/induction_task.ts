@@ -22,6 +22,8 @@ import { Rng } from "../engine/rng.ts";
 import { defaultGpt2Config } from "./config.ts";
 import { Gpt2, type Gpt2InitOptions } from "./gpt2.ts";
 import { defaultLmTrainConfig, trainStep } from "./train.ts";
+import { figure, lineTrace } from "../plot/mod.ts";
+import type { Figure } from "../plot/types.ts";
 
 /** One condition of the experiment. */
 export interface InductionCondition {
@@ -188,3 +190,53 @@ export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
     wpe: "sinusoid",
   },
 ];
+
+/** The file `scripts/induction_formation.ts` writes. */
+export interface InductionFormationRecord {
+  format: "induction-formation/1";
+  config: InductionTaskConfig;
+  runs: { condition: InductionCondition; curve: InductionPoint[]; seconds: number }[];
+}
+
+/**
+ * Reads `induction_formation.json`; throws naming the file and field when it
+ * is not the format `scripts/induction_formation.ts` writes.
+ */
+export async function loadInductionFormation(path: string): Promise<InductionFormationRecord> {
+  const raw = JSON.parse(await Deno.readTextFile(path)) as Partial<InductionFormationRecord>;
+  if (raw.format !== "induction-formation/1") {
+    throw new Error(`${path}: format: expected "induction-formation/1", got ${JSON.stringify(raw.format)}`);
+  }
+  if (!Array.isArray(raw.runs) || raw.runs.length === 0) throw new Error(`${path}: runs: expected a non-empty array`);
+  raw.runs.forEach((r, i) => {
+    if (!Array.isArray(r.curve) || r.curve.length === 0) throw new Error(`${path}: runs[${i}].curve: empty`);
+    r.curve.forEach((q, k) => {
+      for (const f of ["step", "tokens", "first_half", "second_half", "gain"] as const) {
+        if (!Number.isFinite(q[f])) throw new Error(`${path}: runs[${i}].curve[${k}].${f}: not a number`);
+      }
+    });
+  });
+  return raw as InductionFormationRecord;
+}
+
+/** Copying gain (first half − repeated half) against training steps, one line per condition. */
+export function inductionFormationFigure(rec: InductionFormationRecord): Figure {
+  return figure(
+    rec.runs.map((r) =>
+      lineTrace(r.curve.map((q) => q.step), r.curve.map((q) => q.gain), {
+        name: r.condition.name,
+        mode: "lines+markers",
+        markerSize: 6,
+      })
+    ),
+    {
+      title: {
+        text: `synthetic copying task: ${rec.config.n_layer} layers × d_model ${rec.config.d_model}, ` +
+          `${rec.config.vocab} random tokens`,
+      },
+      xaxis: { title: { text: "training step" } },
+      yaxis: { title: { text: "copying gain: loss on first half − loss on repeat (nats)" } },
+      height: 480,
+    },
+  );
+}
