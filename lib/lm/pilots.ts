@@ -194,6 +194,13 @@ export function extrapolateTokens(points: readonly [number, number][], target: n
   return 10 ** (mx + (target - my) / slope);
 }
 
+/** Short y-axis labels (the figure title carries the full definition). */
+const AXIS_LABELS = {
+  induction_gain: "induction gain (nats)",
+  ctx_diff: "loss 513–1023 − 65–128 (nats)",
+  val_loss: "validation loss (nats/token)",
+} as const;
+
 /**
  * One figure of a metric against training tokens (log-x), a line per pilot;
  * the context gain carries its 95% interval as error bars.
@@ -220,7 +227,7 @@ export function pilotFigure(pilots: readonly PilotRun[], metric: "induction_gain
     {
       title: { text: `${label}${target ? ` — ${target}` : ""}` },
       xaxis: { title: { text: "training tokens" }, type: "log" },
-      yaxis: { title: { text: label } },
+      yaxis: { title: { text: AXIS_LABELS[metric] } },
       height: 480,
     },
   );
