@@ -22,6 +22,14 @@
 // model lacked and what makes distant context useful); otherwise the lowest context difference wins. The shipped
 // recipe must be the rule's pick; this notebook stops otherwise.
 //
+// **How the pilots went, in order.** The first candidate, `copy` (the first model's shape, every row holding a copied
+// span of its own text), had formed no induction by 4.1M tokens, although a copied span is an easy target once the
+// heads exist. A synthetic experiment (next section) then separated a trainer defect from an optimisation obstacle:
+// the trainer forms copying heads on short rows within a few hundred steps, and none form on rows of 1024 tokens in the
+// same number of tokens. One recipe was piloted against that obstacle, `wide-sin-curriculum-copy`: d_model 256,
+// positional embeddings started as sinusoids (still learned), and rows of 128 and then 256 tokens for the first 400
+// steps. The choice rule above was not changed after any of this.
+
 // The pilots are recorded in `data/embedded/pilots.json` (`deno run -A scripts/pilot_lm.ts --recipe NAME`, then
 // `--export data/embedded/pilots.json`); this notebook only reads and plots them. Pilot wall times were measured on a
 // shared 2-core machine (the load average is stored with each point), so they are not throughput numbers.
@@ -42,6 +50,7 @@ import {
   pilotFigure,
   sameLmRecipe,
 } from "@lib/lm/pilots.ts";
+import { inductionFormationFigure, loadInductionFormation } from "@lib/lm/induction_task.ts";
 
 await initBackend();
 const pilots = await loadPilots(join(dataDir(), "embedded", "pilots.json"));
@@ -72,12 +81,54 @@ for (const p of pilots.filter((q) => q.bits_per_byte !== undefined)) {
 }
 
 // %% [markdown]
+// ## Why the first recipe did not copy: a synthetic experiment
+//
+// `lib/lm/induction_task.ts`: a 2-layer, d_model-64 model trained from scratch through the project's LM trainer on
+// rows of uniformly random tokens (vocabulary 2048) whose second half repeats the first; the first half is
+// unpredictable (≈ ln 2047 = 7.62 nats), the repeat is predictable by copying. Every condition trains 4096 tokens per
+// step for 600 steps (`scripts/induction_formation.ts`, stored in `data/embedded/induction_formation.json`). Rows of 64
+// tokens are the control: if the trainer (fused attention and its backward pass, AdamW) were broken, they would not
+// copy either. The same model on rows of 1024 tokens is the question; two remedies are tried there, alone and
+// together: sinusoidal starting values for the positional embeddings (every position then starts with the same
+// relation to its predecessor, which a previous-token head needs at all 1024 positions) and 400 first steps on short
+// rows. These conditions were chosen after an exploratory run of the same experiment; they are a diagnosis, not a
+// pre-registered test, and the check below is a sanity check on the control only.
+
+// %%
+const formation = await loadInductionFormation(join(dataDir(), "embedded", "induction_formation.json"));
+pl.DataFrame(formation.runs.map((r) => {
+  const last = r.curve.at(-1)!;
+  const firstAbove = r.curve.find((q) => q.gain >= 1);
+  return {
+    condition: r.condition.name,
+    steps: last.step,
+    "tokens (M)": Math.round(last.tokens / 1e4) / 100,
+    "loss on first half": f3(last.first_half),
+    "loss on repeat": f3(last.second_half),
+    "copying gain": f3(last.gain),
+    "first step with gain ≥ 1": firstAbove ? firstAbove.step : "none",
+  };
+}));
+
+// %%
+const _formation = await saveAndShow(inductionFormationFigure(formation), "induction_formation", { formation });
+const control = formation.runs.find((r) => r.condition.half * 2 === 64);
+check(control !== undefined, "the synthetic experiment has no rows-of-64 control");
+check(
+  control.curve.at(-1)!.gain >= 2,
+  `sanity: the trainer must learn to copy on rows of 64 (gain ${control.curve.at(-1)!.gain.toFixed(2)} < 2 nats)`,
+);
+
+// %% [markdown]
 // ## Curves against training tokens
 //
 // The shipped first model (`shipped-v1`, plain text, 4 rows per step, 9.8M tokens) is one point, measured the same way.
 // The `copy` pilot ran 150 steps on its own; its later points come from the embedded default's own run of the same
 // recipe, resumed from the pilot's checkpoint (its cosine schedule spans 4000 steps instead of 3000, a learning-rate
 // difference below 0.1% over the pilot's steps), which records the same measurement every 250 steps.
+// `wide-sin-curriculum-copy` trains on rows of 128 tokens until step 200 (1.6M tokens) and 256 until step 400 (3.3M),
+// so before 3.3M tokens its context difference compares trained positions (65–128) with positions 513–1023 that no row
+// has reached yet; only the points from 3.3M tokens on measure context use as the target means it.
 
 // %%
 const _induction = await saveAndShow(pilotFigure(pilots, "induction_gain"), "recipe_pilots_induction", { pilots });
@@ -131,3 +182,32 @@ await showText(
     `${shipped.lm.total_steps} steps × ${shipped.lm.batch_rows} rows × ${shipped.lm.n_ctx} tokens ` +
     `(${((shipped.lm.total_steps * shipped.lm.batch_rows * shipped.lm.n_ctx) / 1e6).toFixed(1)}M tokens)`,
 );
+
+// %% [markdown]
+// ## Where each pilot peaked
+//
+// The choice rule looks at one token count; the curves also show whether copying formed at some point and was lost.
+// For each pilot, its largest induction gain, where it occurred, and the last point.
+
+// %%
+pl.DataFrame(candidates.map((p) => {
+  const peak = p.curve.reduce((a, b) => (b.induction_gain > a.induction_gain ? b : a));
+  const last = p.curve.at(-1)!;
+  return {
+    pilot: p.name,
+    "peak induction gain": f3(peak.induction_gain),
+    "peak at tokens (M)": Math.round(peak.tokens / 1e4) / 100,
+    "last induction gain": f3(last.induction_gain),
+    "last at tokens (M)": Math.round(last.tokens / 1e4) / 100,
+    "target ≥ 2 met at the end": last.induction_gain >= PILOT_TARGETS.induction_gain,
+  };
+}));
+
+// %% [markdown]
+// **Reading.** A pilot that reaches a large gain on short rows and loses it when rows grow to 1024 tokens has formed
+// copying heads that work only at the positions it was trained on: positions beyond the short rows keep their starting
+// embeddings while the trained ones move away from theirs, and the switch to full rows disrupts the heads instead of
+// extending them. The levers this points to, for the next pilots, keep the architecture (learned absolute positional
+// embeddings) and change what the short-row stage trains: short rows placed at random offsets so that every absolute
+// position is trained before full rows, or a gradual doubling of the row length. Until a pilot keeps the induction gain
+// at 1024-token rows, the rule above decides the default, and no version 2 is shipped.
