@@ -37,6 +37,7 @@ import { Rng } from "../engine/rng.ts";
 import { causalAttention, causalMask } from "../engine/kernels/causal_attention.ts";
 import { fusedLmOps } from "../engine/kernels/fused_ops.ts";
 import {
+  checkOffsets,
   embedTokens,
   gelu as geluOp,
   layerNorm as layerNormOp,
@@ -70,6 +71,13 @@ export interface RunOptions {
   startAt?: { hook: string; act: tf.Tensor3D };
   /** Compute the logits (default true); false skips the unembedding and returns null logits. */
   logits?: boolean;
+  /**
+   * Absolute position of each row's first token `[batch]`: row b reads the
+   * positional embeddings `wpe[o_b … o_b + pos − 1]` (`hook_pos_embed` holds
+   * those rows); each `o_b + pos ≤ n_ctx`. Omitted: every row starts at 0.
+   * Unused by a pass that starts after the embeddings (`startAt`).
+   */
+  posOffsets?: Int32Array;
 }
 
 /** What {@link Gpt2.run} returns; the caller owns (and must dispose) every tensor. */
@@ -265,9 +273,12 @@ export class Gpt2 {
     this.embedRowMean?.dispose();
   }
 
-  /** Logits `[batch, pos, d_vocab]` for int32 tokens `[batch, pos]`. */
-  forward(tokens: tf.Tensor2D): tf.Tensor3D {
-    return this.run(tokens).logits as tf.Tensor3D;
+  /**
+   * Logits `[batch, pos, d_vocab]` for int32 tokens `[batch, pos]`; rows start
+   * at absolute positions `posOffsets` (`[batch]`, default all 0; see {@link RunOptions.posOffsets}).
+   */
+  forward(tokens: tf.Tensor2D, posOffsets?: Int32Array): tf.Tensor3D {
+    return this.run(tokens, posOffsets === undefined ? {} : { posOffsets }).logits as tf.Tensor3D;
   }
 
   /** Logits plus the named activations (TransformerLens `run_with_cache`). */
@@ -340,7 +351,7 @@ export class Gpt2 {
     };
     let resid: tf.Tensor3D | null = null;
     try {
-      if (start === null) resid = tf.tidy(() => this.embed(tokens, batch, T, point));
+      if (start === null) resid = tf.tidy(() => this.embed(tokens, batch, T, point, opts.posOffsets));
       else {
         resid = tf.clone(start.act);
         // a resid_pre start is recorded by its block's own hook point; a resid_post start here
@@ -405,9 +416,11 @@ export class Gpt2 {
    * `[batch, pos]` against `targets` (`batch · pos` ids, row-major: the
    * training targets, each row's tokens shifted by one); differentiable. The
    * training loss: on the fused path (`engine/kernels/fused_ops.ts`) the
-   * logits are never materialised whole (`unembedCrossEntropy`).
+   * logits are never materialised whole (`unembedCrossEntropy`). `offsets`
+   * (`[batch]`, optional): row b occupies absolute positions
+   * `offsets[b] … offsets[b] + pos − 1` (see {@link RunOptions.posOffsets}).
    */
-  nextTokenLoss(tokens: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+  nextTokenLoss(tokens: tf.Tensor2D, targets: Int32Array, offsets?: Int32Array): tf.Scalar {
     const [batch, T] = this.checkTokens(tokens);
     if (targets.length !== batch * T) {
       throw new RangeError(`Gpt2.nextTokenLoss: ${targets.length} targets for tokens [${batch}, ${T}]`);
@@ -415,7 +428,8 @@ export class Gpt2 {
     const id: HookFn = (x) => x; // no hooks: every hook point is the identity
     return tf.tidy(() => {
       const wpe = this.p("wpe.weight") as tf.Tensor2D;
-      let resid = embedTokens(this.p("wte.weight") as tf.Tensor2D, wpe, tokens.dataSync() as Int32Array, batch, T);
+      const ids = tokens.dataSync() as Int32Array;
+      let resid = embedTokens(this.p("wte.weight") as tf.Tensor2D, wpe, ids, batch, T, offsets); // [batch, pos, d_model]
       for (let l = 0; l < this.cfg.n_layer; l++) resid = this.block(l, resid, T, id);
       const flat = tf.reshape(this.layerNorm(resid, "ln_f"), [batch * T, this.cfg.d_model]) as tf.Tensor2D;
       const wte = this.p("wte.weight") as tf.Tensor2D;
@@ -474,10 +488,18 @@ export class Gpt2 {
     return [batch, T];
   }
 
-  private embed(tokens: tf.Tensor2D, batch: number, T: number, point: HookFn): tf.Tensor3D {
+  private embed(tokens: tf.Tensor2D, batch: number, T: number, point: HookFn, offsets?: Int32Array): tf.Tensor3D {
     const d = this.cfg.d_model;
     const embed = point(tf.gather(this.p("wte.weight"), tokens) as tf.Tensor3D, "hook_embed"); // [batch, pos, d_model]
-    const pos = tf.broadcastTo(tf.slice(this.p("wpe.weight"), [0, 0], [T, d]), [batch, T, d]) as tf.Tensor3D;
+    let pos: tf.Tensor3D; // [batch, pos, d_model]
+    if (offsets === undefined) {
+      pos = tf.broadcastTo(tf.slice(this.p("wpe.weight"), [0, 0], [T, d]), [batch, T, d]) as tf.Tensor3D;
+    } else {
+      checkOffsets(offsets, batch, T, this.cfg.n_ctx);
+      const at = new Int32Array(batch * T); // absolute position of each (row, t)
+      for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) at[b * T + t] = (offsets[b] as number) + t;
+      pos = tf.reshape(tf.gather(this.p("wpe.weight"), tf.tensor1d(at, "int32")), [batch, T, d]);
+    }
     const posEmbed = point(pos, "hook_pos_embed"); // [batch, pos, d_model]
     return tf.add(embed, posEmbed);
   }

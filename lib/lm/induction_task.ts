@@ -33,8 +33,15 @@ export interface InductionCondition {
   half: number;
   /** Rows per step after the curriculum (tokens per step = rows · 2 · half). */
   rows: number;
-  /** Steps trained on rows of 2·64 tokens (64 rows per step) before the long rows; 0: none. */
+  /** Steps trained on rows of 64 tokens (64 rows per step) before the long rows; 0: none. */
   short_steps: number;
+  /**
+   * Absolute positions of the short rows: `"zero"` (absent: the same) at
+   * positions 0–63; `"random"`: each short row at an offset uniform in
+   * `[0, 2·half − 64]` (`Rng(seed, "induction-task/<name>/offsets")`), so every
+   * positional embedding of the long rows is trained during the short steps.
+   */
+  short_offsets?: "zero" | "random";
   /** Initial positional embeddings. */
   wpe: NonNullable<Gpt2InitOptions["wpe"]>;
 }
@@ -129,12 +136,13 @@ export function runInductionCondition(
 ): InductionPoint[] {
   const T = 2 * cond.half;
   const shortHalf = 32;
+  const nCtx = Math.max(T, 2 * shortHalf);
   const model = Gpt2.random(
     defaultGpt2Config({
       n_layer: cfg.n_layer,
       d_model: cfg.d_model,
       n_head: cfg.n_head,
-      n_ctx: Math.max(T, 2 * shortHalf),
+      n_ctx: nCtx,
       d_vocab: cfg.vocab,
     }),
     cfg.seed,
@@ -145,6 +153,9 @@ export function runInductionCondition(
   const trainRng = new Rng(cfg.seed, `induction-task/${cond.name}/train`);
   const evalRng = new Rng(cfg.seed, "induction-task/eval");
   const evalRows = Array.from({ length: cfg.eval_rows }, () => repeatedRow(evalRng, cond.half, cfg.vocab));
+  const offsetRng = (cond.short_offsets ?? "zero") === "random"
+    ? new Rng(cfg.seed, `induction-task/${cond.name}/offsets`)
+    : null;
   const curve: InductionPoint[] = [];
   let tokens = 0;
   try {
@@ -154,7 +165,11 @@ export function runInductionCondition(
       const n = short ? 64 : cond.rows;
       const rows = Array.from({ length: n }, () => repeatedRow(trainRng, half, cfg.vocab));
       const stepCfg = short ? { ...lm, n_ctx: 2 * half, batch_rows: n, micro_batch_rows: n } : lm;
-      const { loss } = trainStep(model, optimizer, rows, stepCfg, cfg.lr);
+      // short rows at random absolute positions [offset, offset + 64) of the model's n_ctx, when asked
+      const offsets = short && offsetRng !== null
+        ? Int32Array.from({ length: n }, () => offsetRng.int(nCtx - 2 * half + 1))
+        : undefined;
+      const { loss } = trainStep(model, optimizer, rows, stepCfg, cfg.lr, undefined, offsets);
       if (!Number.isFinite(loss)) throw new Error(`induction task "${cond.name}": loss ${loss} at step ${s}`);
       tokens += n * 2 * half;
       if (s % cfg.eval_every === 0) {
@@ -175,7 +190,8 @@ export function runInductionCondition(
  * The conditions the project runs: short rows (64 tokens) as the control that
  * the trainer can form the heads at all, then rows of 1024 tokens with the
  * same tokens per step: GPT-2's normal positional start, the sinusoidal start,
- * 400 short-row steps first, and both.
+ * 400 short-row steps first, and both; last, 400 short-row steps with each
+ * short row at a random absolute position (every positional embedding trained).
  */
 export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
   { name: "rows of 64", half: 32, rows: 64, short_steps: 0, wpe: "normal" },
@@ -188,6 +204,14 @@ export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
     rows: 4,
     short_steps: 400,
     wpe: "sinusoid",
+  },
+  {
+    name: "rows of 1024 after 400 short-row steps at random positions",
+    half: 512,
+    rows: 4,
+    short_steps: 400,
+    short_offsets: "random",
+    wpe: "normal",
   },
 ];
 

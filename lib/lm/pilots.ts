@@ -130,6 +130,18 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       },
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
     ),
+    recipe(
+      "offset-curriculum-copy",
+      "copy spans as in copy; rows of 128 positions for 200 steps, then 256 for 200 (same tokens per step), " +
+        "each short row at a random absolute position so every positional embedding is trained before full rows",
+      {
+        micro_batch_rows: 8,
+        repeat_fraction: 1,
+        repeat_span: [32, 384],
+        ctx_curriculum: [[200, 128], [400, 256]],
+        ctx_offsets: "random",
+      },
+    ),
   ].map((r) => [r.name, r]),
 );
 

@@ -117,6 +117,17 @@ export interface LmTrainConfig {
    * last `until_step` on use full rows of `n_ctx`. Empty: full rows throughout.
    */
   ctx_curriculum: [number, number][];
+  /**
+   * Absolute positions of the curriculum's short rows: `"zero"` (absent: the
+   * same) puts every row at positions 0 … ctx − 1, so positions ≥ ctx are not
+   * trained until full rows start; `"random"` puts each short row at an offset
+   * uniform in `[0, n_ctx − ctx]` (one `Rng` stream per global row, so a
+   * resumed run draws the same offsets), so every positional embedding is
+   * trained with short attention spans. Full-length rows always start at 0.
+   * Optional and absent from {@link defaultLmTrainConfig}, so configs written
+   * before it (and their hashes) are unchanged.
+   */
+  ctx_offsets?: "zero" | "random";
 }
 
 /**
@@ -234,6 +245,11 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
       throw new RangeError(`${where}: ctx must divide n_ctx ${c.n_ctx} and be below it, got ${ctx}`);
     }
     prev = until;
+  }
+  if (c.ctx_offsets !== undefined && c.ctx_offsets !== "zero" && c.ctx_offsets !== "random") {
+    throw new RangeError(
+      `LmTrainConfig.ctx_offsets: expected "zero" or "random", got ${JSON.stringify(c.ctx_offsets)}`,
+    );
   }
 }
 
@@ -434,6 +450,25 @@ export class LmBatches {
         const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
         out.push(rng.uniform() < c.repeat_fraction ? repeatSpan(row, c.repeat_span, rng).row : row);
       } else out.push(row);
+    }
+    return out;
+  }
+
+  /**
+   * Absolute position of each row's first token at 0-based step `step`
+   * (`[rows]`, parallel to {@link rows}): all 0 for full-length rows and under
+   * `ctx_offsets` "zero" (or absent); under "random", for short rows of `ctx`
+   * positions, uniform in `[0, n_ctx − ctx]` from `Rng(seed, "lm/offset/ctx<ctx>/<g>")`
+   * of global row g, so the same step gives the same offsets after a resume.
+   */
+  offsets(step: number): Int32Array {
+    const c = this.#cfg;
+    const st = lmStage(c, step);
+    const out = new Int32Array(st.rows);
+    if ((c.ctx_offsets ?? "zero") === "zero" || st.ctx === c.n_ctx) return out;
+    const g0 = (step - st.from) * st.rows;
+    for (let i = 0; i < st.rows; i++) {
+      out[i] = new Rng(c.seed, `lm/offset${this.#stream(st.ctx)}/${g0 + i}`).int(c.n_ctx - st.ctx + 1);
     }
     return out;
   }
@@ -686,7 +721,8 @@ export async function trainLm(
       const lr = lmLearningRate(cfg, step);
       const stage = lmStage(cfg, step);
       const stepCfg = stage.ctx === cfg.n_ctx ? cfg : { ...cfg, micro_batch_rows: stage.micro };
-      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr, worker);
+      const offsets = (cfg.ctx_offsets ?? "zero") === "zero" ? undefined : batches.offsets(step);
+      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr, worker, offsets);
       const step1 = step + 1;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         throw new LmDivergenceError(step1, `the loss is ${loss} and the gradient norm ${gradNorm}`, lastCheckpoint);
@@ -766,7 +802,9 @@ export function useAttentionWorker(lm: LmTrainConfig): boolean {
 /**
  * One optimiser step on `rows` (`[batch_rows][n_ctx + 1]`): gradients summed
  * over micro-batches, clipped, then AdamW — unless the loss or the gradient
- * norm is not finite, in which case nothing is updated.
+ * norm is not finite, in which case nothing is updated. `offsets` (`[rows]`,
+ * optional): the absolute position of each row's first input token (see
+ * {@link LmBatches.offsets}); omitted: 0.
  */
 export function trainStep(
   model: Gpt2,
@@ -775,12 +813,16 @@ export function trainStep(
   cfg: LmTrainConfig,
   lr: number,
   attentionWorker: boolean = attentionWorkerRequested(),
+  offsets?: Int32Array,
 ): { loss: number; gradNorm: number } {
+  if (offsets !== undefined && offsets.length !== rows.length) {
+    throw new RangeError(`trainStep: ${offsets.length} position offsets for ${rows.length} rows`);
+  }
   // attention's (row, head) pairs on two threads (engine/kernels/attention_pool.ts): SAE_ATTENTION_WORKER=1 or
   // TrainLmOptions.attentionWorker; bit-for-bit the one-thread result
   const blas = attentionWorker ? fusedLmOps()?.blas ?? null : null;
   const pool = blas === null ? null : sharedAttentionPool(blas);
-  return usingAttentionPool(pool, () => trainStepOn(model, optimizer, rows, cfg, lr));
+  return usingAttentionPool(pool, () => trainStepOn(model, optimizer, rows, cfg, lr, offsets));
 }
 
 function trainStepOn(
@@ -789,6 +831,7 @@ function trainStepOn(
   rows: Int32Array[],
   cfg: LmTrainConfig,
   lr: number,
+  offsets: Int32Array | undefined,
 ): { loss: number; gradNorm: number } {
   const micro = cfg.micro_batch_rows;
   const nMicro = rows.length / micro;
@@ -800,7 +843,8 @@ function trainStepOn(
       const { input, target, T } = splitRows(rows.slice(m * micro, (m + 1) * micro));
       const tokens = tf.tensor2d(input, [micro, T], "int32");
       // forward, fused unembedding + cross-entropy (no [micro·pos, d_vocab] logits on the fused path), backward
-      const { value, grads } = tf.variableGrads(() => model.nextTokenLoss(tokens, target), vars);
+      const off = offsets?.subarray(m * micro, (m + 1) * micro); // [micro]
+      const { value, grads } = tf.variableGrads(() => model.nextTokenLoss(tokens, target, off), vars);
       activeAttentionPool()?.reset(); // the backward pass is done with the arena
       tokens.dispose();
       lossSum += value.dataSync()[0] as number;
@@ -874,6 +918,7 @@ function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: stri
   const defaults = defaultLmTrainConfig();
   for (const k of Object.keys(cfg) as (keyof LmTrainConfig)[]) {
     if (k === "total_steps" || k === "eval_every" || k === "checkpoint_every") continue;
+    if (k === "ctx_offsets") continue; // optional, compared below with absent = "zero"
     // fields added later (e.g. repeat_fraction) are absent from older checkpoints: they had the default
     const was = JSON.stringify(state.config[k] ?? defaults[k]), now = JSON.stringify(cfg[k]);
     if (was !== now) {
@@ -882,6 +927,13 @@ function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: stri
           "resume with the same config or use a fresh checkpoint folder",
       );
     }
+  }
+  const was = state.config.ctx_offsets ?? "zero", now = cfg.ctx_offsets ?? "zero";
+  if (was !== now) {
+    throw new Error(
+      `${file}: written with ctx_offsets = "${was}", this run has "${now}"; ` +
+        "resume with the same config or use a fresh checkpoint folder",
+    );
   }
 }
 

@@ -237,10 +237,15 @@ function unembedForward(
 }
 
 /**
- * Token plus position embeddings `[batch, pos, d]`: `wte[ids[b, t]] + wpe[t]`
+ * Token plus position embeddings `[batch, pos, d]`: `wte[ids[b, t]] + wpe[o_b + t]`
  * for `ids` (`batch · pos` row-major, each in `[0, V)`), differentiable with
- * respect to `wte [V, d]` and `wpe [n_ctx, d]`. Fused: one pass over the heap
- * forward and one scatter-add backward (no gather, tile, slice or segment-sum kernels).
+ * respect to `wte [V, d]` and `wpe [n_ctx, d]`. Row b occupies absolute
+ * positions `o_b … o_b + T − 1`, `o_b = offsets[b]` (all 0 when `offsets` is
+ * omitted; then the result is bit for bit the one without offsets). Fused: one
+ * pass over the heap forward and one scatter-add backward (no gather, tile,
+ * slice or segment-sum kernels); plain: a gather of the wpe rows.
+ *
+ * @throws {RangeError} when an offset puts a row outside `[0, n_ctx)` of `wpe`
  */
 export function embedTokens(
   wte: tf.Tensor2D,
@@ -248,17 +253,23 @@ export function embedTokens(
   ids: Int32Array,
   batch: number,
   T: number,
+  offsets?: Int32Array,
 ): tf.Tensor3D {
   const [V, d] = wte.shape;
   if (wpe.shape[1] !== d || wpe.shape[0] < T) {
     throw new Error(`embedTokens: wpe [${wpe.shape}] must be [≥ ${T}, ${d}] for wte [${wte.shape}]`);
   }
   checkTargets(ids, batch * T, V, "embedTokens");
+  if (offsets !== undefined) checkOffsets(offsets, batch, T, wpe.shape[0]);
+  const off = (b: number) => (offsets === undefined ? 0 : offsets[b] as number);
   const fused = fusedLmOps();
   if (fused === null || ids.length === 0) {
     return tf.tidy(() => {
       const tok = tf.reshape(tf.gather(wte, tf.tensor1d(ids, "int32")), [batch, T, d]);
-      return tf.add(tok, tf.slice(wpe, [0, 0], [T, d])) as tf.Tensor3D;
+      if (offsets === undefined) return tf.add(tok, tf.slice(wpe, [0, 0], [T, d])) as tf.Tensor3D;
+      const pos = new Int32Array(batch * T); // absolute position of each (row, t)
+      for (let b = 0; b < batch; b++) for (let t = 0; t < T; t++) pos[b * T + t] = off(b) + t;
+      return tf.add(tok, tf.reshape(tf.gather(wpe, tf.tensor1d(pos, "int32")), [batch, T, d])) as tf.Tensor3D;
     });
   }
   const { backend } = fused;
@@ -268,8 +279,9 @@ export function embedTokens(
       timed("embed", () => {
         const O = heapView(backend, out), W = heapView(backend, wt), P = heapView(backend, wp);
         for (let b = 0; b < batch; b++) {
+          const o0 = off(b);
           for (let t = 0; t < T; t++) {
-            const o = (b * T + t) * d, w = (ids[b * T + t] as number) * d, p = t * d;
+            const o = (b * T + t) * d, w = (ids[b * T + t] as number) * d, p = (o0 + t) * d;
             for (let j = 0; j < d; j++) O[o + j] = (W[w + j] as number) + (P[p + j] as number);
           }
         }
@@ -284,8 +296,9 @@ export function embedTokens(
             A.fill(0);
             B.fill(0);
             for (let b = 0; b < batch; b++) {
+              const o0 = off(b);
               for (let t = 0; t < T; t++) {
-                const g = (b * T + t) * d, w = (ids[b * T + t] as number) * d, p = t * d;
+                const g = (b * T + t) * d, w = (ids[b * T + t] as number) * d, p = (o0 + t) * d;
                 for (let j = 0; j < d; j++) {
                   const v = G[g + j] as number;
                   A[w + j] = (A[w + j] as number) + v;
@@ -299,4 +312,23 @@ export function embedTokens(
     }) as unknown as CustomGradFn,
   );
   return f(wte, wpe) as tf.Tensor3D;
+}
+
+/**
+ * Throws a RangeError naming the row when `offsets` (one per row) would put a
+ * row of `T` positions outside `[0, nCtx)`.
+ */
+export function checkOffsets(offsets: Int32Array, batch: number, T: number, nCtx: number): void {
+  if (offsets.length !== batch) {
+    throw new RangeError(`position offsets: ${offsets.length} offsets for ${batch} rows`);
+  }
+  for (let b = 0; b < batch; b++) {
+    const o = offsets[b] as number;
+    if (!(o >= 0 && o + T <= nCtx)) {
+      throw new RangeError(
+        `position offsets: row ${b} has offset ${o}; a row of T = ${T} positions needs 0 ≤ offset ≤ ` +
+          `${nCtx - T} (wpe has ${nCtx} rows)`,
+      );
+    }
+  }
 }
