@@ -252,7 +252,7 @@ Deno.test("bench figures: intervals per length bin without lines, a legend on Δ
     lo: 0.02,
     hi: 0.2,
     fullWordAccuracy: 3 / 35,
-    meanTargetLogProb: -5,
+    meanWordLogProb: -5,
     deltaCe: dce,
     deltaCeSe: 0.02,
     kl,

@@ -56,8 +56,10 @@ function accuracyRow(variant: string, layer: number | null, correct: Uint8Array)
 
 /** LAMBADA accuracy per variant plus the secondary scores (F4a, F4d). */
 export interface LambadaRow extends AccuracyRow {
+  /** Every target token is the argmax given the previous ones (teacher forcing). */
   fullWordAccuracy: number;
-  meanTargetLogProb: number;
+  /** Mean log-prob of the whole target word: the sum over its tokens (the primary table uses the first token only). */
+  meanWordLogProb: number;
   /** Mean ΔCE on the first target token, −ln q + ln p (0 for clean). */
   deltaCe: number;
   deltaCeSe: number;
@@ -86,7 +88,7 @@ export function lambadaSummary(ev: LambadaEval): LambadaRow[] {
     return {
       ...accuracyRow(v.variant, v.layer, v.firstTokenCorrect),
       fullWordAccuracy: full / v.fullWordCorrect.length,
-      meanTargetLogProb: mean(v.targetLogProb).mean,
+      meanWordLogProb: mean(v.targetLogProb).mean,
       deltaCe: d.mean,
       deltaCeSe: d.se,
       kl: k.mean,

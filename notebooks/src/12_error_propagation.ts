@@ -130,7 +130,10 @@ await showText(outcomes.map(verdictText).join("\n"));
 // context". Two measurements test this:
 //
 // 1. per position bin, the later SAE's error on the clean and on the spliced stream (ratio with a bootstrap interval
-//    over prompts): the drop should start at ctx, not before;
+//    over prompts): the drop should start at ctx, not before. Decision, fixed with the hypothesis: it holds when no
+//    bin inside the context has its 95% interval entirely below 1, and fails when one has (the spliced stream is then
+//    easier for the later SAE already where no position is new to it, so something other than position rows ≥ ctx
+//    contributes);
 // 2. position probes fitted on the **clean** stream read the **spliced** stream of held-out prompts: if the mechanism
 //    holds, beyond ctx their mean predicted position on the spliced stream falls back toward the training context
 //    while on the clean stream it follows the true position.
@@ -168,4 +171,11 @@ await showText(
     `spliced ${fmt(mean(beyondTgt.map((b) => b.predictedSpliced ?? NaN)))}; held-out R² beyond the context: clean ${
       fmt(probes.layers.find((l) => l.label === tgt)!.r2.out.estimate)
     }, spliced ${fmt(probes.layers.find((l) => l.label === tgt)!.r2Spliced?.out.estimate)}.`,
+);
+const earlyDrop = inRows.filter((r) => r.ratioHi < 1);
+await showText(
+  `Prediction 1 (the drop starts at ctx, not before): ${earlyDrop.length === 0 ? "holds" : "fails"} — ` +
+    `${earlyDrop.length} of ${inRows.length} bins inside the context have their 95% interval entirely below 1` +
+    (earlyDrop.length > 0 ? ` (${earlyDrop.map((r) => `${r.from}–${r.to}: ${fmt(r.ratio)}`).join(", ")})` : "") +
+    "; the beyond-context ratios above show how much larger the drop is past ctx.",
 );

@@ -110,7 +110,10 @@ const lamData = lambadaRuleData(lam, { reps: cfg.bootstrapReps, seed: cfg.seed }
 pl.DataFrame(tableColumns(benchSplitRows(lamData)));
 
 // %% [markdown]
-// Secondary scores per variant (first-token and full-word accuracy, KL at the last context position):
+// Secondary scores per variant: first-token accuracy (`accuracy`), full-word accuracy (every target token the argmax
+// under teacher forcing), the mean log-prob of the whole target word (`meanWordLogProb`, summed over its tokens, so
+// lower than the primary table's first-token log-prob when a word has several tokens), ΔCE on the first target token
+// and KL at the last context position.
 
 // %%
 pl.DataFrame(tableColumns(lamRows));
