@@ -25,14 +25,12 @@
  */
 
 import { initBackend } from "../lib/engine/backend.ts";
-import { defaultGpt2Config } from "../lib/lm/config.ts";
-import { embeddedLmData, loadEmbedded, splitDocs } from "../lib/lm/embedded.ts";
+import { embeddedLmData, loadEmbedded, randomEmbeddedModel, splitDocs } from "../lib/lm/embedded.ts";
 import { bitsPerByte } from "../lib/lm/embedded_report.ts";
 import type { LmRecord } from "../lib/lm/embedded.ts";
-import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/lm/pilots.ts";
 import { readCurve } from "../lib/lm/context_probe.ts";
-import { lmStage, trainLm, useAttentionWorker } from "../lib/lm/train.ts";
+import { lmStage, trainLm } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
 import { parseArgs } from "./train_cli.ts";
 
@@ -105,9 +103,7 @@ const dir = join(root, name);
 const cfg = recipe.config;
 const until = Math.min(Number(args.get("until-step") ?? cfg.lm.total_steps), cfg.lm.total_steps);
 const { data, tokenMap } = await embeddedLmData(cfg);
-const model = Gpt2.random(defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab }), cfg.model_seed, {
-  wpe: cfg.wpe_init ?? "normal",
-});
+const model = randomEmbeddedModel(cfg, tokenMap.modelVocab);
 const rows = spreadValidationRows(data.validation, data.bos, cfg.lm.n_ctx, recipe.ctx_rows);
 await Deno.mkdir(dir, { recursive: true });
 const curveFile = join(dir, "curve.jsonl");
@@ -115,7 +111,6 @@ const done = new Set((await readCurve(curveFile)).map((p) => p.step));
 await Deno.writeTextFile(join(dir, "recipe.json"), JSON.stringify(recipe, null, 2) + "\n");
 for (let target = recipe.eval_every; target <= until; target += recipe.eval_every) {
   const result = await trainLm(model, data, cfg.lm, {
-    attentionWorker: useAttentionWorker(cfg.lm),
     checkpointDir: join(dir, "ckpt"),
     stopAtStep: target,
     progress: false,

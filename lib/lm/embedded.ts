@@ -49,7 +49,6 @@ import {
   type LmTrainConfig,
   type LmTrainResult,
   trainLm,
-  useAttentionWorker,
   validationRows,
 } from "./train.ts";
 import { type PilotPoint, probePoint, readCurve, spreadValidationRows } from "./context_probe.ts";
@@ -400,6 +399,24 @@ export interface LmRecord {
 }
 
 /**
+ * The untrained model of an embedded recipe: its shape with `d_vocab` from
+ * the compact vocabulary, its seed and its positional start.
+ *
+ * @example
+ * ```ts
+ * import { quickEmbeddedConfig, randomEmbeddedModel } from "./embedded.ts";
+ * const model = randomEmbeddedModel(quickEmbeddedConfig(), 512);
+ * model.cfg.d_vocab; // 512
+ * model.dispose();
+ * ```
+ */
+export function randomEmbeddedModel(cfg: EmbeddedConfig, modelVocab: number): Gpt2 {
+  return Gpt2.random(defaultGpt2Config({ ...cfg.model, d_vocab: modelVocab }), cfg.model_seed, {
+    wpe: cfg.wpe_init ?? "normal",
+  });
+}
+
+/**
  * Trains (or resumes training) the embedded LM, saves it in Hugging Face
  * layout with its vocabulary map, writes `lm_record.json`, the training
  * figures and the manifest. Returns null when stopped early.
@@ -410,8 +427,7 @@ export async function runEmbeddedLmTraining(
 ): Promise<LmRecord | null> {
   const paths = embeddedPaths(opts.root);
   const { train, validation, tokenMap, data, unkRate } = await embeddedLmData(cfg);
-  const modelCfg = defaultGpt2Config({ ...cfg.model, d_vocab: tokenMap.modelVocab });
-  const model = Gpt2.random(modelCfg, cfg.model_seed, { wpe: cfg.wpe_init ?? "normal" });
+  const model = randomEmbeddedModel(cfg, tokenMap.modelVocab);
   try {
     // a changed recipe or vocabulary (e.g. re-cleaned corpora) starts a fresh checkpoint folder; the
     // init enters the key only when set, so runs started before the option keep their folders
@@ -437,7 +453,6 @@ export async function runEmbeddedLmTraining(
       : [];
     const recent: LmLogEntry[] = [];
     const result = await trainLm(model, data, cfg.lm, {
-      attentionWorker: useAttentionWorker(cfg.lm),
       checkpointDir: ckpt,
       stopAtStep: opts.stopAtStep,
       progress: opts.progress,
@@ -470,7 +485,7 @@ export async function runEmbeddedLmTraining(
     await saveGpt2ToHf(model, paths.modelDir, { tokenMap, metadata: { name: cfg.name } });
     const record: LmRecord = {
       config: cfg,
-      n_params: gpt2ParamCount(modelCfg),
+      n_params: gpt2ParamCount(model.cfg),
       vocab_size: tokenMap.modelVocab,
       unk_rate_train: unkRate,
       data: { train: train.provenance, validation: validation.provenance, split_seed: defaultSplitConfig().seed },

@@ -50,6 +50,7 @@ import { softmaxCrossEntropy } from "../engine/kernels/lm_layer_ops.ts";
 import {
   activeAttentionPool,
   attentionWorkerRequested,
+  attentionWorkerSetting,
   sharedAttentionPool,
   usingAttentionPool,
 } from "../engine/kernels/attention_pool.ts";
@@ -596,7 +597,7 @@ export interface TrainLmOptions {
   onEval?: (step: number, model: Gpt2) => void | Promise<void>;
   /**
    * Split the fused attention between this thread and a Worker (see
-   * {@link trainStep}); default: `SAE_ATTENTION_WORKER=1`. Results are
+   * {@link trainStep}); default: {@link useAttentionWorker}. Results are
    * bit-for-bit the same either way, so it is not part of the config.
    */
   attentionWorker?: boolean;
@@ -688,7 +689,7 @@ export async function trainLm(
       }
     }
     const startStep = step;
-    const worker = opts.attentionWorker ?? attentionWorkerRequested();
+    const worker = opts.attentionWorker ?? useAttentionWorker(cfg);
     const stopAt = Math.min(opts.stopAtStep ?? cfg.total_steps, cfg.total_steps);
     const bar = (opts.progress ?? true)
       ? progress({ total: Math.max(0, stopAt - startStep), label: opts.label ?? `train-lm from step ${startStep}` })
@@ -788,15 +789,7 @@ export async function trainLm(
  * ```
  */
 export function useAttentionWorker(lm: LmTrainConfig): boolean {
-  let env: string | undefined;
-  try {
-    env = Deno.env.get("SAE_ATTENTION_WORKER");
-  } catch {
-    env = undefined;
-  }
-  if (env === "0") return false;
-  if (env === "1") return true;
-  return lm.n_ctx >= 512 && (navigator.hardwareConcurrency ?? 1) >= 2;
+  return attentionWorkerSetting() ?? (lm.n_ctx >= 512 && (navigator.hardwareConcurrency ?? 1) >= 2);
 }
 
 /**

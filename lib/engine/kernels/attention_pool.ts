@@ -145,13 +145,20 @@ export function activeAttentionPool(): AttentionPool | null {
   return active;
 }
 
+/** `SAE_ATTENTION_WORKER`: true for `1`, false for `0`, null when unset, something else, or not readable. */
+export function attentionWorkerSetting(): boolean | null {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("SAE_ATTENTION_WORKER");
+  } catch {
+    return null;
+  }
+  return v === "1" ? true : v === "0" ? false : null;
+}
+
 /** Whether `SAE_ATTENTION_WORKER=1` asks for the two-thread attention. */
 export function attentionWorkerRequested(): boolean {
-  try {
-    return Deno.env.get("SAE_ATTENTION_WORKER") === "1";
-  } catch {
-    return false;
-  }
+  return attentionWorkerSetting() === true;
 }
 
 /** Runs `fn` with a started pool when `blas` is given and the Worker comes up (else with null), then stops it. */
