@@ -277,24 +277,97 @@ export function trainStep(
 ): SaeStepResult {
   const t = state.trainCfg;
   const { n_inst: n, d_sae: s } = sae.cfg;
-  const postStep = sae.arch.postStep;
   const p = sae.params;
   const x3 = asBatch(sae, x);
   const batch = x3.shape[1];
   const stepIndex = state.step; // 0-based
-  const ns = n * s;
 
   // 1. unit-norm decoder rows
   const decoderBefore = t.normalize_decoder ? p.W_dec.clone() : null; // restored if the step fails
   if (t.normalize_decoder) normaliseDecoder(p);
 
   // 2–3. dead mask and ℓ1 cool-down weights (host side)
+  const masks = stepMasks(state, n, s);
+
+  // 4–6. forward, loss and gradients; one host read of everything the host needs
+  const { grads, tensors } = forwardAndGradients(sae, t, x3, masks);
+  const host = readStepSummary(sae, t, grads, tensors);
+  const rows = LOSS_ROWS.map((_, r) => Array.from(host.subarray(r * n, (r + 1) * n)));
+  const bad = firstNonFinite(host, n);
+  if (bad) {
+    for (const g of Object.values(grads)) g.dispose();
+    disposeStepTensors(tensors, x);
+    if (decoderBefore) {
+      p.W_dec.assign(decoderBefore);
+      decoderBefore.dispose();
+    }
+    throw new SaeDivergenceError(stepIndex + 1, bad.i, bad.what);
+  }
+  decoderBefore?.dispose();
+
+  // metrics need this step's cool-down weights and activations
+  let metrics: SaeStepMetrics | undefined;
+  if (options.metrics) metrics = stepMetrics(x3, tensors.acts, tensors.recon, masks.cWeights, n, s);
+  disposeStepTensors(tensors, x);
+
+  // 5. firing counters (study: counted after the forward pass)
+  updateFiring(state, host, masks.cooldown, n, s);
+
+  // 7. decoder-parallel gradient removal; 8. Adam
+  const gradMap = new Map<string, tf.Tensor>(Object.entries(grads));
+  if (t.remove_decoder_parallel_grad) projectDecoderGradient(gradMap, p.W_dec);
+  const mult = lrMultiplier(stepIndex, t.total_steps, state.lengths);
+  state.adam.apply(gradMap, state.lr.map((v) => v * mult));
+  for (const g of gradMap.values()) g.dispose();
+
+  // 9. the architecture's post-step update (BatchTopK: the inference threshold)
+  const postStep = sae.arch.postStep;
+  if (postStep && p.threshold) {
+    const statOff = SUMMARY_ROWS * n + 2 * n * s;
+    postStep.apply(state.topkThreshold, host.subarray(statOff, statOff + n), t, p.threshold, s);
+  }
+
+  state.step++;
+  state.samplesSeen += batch;
+  return {
+    step: state.step,
+    lrMultiplier: mult,
+    loss: rows[0] as number[],
+    mse: rows[1] as number[],
+    sparsity: rows[2] as number[],
+    ghost: rows[3] as number[],
+    auxk: rows[4] as number[],
+    dead: masks.deadCount,
+    metrics,
+  };
+}
+
+/** The host-side masks and weights of one step (steps 2–3 of the module notes). */
+interface StepMasks {
+  /** 1 for a latent treated as dead this step, `[n_inst · d_sae]`. */
+  deadMask: Float32Array;
+  /** Dead latents per instance, `[n_inst]`. */
+  deadCount: number[];
+  /** Whether any instance has a dead latent (the dead-mask tensor is built only then). */
+  anyDead: boolean;
+  /** The cool-down counters after this step, `[n_inst · d_sae]` (stored once the step is known to be finite). */
+  cooldown: Int32Array;
+  /** ℓ1 cool-down weights c_nj, `[n_inst · d_sae]`. */
+  cWeights: Float32Array;
+  /** Sparsity weights λ_n · c_nj, `[n_inst · d_sae]`. */
+  weights: Float32Array;
+}
+
+/** Dead mask, cool-down counters and sparsity weights from the state before the step (changes nothing). */
+function stepMasks(state: SaeTrainState, n: number, s: number): StepMasks {
+  const t = state.trainCfg;
+  const ns = n * s;
   const deadMask = new Float32Array(ns);
   const deadCount = new Array<number>(n).fill(0);
   const cooldown = state.cooldown.slice();
   const cWeights = new Float32Array(ns); // c_nj
   const weights = new Float32Array(ns); // λ_n · c_nj
-  const l1Mult = l1WarmUpMultiplier(stepIndex, t.l1_warm_up_steps);
+  const l1Mult = l1WarmUpMultiplier(state.step, t.l1_warm_up_steps);
   for (let i = 0; i < n; i++) {
     const lam = (state.l1[i] as number) * l1Mult;
     for (let j = 0; j < s; j++) {
@@ -310,76 +383,101 @@ export function trainStep(
       weights[k] = lam * c;
     }
   }
-  const anyDead = deadCount.some((c) => c > 0);
+  return { deadMask, deadCount, anyDead: deadCount.some((c) => c > 0), cooldown, cWeights, weights };
+}
 
-  // 4–6. forward, loss and gradients
-  const weightT = tf.tensor3d(weights, [n, s, 1]);
-  const deadT = anyDead ? tf.tensor3d(deadMask, [n, 1, s]) : null;
+/** The tensors one step holds until its metrics are read: the batch, the loss inputs and the kept outputs. */
+interface StepTensors {
+  /** The batch as `[n_inst or 1, batch, d_in]` (disposed only when it is not the caller's tensor). */
+  x3: tf.Tensor3D;
+  /** λ_n · c_nj, `[n_inst, d_sae, 1]`. */
+  weightT: tf.Tensor3D;
+  /** Dead mask `[n_inst, 1, d_sae]`, or null when no latent is dead. */
+  deadT: tf.Tensor3D | null;
+  /** Per-instance loss rows `[5, n_inst]`. */
+  perInstance: tf.Tensor2D;
+  /** Activations `[n_inst, batch, d_sae]`. */
+  acts: tf.Tensor3D;
+  /** Reconstructions `[n_inst, batch, d_in]`. */
+  recon: tf.Tensor3D;
+}
+
+/** The one disposal list of a step's tensors (`x`: the caller's batch, never disposed here). */
+function disposeStepTensors(st: StepTensors, x: tf.Tensor): void {
+  st.perInstance.dispose();
+  st.acts.dispose();
+  st.recon.dispose();
+  st.weightT.dispose();
+  st.deadT?.dispose();
+  if (st.x3 !== x) st.x3.dispose();
+}
+
+/** Forward pass, loss and gradients (steps 4 and 6); the loss scalar is freed, its parts kept. */
+function forwardAndGradients(
+  sae: Sae,
+  t: SaeTrainConfig,
+  x3: tf.Tensor3D,
+  masks: StepMasks,
+): { grads: tf.NamedTensorMap; tensors: StepTensors } {
+  const { n_inst: n, d_sae: s } = sae.cfg;
+  const weightT = tf.tensor3d(masks.weights, [n, s, 1]);
+  const deadT = masks.anyDead ? tf.tensor3d(masks.deadMask, [n, 1, s]) : null;
   let kept: { perInstance: tf.Tensor2D; acts: tf.Tensor3D; recon: tf.Tensor3D } | null = null;
-  const vars = sae.trainableVariables();
   const { value, grads } = tf.variableGrads(() => {
-    const out = lossTerms(sae, t, { x: x3, sparsityWeight: weightT, dead: deadT, deadCount });
+    const out = lossTerms(sae, t, { x: x3, sparsityWeight: weightT, dead: deadT, deadCount: masks.deadCount });
     kept = { perInstance: out.perInstance, acts: out.acts, recon: out.recon };
     return out.loss;
-  }, vars);
+  }, sae.trainableVariables());
   value.dispose();
   const k = kept as unknown as { perInstance: tf.Tensor2D; acts: tf.Tensor3D; recon: tf.Tensor3D };
+  return { grads, tensors: { x3, weightT, deadT, ...k } };
+}
 
-  // one host read: loss rows [5n], gradient sums [n], firing counts [ns], positive counts [ns], post-step statistic [n]
+/** Rows of the step summary before the per-latent counts: the loss rows and the gradient sums. */
+const SUMMARY_ROWS = LOSS_ROWS.length + 1;
+
+/**
+ * One host read of the step: loss rows `[5·n]`, gradient sums `[n]`, firing counts `[n·s]`,
+ * positive counts `[n·s]`, then the post-step statistic `[n]` when the architecture has one.
+ */
+function readStepSummary(sae: Sae, t: SaeTrainConfig, grads: tf.NamedTensorMap, st: StepTensors): Float32Array {
+  const n = sae.cfg.n_inst;
+  const batch = st.x3.shape[1];
+  const postStep = sae.arch.postStep;
   const summary = tf.tidy(() => {
     let gsum: tf.Tensor = tf.zeros([n]);
-    for (const v of vars) {
+    for (const v of sae.trainableVariables()) {
       const g = grads[v.name] as tf.Tensor;
       gsum = tf.add(gsum, tf.sum(g, g.shape.slice(1).map((_, i) => i + 1)));
     }
     // batch-axis counts as matmuls with a ones row (strided reductions are slow on wasm):
     // samples above the firing threshold (did it fire?) and samples > 0 (density)
     const ones = tf.ones([1, 1, batch]) as tf.Tensor3D;
-    const firedN = tf.matMul(ones, tf.step(tf.sub(k.acts, t.dead_feature_threshold)) as tf.Tensor3D);
-    const positiveN = tf.matMul(ones, tf.step(k.acts) as tf.Tensor3D);
-    const parts = [tf.reshape(k.perInstance, [-1]), gsum, tf.reshape(firedN, [-1]), tf.reshape(positiveN, [-1])];
-    if (postStep) parts.push(postStep.statistic(k.acts));
+    const firedN = tf.matMul(ones, tf.step(tf.sub(st.acts, t.dead_feature_threshold)) as tf.Tensor3D);
+    const positiveN = tf.matMul(ones, tf.step(st.acts) as tf.Tensor3D);
+    const parts = [tf.reshape(st.perInstance, [-1]), gsum, tf.reshape(firedN, [-1]), tf.reshape(positiveN, [-1])];
+    if (postStep) parts.push(postStep.statistic(st.acts));
     return tf.concat(parts);
   });
-  const host = summary.dataSync();
+  const host = summary.dataSync() as Float32Array;
   summary.dispose();
-  const rows = LOSS_ROWS.map((_, r) => Array.from(host.subarray(r * n, (r + 1) * n)));
-  const at = 5 * n;
-  const bad = (() => {
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(rows[0]?.[i] as number)) return { i, what: "the loss" };
-      if (!Number.isFinite(host[at + i] as number)) return { i, what: "a gradient" };
-    }
-    return null;
-  })();
-  if (bad) {
-    for (const g of Object.values(grads)) g.dispose();
-    k.perInstance.dispose();
-    k.acts.dispose();
-    k.recon.dispose();
-    weightT.dispose();
-    deadT?.dispose();
-    if (x3 !== x) x3.dispose();
-    if (decoderBefore) {
-      p.W_dec.assign(decoderBefore);
-      decoderBefore.dispose();
-    }
-    throw new SaeDivergenceError(stepIndex + 1, bad.i, bad.what);
+  return host;
+}
+
+/** The first instance whose loss or gradient sum is not finite, or null. */
+function firstNonFinite(host: Float32Array, n: number): { i: number; what: string } | null {
+  const at = LOSS_ROWS.length * n;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(host[i] as number)) return { i, what: "the loss" };
+    if (!Number.isFinite(host[at + i] as number)) return { i, what: "a gradient" };
   }
-  decoderBefore?.dispose();
+  return null;
+}
 
-  // metrics need this step's cool-down weights and activations
-  let metrics: SaeStepMetrics | undefined;
-  if (options.metrics) metrics = stepMetrics(x3, k.acts, k.recon, cWeights, n, s);
-  weightT.dispose();
-  deadT?.dispose();
-  k.perInstance.dispose();
-  k.recon.dispose();
-  k.acts.dispose();
-  if (x3 !== x) x3.dispose();
-
-  // 5. firing counters (study: counted after the forward pass)
-  const maxOff = at + n;
+/** Step 5: steps-since-fired and firing counts from the summary; the step's cool-down counters stored. */
+function updateFiring(state: SaeTrainState, host: Float32Array, cooldown: Int32Array, n: number, s: number): void {
+  const ns = n * s;
+  const maxOff = SUMMARY_ROWS * n;
   const cntOff = maxOff + ns;
   for (let q = 0; q < ns; q++) {
     const fired = (host[maxOff + q] as number) > 0; // some sample had activation > dead_feature_threshold
@@ -387,33 +485,6 @@ export function trainStep(
     state.firedCounts[q] = (state.firedCounts[q] as number) + (host[cntOff + q] as number);
   }
   state.cooldown.set(cooldown);
-
-  // 7. decoder-parallel gradient removal; 8. Adam
-  const gradMap = new Map<string, tf.Tensor>(Object.entries(grads));
-  if (t.remove_decoder_parallel_grad) projectDecoderGradient(gradMap, p.W_dec);
-  const mult = lrMultiplier(stepIndex, t.total_steps, state.lengths);
-  state.adam.apply(gradMap, state.lr.map((v) => v * mult));
-  for (const g of gradMap.values()) g.dispose();
-
-  // 9. the architecture's post-step update (BatchTopK: the inference threshold)
-  if (postStep && p.threshold) {
-    const statOff = cntOff + ns;
-    postStep.apply(state.topkThreshold, host.subarray(statOff, statOff + n), t, p.threshold, s);
-  }
-
-  state.step++;
-  state.samplesSeen += batch;
-  return {
-    step: state.step,
-    lrMultiplier: mult,
-    loss: rows[0] as number[],
-    mse: rows[1] as number[],
-    sparsity: rows[2] as number[],
-    ghost: rows[3] as number[],
-    auxk: rows[4] as number[],
-    dead: deadCount,
-    metrics,
-  };
 }
 
 /** Replaces the W_dec gradient g by g − (g·w)w, row by row (w = the current decoder rows). */
