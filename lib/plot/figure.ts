@@ -61,7 +61,7 @@ export const LEGEND_TOP: Readonly<Legend> = { orientation: "h", x: 0, xanchor: "
  * @example
  * ```ts
  * import { legendSeries } from "./figure.ts";
- * legendSeries({ data: [{ type: "scatter", x: [1], y: [1], name: "a" }, { type: "scatter", x: [1], y: [2] }], layout: {} }); // ["a"]
+ * legendSeries({ data: [{ type: "scatter", x: [1], y: [1], name: "a" }, { type: "scatter", x: [1], y: [2] }] }); // ["a"]
  * ```
  */
 export function legendSeries(fig: Pick<Figure, "data">): string[] {

@@ -22,7 +22,7 @@
  * import { createSae } from "./sae.ts";
  * import { defaultSaeConfig } from "./config.ts";
  * const sae = createSae(defaultSaeConfig({ d_in: 2, d_sae: 4, n_inst: 5 }), 0);
- * const { acts, recon } = sae.forward(tf.randomUniform([1, 8, 2])); // [5, 8, 4], [5, 8, 2]
+ * const { acts, recon } = sae.forward(tf.randomUniform([1, 8, 2]) as tf.Tensor3D); // [5, 8, 4], [5, 8, 2]
  * sae.dispose();
  * ```
  *

@@ -74,7 +74,7 @@ export interface AdamUpdateArgs {
  * import * as tf from "@tensorflow/tfjs";
  * import { adamUpdate } from "./adam.ts";
  * const w = tf.variable(tf.ones([2, 3]));
- * let v = tf.zerosLike(w);
+ * let v: tf.Tensor = tf.zerosLike(w);
  * ({ v } = adamUpdate({ variable: w, grad: tf.onesLike(w), m: null, v, lr: [1e-3, 1e-2],
  *   beta1: 0, beta2: 0.999, epsilon: 1e-8, step: 1 }));
  * ```
