@@ -29,7 +29,9 @@ const config = defaultInductionTaskConfig();
 let runs: { condition: (typeof INDUCTION_CONDITIONS)[number]; curve: InductionPoint[]; seconds: number }[] = [];
 try {
   const prev = JSON.parse(await Deno.readTextFile(out));
-  if (JSON.stringify(prev.config) === JSON.stringify(config)) runs = prev.runs;
+  if (prev.format === "induction-formation/2" && JSON.stringify(prev.config) === JSON.stringify(config)) {
+    runs = prev.runs;
+  }
 } catch (e) {
   if (!(e instanceof Deno.errors.NotFound)) throw new Error(`${out}: ${(e as Error).message}`);
 }
@@ -44,6 +46,6 @@ for (const condition of INDUCTION_CONDITIONS) {
         } s)`,
     ));
   runs.push({ condition, curve, seconds: (performance.now() - t0) / 1000 });
-  await writeJsonAtomic(out, { format: "induction-formation/1", config, runs });
+  await writeJsonAtomic(out, { format: "induction-formation/2", config, runs });
 }
 console.log(`wrote ${out}`);

@@ -20,3 +20,27 @@ Deno.test("induction task: the trainer forms copying heads on short repeated row
   assert(last.first_half > 3, `first half should stay near ln(31) = 3.43, got ${last.first_half}`);
   assert(last.gain > 1, `copying gain after 300 steps: expected > 1 nat, got ${last.gain.toFixed(3)}`);
 });
+
+Deno.test("induction task: stages come from short_steps or stages, and bad stages are refused by name", async () => {
+  const { inductionStages } = await import("../lib/lm/induction_task.ts");
+  const base = { name: "s", half: 512, rows: 4, wpe: "normal" } as const;
+  assert(inductionStages(base).length === 0, "no stages without short_steps or stages");
+  const short = inductionStages({ ...base, short_steps: 400 });
+  assert(short.length === 1 && short[0]!.until_step === 400 && short[0]!.half === 32, JSON.stringify(short));
+  const doubling = [{ until_step: 100, half: 32 }, { until_step: 200, half: 64 }];
+  assert(inductionStages({ ...base, short_steps: 400, stages: doubling }) === doubling, "stages win over short_steps");
+  let msg = "";
+  try {
+    inductionStages({ ...base, stages: [{ until_step: 200, half: 32 }, { until_step: 100, half: 64 }] });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes('"s"') && msg.includes("until_step must increase"), `got: ${msg}`);
+  msg = "";
+  try {
+    inductionStages({ ...base, stages: [{ until_step: 100, half: 48 }] });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("stage half 48 must divide rows·half = 2048"), `got: ${msg}`);
+});

@@ -25,25 +25,59 @@ import { defaultLmTrainConfig, trainStep } from "./train.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 
+/** One earlier stage of a condition: steps up to `until_step` (inclusive) train on rows of `2 · half` tokens. */
+export interface InductionStage {
+  until_step: number;
+  half: number;
+}
+
 /** One condition of the experiment. */
 export interface InductionCondition {
   /** Name (legend). */
   name: string;
-  /** Length of the repeated half; rows hold 2·half tokens (+1 target). */
+  /** Length of the repeated half after the stages; rows hold 2·half tokens (+1 target). */
   half: number;
-  /** Rows per step after the curriculum (tokens per step = rows · 2 · half). */
-  rows: number;
-  /** Steps trained on rows of 64 tokens (64 rows per step) before the long rows; 0: none. */
-  short_steps: number;
   /**
-   * Absolute positions of the short rows: `"zero"` (absent: the same) at
-   * positions 0–63; `"random"`: each short row at an offset uniform in
-   * `[0, 2·half − 64]` (`Rng(seed, "induction-task/<name>/offsets")`), so every
-   * positional embedding of the long rows is trained during the short steps.
+   * Rows per step after the stages. Tokens per step (rows · 2 · half) are the
+   * same in every stage: a stage of half h trains rows · half / h rows.
+   */
+  rows: number;
+  /** Shorthand for one stage of rows of 64 tokens up to this step (`stages` wins when both are set); 0/absent: none. */
+  short_steps?: number;
+  /** Earlier stages with shorter rows, `until_step` increasing, each `half` dividing `rows · half`. */
+  stages?: readonly InductionStage[];
+  /**
+   * Absolute positions of the stage rows: `"zero"` (absent: the same) at
+   * positions 0 … 2·h − 1; `"random"`: each stage row at an offset uniform in
+   * `[0, n_ctx − 2·h]` (`Rng(seed, "induction-task/<name>/offsets")`), so every
+   * positional embedding of the long rows is trained during the stages.
    */
   short_offsets?: "zero" | "random";
   /** Initial positional embeddings. */
   wpe: NonNullable<Gpt2InitOptions["wpe"]>;
+  /** Model width for this condition (absent: the config's). */
+  d_model?: number;
+  /** Heads for this condition (absent: the config's). */
+  n_head?: number;
+}
+
+/** The stages a condition trains before its final rows (from `stages`, else from `short_steps`). */
+export function inductionStages(cond: InductionCondition): readonly InductionStage[] {
+  const stages = cond.stages ?? ((cond.short_steps ?? 0) > 0 ? [{ until_step: cond.short_steps!, half: 32 }] : []);
+  let prev = 0;
+  for (const st of stages) {
+    if (!(Number.isInteger(st.until_step) && st.until_step > prev)) {
+      throw new Error(`induction condition "${cond.name}": stages: until_step must increase, got ${st.until_step}`);
+    }
+    if ((cond.rows * cond.half) % st.half !== 0 || st.half > cond.half) {
+      throw new Error(
+        `induction condition "${cond.name}": stage half ${st.half} must divide rows·half = ${cond.rows * cond.half} ` +
+          `and not exceed half ${cond.half}`,
+      );
+    }
+    prev = st.until_step;
+  }
+  return stages;
 }
 
 /** The model and optimiser settings shared by every condition. */
@@ -59,7 +93,7 @@ export interface InductionTaskConfig {
   seed: number;
 }
 
-/** 2 layers × d_model 64 × 2 heads, 2048 tokens, lr 1e-3 (no weight decay), 600 steps, evaluated every 100 on 32 rows. */
+/** 2 layers × d_model 64 × 2 heads, 2048 tokens, lr 1e-3 (no weight decay), 1200 steps, evaluated every 100 on 32 rows. */
 export function defaultInductionTaskConfig(overrides: Partial<InductionTaskConfig> = {}): InductionTaskConfig {
   return {
     vocab: 2048,
@@ -67,7 +101,7 @@ export function defaultInductionTaskConfig(overrides: Partial<InductionTaskConfi
     d_model: 64,
     n_head: 2,
     lr: 1e-3,
-    steps: 600,
+    steps: 1200,
     eval_every: 100,
     eval_rows: 32,
     seed: 0,
@@ -93,27 +127,34 @@ function repeatedRow(rng: Rng, half: number, vocab: number): Int32Array {
   return r;
 }
 
-/** Mean loss over the first half (targets 1..half−1) and the second (targets half..2·half−1) of `rows`. */
+/**
+ * Mean loss over the first half (targets 1 … half−1, which no copy can
+ * predict) and over the repeat (targets half+1 … 2·half−1, each the copy of
+ * a token seen earlier; target `half` starts the repeat and is in neither).
+ * Only the target log-probs leave the model (`lossPerToken`), 8 rows at a time.
+ */
 function halfLosses(model: Gpt2, rows: Int32Array[], half: number): { first: number; second: number } {
   const T = 2 * half;
-  const input = new Int32Array(rows.length * T);
-  rows.forEach((r, i) => input.set(r.subarray(0, T), i * T));
-  const logp = tf.tidy(() => {
-    const logits = model.forward(tf.tensor2d(input, [rows.length, T], "int32")); // [rows, T, vocab]
-    return tf.logSoftmax(logits);
-  });
-  const lp = logp.dataSync() as Float32Array;
-  logp.dispose();
-  const V = model.cfg.d_vocab;
   let first = 0, second = 0;
-  rows.forEach((r, i) => {
-    for (let t = 0; t < T; t++) {
-      const l = -(lp[(i * T + t) * V + (r[t + 1] as number)] as number);
-      if (t < half - 1) first += l;
-      else if (t >= half) second += l;
+  for (let r0 = 0; r0 < rows.length; r0 += 8) {
+    const chunk = rows.slice(r0, r0 + 8);
+    const input = new Int32Array(chunk.length * T);
+    chunk.forEach((r, i) => input.set(r.subarray(0, T), i * T));
+    const loss = tf.tidy(() => {
+      const tokens = tf.tensor2d(input, [chunk.length, T], "int32");
+      return model.lossPerToken(model.forward(tokens), tokens); // [rows, T-1]
+    });
+    const l = loss.dataSync() as Float32Array;
+    loss.dispose();
+    for (let i = 0; i < chunk.length; i++) {
+      for (let t = 0; t < T - 1; t++) {
+        const v = l[i * (T - 1) + t] as number;
+        if (t < half - 1) first += v;
+        else if (t >= half) second += v;
+      }
     }
-  });
-  return { first: first / (rows.length * (half - 1)), second: second / (rows.length * half) };
+  }
+  return { first: first / (rows.length * (half - 1)), second: second / (rows.length * (half - 1)) };
 }
 
 /**
@@ -135,13 +176,13 @@ export function runInductionCondition(
   onPoint?: (p: InductionPoint) => void,
 ): InductionPoint[] {
   const T = 2 * cond.half;
-  const shortHalf = 32;
-  const nCtx = Math.max(T, 2 * shortHalf);
+  const stages = inductionStages(cond);
+  const nCtx = T;
   const model = Gpt2.random(
     defaultGpt2Config({
       n_layer: cfg.n_layer,
-      d_model: cfg.d_model,
-      n_head: cfg.n_head,
+      d_model: cond.d_model ?? cfg.d_model,
+      n_head: cond.n_head ?? cfg.n_head,
       n_ctx: nCtx,
       d_vocab: cfg.vocab,
     }),
@@ -160,9 +201,10 @@ export function runInductionCondition(
   let tokens = 0;
   try {
     for (let s = 1; s <= cfg.steps; s++) {
-      const short = s <= cond.short_steps;
-      const half = short ? shortHalf : cond.half;
-      const n = short ? 64 : cond.rows;
+      const stage = stages.find((st) => s <= st.until_step);
+      const short = stage !== undefined;
+      const half = stage?.half ?? cond.half;
+      const n = (cond.rows * cond.half) / half;
       const rows = Array.from({ length: n }, () => repeatedRow(trainRng, half, cfg.vocab));
       const stepCfg = short ? { ...lm, n_ctx: 2 * half, batch_rows: n, micro_batch_rows: n } : lm;
       // short rows at random absolute positions [offset, offset + 64) of the model's n_ctx, when asked
@@ -194,9 +236,9 @@ export function runInductionCondition(
  * short row at a random absolute position (every positional embedding trained).
  */
 export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
-  { name: "rows of 64", half: 32, rows: 64, short_steps: 0, wpe: "normal" },
-  { name: "rows of 1024", half: 512, rows: 4, short_steps: 0, wpe: "normal" },
-  { name: "rows of 1024, sinusoidal start", half: 512, rows: 4, short_steps: 0, wpe: "sinusoid" },
+  { name: "rows of 64", half: 32, rows: 64, wpe: "normal" },
+  { name: "rows of 1024", half: 512, rows: 4, wpe: "normal" },
+  { name: "rows of 1024, sinusoidal start", half: 512, rows: 4, wpe: "sinusoid" },
   { name: "rows of 1024 after 400 short-row steps", half: 512, rows: 4, short_steps: 400, wpe: "normal" },
   {
     name: "rows of 1024 after 400 short-row steps, sinusoidal start",
@@ -213,11 +255,30 @@ export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
     short_offsets: "random",
     wpe: "normal",
   },
+  {
+    name: "rows of 1024 after 400 steps of rows of 512",
+    half: 512,
+    rows: 4,
+    stages: [{ until_step: 400, half: 256 }],
+    wpe: "normal",
+  },
+  {
+    name: "rows doubling 64, 128, 256, 512 (100 steps each), then 1024",
+    half: 512,
+    rows: 4,
+    stages: [
+      { until_step: 100, half: 32 },
+      { until_step: 200, half: 64 },
+      { until_step: 300, half: 128 },
+      { until_step: 400, half: 256 },
+    ],
+    wpe: "normal",
+  },
 ];
 
 /** The file `scripts/induction_formation.ts` writes. */
 export interface InductionFormationRecord {
-  format: "induction-formation/1";
+  format: "induction-formation/2";
   config: InductionTaskConfig;
   runs: { condition: InductionCondition; curve: InductionPoint[]; seconds: number }[];
 }
@@ -228,8 +289,8 @@ export interface InductionFormationRecord {
  */
 export async function loadInductionFormation(path: string): Promise<InductionFormationRecord> {
   const raw = JSON.parse(await Deno.readTextFile(path)) as Partial<InductionFormationRecord>;
-  if (raw.format !== "induction-formation/1") {
-    throw new Error(`${path}: format: expected "induction-formation/1", got ${JSON.stringify(raw.format)}`);
+  if (raw.format !== "induction-formation/2") {
+    throw new Error(`${path}: format: expected "induction-formation/2", got ${JSON.stringify(raw.format)}`);
   }
   if (!Array.isArray(raw.runs) || raw.runs.length === 0) throw new Error(`${path}: runs: expected a non-empty array`);
   raw.runs.forEach((r, i) => {

@@ -131,6 +131,19 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
     ),
     recipe(
+      "wide-sin-doubling-copy",
+      "as wide-sin-curriculum-copy (identical for 400 steps), then rows of 512 positions for 200 steps before " +
+        "1024: row length doubling 128, 256, 512, 1024 (same tokens per step)",
+      {
+        lr: 2e-3,
+        micro_batch_rows: 8,
+        repeat_fraction: 1,
+        repeat_span: [32, 384],
+        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
+      },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+    ),
+    recipe(
       "offset-curriculum-copy",
       "copy spans as in copy; rows of 128 positions for 200 steps, then 256 for 200 (same tokens per step), " +
         "each short row at a random absolute position so every positional embedding is trained before full rows",
