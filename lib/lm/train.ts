@@ -826,16 +826,40 @@ function trainStepOn(
   lr: number,
   offsets: Int32Array | undefined,
 ): { loss: number; gradNorm: number } {
-  const micro = cfg.micro_batch_rows;
-  const nMicro = rows.length / micro;
+  const nMicro = rows.length / cfg.micro_batch_rows;
   const vars = model.trainableVariables();
+  const { grads, lossSum } = summedGradients(model, rows, cfg.micro_batch_rows, vars, offsets);
+  try {
+    const gradNorm = globalNorm(grads) / nMicro;
+    const loss = lossSum / nMicro;
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm };
+    const scale = (cfg.grad_clip > 0 && gradNorm > cfg.grad_clip ? cfg.grad_clip / gradNorm : 1) / nMicro;
+    adamW(optimizer, vars, grads, scale, lr, cfg.weight_decay);
+    return { loss, gradNorm };
+  } finally {
+    for (const g of Object.values(grads)) g.dispose();
+  }
+}
+
+/**
+ * Loss and gradients summed over the micro-batches of `rows` (`[rows][n_ctx + 1]`, `micro` rows each):
+ * forward with the fused unembedding + cross-entropy (no `[micro·pos, d_vocab]` logits on the fused path),
+ * backward. The gradients belong to the caller (freed here only when a micro-batch throws).
+ */
+function summedGradients(
+  model: Gpt2,
+  rows: Int32Array[],
+  micro: number,
+  vars: tf.Variable[],
+  offsets: Int32Array | undefined,
+): { grads: tf.NamedTensorMap; lossSum: number } {
+  const nMicro = rows.length / micro;
   let acc: tf.NamedTensorMap | null = null;
   let lossSum = 0;
   try {
     for (let m = 0; m < nMicro; m++) {
       const { input, target, T } = splitRows(rows.slice(m * micro, (m + 1) * micro));
       const tokens = tf.tensor2d(input, [micro, T], "int32");
-      // forward, fused unembedding + cross-entropy (no [micro·pos, d_vocab] logits on the fused path), backward
       const off = offsets?.subarray(m * micro, (m + 1) * micro); // [micro]
       const { value, grads } = tf.variableGrads(() => model.nextTokenLoss(tokens, target, off), vars);
       activeAttentionPool()?.reset(); // the backward pass is done with the arena
@@ -853,31 +877,47 @@ function trainStepOn(
         }
       }
     }
-    const grads = acc as tf.NamedTensorMap;
-    const sq = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
-    const gradNorm = Math.sqrt(sq.dataSync()[0] as number) / nMicro;
-    sq.dispose();
-    const loss = lossSum / nMicro;
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) return { loss, gradNorm };
-    const scale = (cfg.grad_clip > 0 && gradNorm > cfg.grad_clip ? cfg.grad_clip / gradNorm : 1) / nMicro;
-    const scaled: tf.NamedTensorMap = {};
-    for (const [k, g] of Object.entries(grads)) scaled[k] = scale === 1 ? g : tf.mul(g, scale);
-    if (cfg.weight_decay > 0) {
-      const keep = 1 - lr * cfg.weight_decay;
-      for (const v of vars) {
-        if (v.rank < 2) continue;
-        const next = tf.mul(v, keep);
-        v.assign(next);
-        next.dispose();
-      }
-    }
-    optimizer.learningRate = lr;
-    optimizer.applyGradients(scaled);
-    if (scale !== 1) { for (const g of Object.values(scaled)) g.dispose(); }
-    return { loss, gradNorm };
-  } finally {
+  } catch (e) {
     if (acc) { for (const g of Object.values(acc)) g.dispose(); }
+    throw e;
   }
+  return { grads: acc as tf.NamedTensorMap, lossSum };
+}
+
+/** The global ℓ2 norm of the gradients (one host read). */
+function globalNorm(grads: tf.NamedTensorMap): number {
+  const sq = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+  const norm = Math.sqrt(sq.dataSync()[0] as number);
+  sq.dispose();
+  return norm;
+}
+
+/**
+ * AdamW: the gradients times `scale` (clipping and the micro-batch mean), decoupled weight decay
+ * `p ← p·(1 − lr·wd)` on matrices (rank ≥ 2), then fused Adam at `lr`. `grads` stay the caller's.
+ */
+function adamW(
+  optimizer: FusedAdamOptimizer,
+  vars: tf.Variable[],
+  grads: tf.NamedTensorMap,
+  scale: number,
+  lr: number,
+  weightDecay: number,
+): void {
+  const scaled: tf.NamedTensorMap = {};
+  for (const [k, g] of Object.entries(grads)) scaled[k] = scale === 1 ? g : tf.mul(g, scale);
+  if (weightDecay > 0) {
+    const keep = 1 - lr * weightDecay;
+    for (const v of vars) {
+      if (v.rank < 2) continue;
+      const next = tf.mul(v, keep);
+      v.assign(next);
+      next.dispose();
+    }
+  }
+  optimizer.learningRate = lr;
+  optimizer.applyGradients(scaled);
+  if (scale !== 1) { for (const g of Object.values(scaled)) g.dispose(); }
 }
 
 /** Parameters and Adam moments by Hugging Face name. */
