@@ -24,7 +24,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2, type HookFn } from "../lib/lm/gpt2.ts";
-import { saeSpliceHook } from "../lib/lm/splice.ts";
+import { saeSpliceHook } from "../lib/splice/splice.ts";
 import { defaultSaeConfig } from "../lib/sae/config.ts";
 import { createSae, type Sae } from "../lib/sae/sae.ts";
 import type { Prepared, RowSpec } from "./row_spec.ts";

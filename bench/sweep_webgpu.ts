@@ -42,9 +42,11 @@ import { join } from "../lib/path.ts";
 import { PROJECT_ROOT } from "../lib/env.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
+import type { LanguageModel } from "../lib/lm/language_model.ts";
 import { defaultSaeConfig } from "../lib/sae/config.ts";
 import { createSae, type Sae } from "../lib/sae/sae.ts";
-import { runSpliceSweep, saeSpec } from "../lib/study_b/context_sweep.ts";
+import { runSpliceSweep } from "../lib/study_b/context_sweep.ts";
+import { saeSplice } from "../lib/splice/splice.ts";
 import { groupByBytes, loadStudySae, loadStudySetup } from "../lib/study_b/setup.ts";
 import type { RowSpec, SelfMeasured } from "./row_spec.ts";
 
@@ -119,7 +121,7 @@ export function parseSweepArgs(args: string[]): SweepArgs & { child: boolean } {
 }
 
 interface SweepModel {
-  model: Gpt2;
+  model: LanguageModel;
   bosId: number;
   /** SAE makers with their float32 byte sizes. */
   saes: { bytes: number; hook: string; make: () => Promise<Sae> }[];
@@ -179,7 +181,7 @@ async function child(args: SweepArgs): Promise<SweepMeasurement> {
       const saes: Sae[] = [];
       try {
         for (const e of group) saes.push(await e.make());
-        const specs = saes.map((sae, i) => saeSpec(`S${i}`, sae));
+        const specs = saes.map((sae, i) => saeSplice(`S${i}`, sae));
         const cfg = { bosId: m.bosId, batchRows: 1, progress: false };
         if (!warmed) await runSpliceSweep(m.model, rows.slice(0, 1), specs, cfg); // shader compilation, caches
         warmed = true;

@@ -38,18 +38,33 @@ import { dirname, fromFileUrl, join } from "../lib/path.ts";
  * - `core`: the root files (assertions, paths, environment, progress bars, Jupyter access);
  * - `io`, `engine`: files and formats; the tfjs backend, kernels and random numbers;
  * - `plot`, `metrics`, `tokenizer`: figures; statistics; GPT-2 BPE and row packing;
- * - `data`, `sae`: corpora, benchmarks and token caches; the SAE, its architectures, training and file format;
- * - `lm`: the language model, its trainer, SAE-on-LM training and splicing, the embedded recipe;
+ * - `data`, `lm`, `sae`, side by side: corpora, benchmarks and token caches; the language model (its interface,
+ *   GPT-2, the HF loader, the LM trainer); the SAE, its architectures, training and file format;
+ * - `splice`: the SAE in the model (splices, the one spliced-loss loop, SAE-on-LM training);
  * - `toy`, `study_b`: the two studies (study A's toy models with the fused small-SAE path; study B).
  */
 export const LAYERS: readonly (readonly string[])[] = [
   ["core"],
   ["io", "engine"],
   ["plot", "metrics", "tokenizer"],
-  ["data", "sae"],
-  ["lm"],
+  ["data", "lm", "sae"],
+  ["splice"],
   ["toy", "study_b"],
 ];
+
+/**
+ * TEMPORARY: files that sit in one folder but belong to another, by the folder
+ * they move to; the check counts each as a file of that folder. The embedded
+ * recipe in `lm/` imports `data/`, `sae/` and `splice/`, so it belongs above
+ * them; it moves to `study_b/` with issue 13's recipe work (then this list is
+ * emptied). Keep it short: every entry is a promise to move a file.
+ */
+export const PENDING_MOVES: Readonly<Record<string, string>> = {
+  "lib/lm/embedded.ts": "study_b",
+  "lib/lm/embedded_report.ts": "study_b",
+  "lib/lm/context_probe.ts": "study_b",
+  "lib/lm/pilots.ts": "study_b",
+};
 
 /** One static import between two `lib/` files (paths relative to the project root, `/`-separated). */
 export interface ImportEdge {
@@ -234,9 +249,7 @@ export async function libImportGraph(root: string): Promise<ImportEdge[]> {
   return edges;
 }
 
-function describe(e: ImportEdge): string {
-  return `${e.from}:${e.line} imports ${e.to}`;
-}
+const folderOfPath = (path: string): string | null => folderOf(path);
 
 /**
  * The folder cycles of an import graph, each as the imports that make it:
@@ -244,7 +257,7 @@ function describe(e: ImportEdge): string {
  * group of folders that reach each other with no such pair, one shortest
  * cycle through the group, one import per hop.
  */
-function folderCycles(edges: readonly ImportEdge[]): ImportEdge[][] {
+function folderCycles(edges: readonly ImportEdge[], folderOf: (path: string) => string | null): ImportEdge[][] {
   const example = new Map<string, ImportEdge>(); // "a→b" → first import
   const next = new Map<string, Set<string>>();
   for (const e of edges) {
@@ -322,9 +335,21 @@ function folderCycles(edges: readonly ImportEdge[]): ImportEdge[][] {
  * - an import into a folder of the same or a higher layer;
  * - a `lib/` folder missing from the map, or listed twice;
  * - a relative import that leaves `lib/`.
+ *
+ * `pending` (file → folder) counts each listed file as a file of the folder
+ * it is due to move to (see {@link PENDING_MOVES}); the messages say so.
  */
-export function checkLayers(edges: readonly ImportEdge[], layers: readonly (readonly string[])[]): string[] {
+export function checkLayers(
+  edges: readonly ImportEdge[],
+  layers: readonly (readonly string[])[],
+  pending: Readonly<Record<string, string>> = {},
+): string[] {
   const problems: string[] = [];
+  const folderOf = (path: string): string | null => pending[path] ?? folderOfPath(path);
+  const describe = (e: ImportEdge): string => {
+    const moving = [e.from, e.to].filter((f) => pending[f] !== undefined).map((f) => `${f} counted in ${pending[f]}`);
+    return `${e.from}:${e.line} imports ${e.to}` + (moving.length > 0 ? ` (pending move: ${moving.join(", ")})` : "");
+  };
   const rank = new Map<string, number>();
   layers.forEach((layer, r) => {
     for (const f of layer) {
@@ -333,7 +358,7 @@ export function checkLayers(edges: readonly ImportEdge[], layers: readonly (read
     }
   });
   const layerText = layers.map((l) => l.join(", ")).join(" → ");
-  for (const hops of folderCycles(edges)) {
+  for (const hops of folderCycles(edges, folderOf)) {
     const folders = hops.map((e) => folderOf(e.from));
     const name = folders.length === 2 ? folders.join(" ↔ ") : [...folders, folders[0]].join(" → ");
     problems.push(`folder cycle ${name}:\n` + hops.map((e) => `  ${describe(e)}`).join("\n"));
@@ -368,14 +393,24 @@ export function checkLayers(edges: readonly ImportEdge[], layers: readonly (read
 if (import.meta.main) {
   const root = dirname(dirname(fromFileUrl(import.meta.url)));
   const edges = await libImportGraph(root);
-  const problems = checkLayers(edges, LAYERS);
+  const problems = checkLayers(edges, LAYERS, PENDING_MOVES);
+  for (const file of Object.keys(PENDING_MOVES)) {
+    try {
+      await Deno.stat(join(root, file));
+    } catch {
+      problems.push(`PENDING_MOVES names ${file}, which no longer exists: remove it from the list`);
+    }
+  }
   if (problems.length > 0) {
     console.error(`check_layers: ${problems.length} problem(s) in the imports of lib/\n\n${problems.join("\n\n")}`);
     Deno.exit(1);
   }
   const files = new Set(edges.map((e) => e.from)).size;
+  const pendingNote = Object.keys(PENDING_MOVES).length > 0
+    ? `; ${Object.keys(PENDING_MOVES).length} file(s) counted in the folder they are due to move to (PENDING_MOVES)`
+    : "";
   console.log(
     `check_layers: ${edges.length} imports in ${files} lib/ files, no folder cycles, all pointing down ` +
-      `${LAYERS.map((l) => l.join(", ")).join(" → ")}`,
+      `${LAYERS.map((l) => l.join(", ")).join(" → ")}${pendingNote}`,
   );
 }

@@ -25,7 +25,7 @@
  */
 
 import { embeddedConfig, runEmbeddedSaeTraining } from "../lib/lm/embedded.ts";
-import { measureSaeThroughput } from "../lib/lm/sae_training.ts";
+import { measureSaeThroughput } from "../lib/splice/sae_training.ts";
 import { runTrainingCli } from "./train_cli.ts";
 
 function* measureRows(steps: number): Generator<Record<string, unknown>> {

@@ -25,7 +25,7 @@ import {
   saeRows,
   studyHooks,
   trainModelSaes,
-} from "../lib/lm/sae_training.ts";
+} from "../lib/splice/sae_training.ts";
 import { defaultLmTrainConfig } from "../lib/lm/train.ts";
 import { loadSaeLens } from "../lib/sae/saelens.ts";
 import { createSae } from "../lib/sae/sae.ts";

@@ -30,7 +30,8 @@ import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { createSae } from "../lib/sae/sae.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig } from "../lib/sae/config.ts";
 import { lossTerms } from "../lib/sae/loss.ts";
-import { runSpliceSweep, saeSpec } from "../lib/study_b/context_sweep.ts";
+import { runSpliceSweep } from "../lib/study_b/context_sweep.ts";
+import { saeSplice } from "../lib/splice/splice.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { assert, errorOf, maxAbsDiff } from "./helpers.ts";
 
@@ -225,7 +226,11 @@ Deno.test({
         4,
         { scheme: "saelens" },
       );
-      const out = await runSpliceSweep(model, rows, [saeSpec("L1", sae)], { bosId: 0, batchRows: 2, progress: false });
+      const out = await runSpliceSweep(model, rows, [saeSplice("L1", sae)], {
+        bosId: 0,
+        batchRows: 2,
+        progress: false,
+      });
       model.dispose();
       sae.dispose();
       const m = out.splices[0]!.metrics.stats;

@@ -58,7 +58,7 @@ import {
   type SaeTrainingConfig,
   studyHooks,
   trainModelSaes,
-} from "./sae_training.ts";
+} from "../splice/sae_training.ts";
 import { SAE_CFG_FILE, SAE_SPARSITY_FILE, SAE_WEIGHTS_FILE } from "../sae/saelens.ts";
 import { save } from "../plot/mod.ts";
 import {

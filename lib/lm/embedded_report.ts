@@ -28,7 +28,7 @@ import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 import { loadSaeLens } from "../sae/saelens.ts";
 import type { Gpt2 } from "./gpt2.ts";
-import { evaluateModelSae, saeRows, type SaeTrainingConfig } from "./sae_training.ts";
+import { evaluateModelSae, saeRows, type SaeTrainingConfig } from "../splice/sae_training.ts";
 import { lossByPosition, validationRows } from "./train.ts";
 import type { TokenMap } from "./token_map.ts";
 import { BOS_TOKEN_ID, decodeTokens } from "../tokenizer/tokenizer.ts";

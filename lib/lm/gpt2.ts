@@ -45,48 +45,9 @@ import {
   unembedCrossEntropy,
 } from "../engine/kernels/lm_layer_ops.ts";
 import { type Gpt2Config, gpt2ParamShapes, validateGpt2Config } from "./config.ts";
+import type { HookFn, LanguageModel, RunOptions, RunResult } from "./language_model.ts";
 
-/** A replacement hook: receives the activation and returns the one the forward pass continues from. */
-export type HookFn = (act: tf.Tensor3D, name: string) => tf.Tensor3D;
-
-/** Options of {@link Gpt2.run}. */
-export interface RunOptions {
-  /** Hook names whose activations to return (after any replacement hook at that name). */
-  cache?: readonly string[];
-  /** Replacement hooks by hook name. */
-  hooks?: Readonly<Record<string, HookFn>>;
-  /**
-   * Run only blocks 0…stopAtLayer−1 (TransformerLens `stop_at_layer`) and return
-   * no logits; every cached or hooked name must lie before the stop.
-   */
-  stopAtLayer?: number;
-  /**
-   * Start the pass at a residual-stream hook (`blocks.{L}.hook_resid_pre` or
-   * `blocks.{L}.hook_resid_post`) with `act` as its activation, skipping every
-   * block below it: the result equals a full pass with a replacement hook at
-   * `hook` returning `act`, without recomputing the unchanged blocks. `act`
-   * stays owned by the caller; hooks and cached names must not lie before
-   * `hook`, and no replacement hook may be set at `hook` itself.
-   */
-  startAt?: { hook: string; act: tf.Tensor3D };
-  /** Compute the logits (default true); false skips the unembedding and returns null logits. */
-  logits?: boolean;
-  /**
-   * Absolute position of each row's first token `[batch]`: row b reads the
-   * positional embeddings `wpe[o_b … o_b + pos − 1]` (`hook_pos_embed` holds
-   * those rows); each `o_b + pos ≤ n_ctx`. Omitted: every row starts at 0.
-   * Unused by a pass that starts after the embeddings (`startAt`).
-   */
-  posOffsets?: Int32Array;
-}
-
-/** What {@link Gpt2.run} returns; the caller owns (and must dispose) every tensor. */
-export interface RunResult {
-  /** `[batch, pos, d_vocab]`, or null when `stopAtLayer` stopped the pass early. */
-  logits: tf.Tensor3D | null;
-  /** Requested activations by hook name, each `[batch, pos, d_model]`. */
-  cache: Map<string, tf.Tensor3D>;
-}
+export type { HookFn, RunOptions, RunResult } from "./language_model.ts";
 
 const BLOCK_HOOKS = ["hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"] as const;
 
@@ -208,8 +169,8 @@ export interface Gpt2Options {
   embedRowMean?: Float32Array;
 }
 
-/** GPT-2 with hook points; see the module documentation. */
-export class Gpt2 {
+/** GPT-2 with hook points; see the module documentation. The one {@link LanguageModel} of the project. */
+export class Gpt2 implements LanguageModel {
   /** The model's shape. */
   readonly cfg: Gpt2Config;
   /** Parameters by Hugging Face name (no `transformer.` prefix). */
@@ -312,6 +273,11 @@ export class Gpt2 {
    */
   runFrom(hook: string, act: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor3D {
     return this.run(tokens, { startAt: { hook, act } }).logits as tf.Tensor3D;
+  }
+
+  /** Whether a pass can start at `hook`: a residual hook (see {@link residStartBlock}). */
+  canStartAt(hook: string): boolean {
+    return residStartBlock(hook, this.cfg.n_layer) !== null;
   }
 
   /** The general forward pass behind `forward`, `runWithCache`, `runWithHooks` and `runFrom`. */

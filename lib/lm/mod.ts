@@ -1,29 +1,33 @@
 /**
- * The language-model module: GPT-2 with TransformerLens hook points, the
- * Hugging Face loader/writer (with TransformerLens centring), compact-vocabulary
- * maps, SAE splicing hooks and the resolver of study B's artefacts. The GPT-2
- * tokenizer and row packing live one layer down, in `lib/tokenizer/`.
+ * The language-model module: the {@link LanguageModel} interface and GPT-2,
+ * its one implementation, with TransformerLens hook points; the Hugging Face
+ * loader/writer (with TransformerLens centring); compact-vocabulary maps; the
+ * LM trainer; the resolver of study B's artefacts. The GPT-2 tokenizer and
+ * row packing live one layer down, in `lib/tokenizer/`; SAE splicing and
+ * SAE-on-LM training one layer up, in `lib/splice/`. The embedded recipe
+ * (`embedded.ts`, `embedded_report.ts`, `context_probe.ts`, `pilots.ts`,
+ * `random_artifacts.ts`, `induction_task.ts`) is not exported here: it moves
+ * to the study layer (see `PENDING_MOVES` in `scripts/check_layers.ts`).
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../engine/backend.ts";
  * import { toTokens } from "../tokenizer/mod.ts";
-import { loadGpt2FromHf, resolveArtifacts } from "./mod.ts";
+ * import { defaultGpt2Config, Gpt2, type LanguageModel } from "./mod.ts";
  * await initBackend();
- * const art = await resolveArtifacts();
- * const { model } = await loadGpt2FromHf(art.model, { centerWritingWeights: true });
+ * const model: LanguageModel = Gpt2.random(defaultGpt2Config({ n_layer: 1, d_model: 16, n_head: 2, n_ctx: 32 }), 0);
  * const ids = toTokens("Hello world");
- * const logits = model.forward(tf.tensor2d(ids, [1, ids.length], "int32"));
+ * const logits = model.forward(tf.tensor2d(ids, [1, ids.length], "int32")); // [1, pos, 50257]
  * ```
  *
  * @module
  */
 
+export * from "./language_model.ts";
 export * from "./config.ts";
 export * from "./gpt2.ts";
 export * from "./hf_loader.ts";
 export * from "./token_map.ts";
-export * from "./splice.ts";
+export * from "./train.ts";
 export * from "./artifacts.ts";
-export * from "./sae_fit.ts";

@@ -8,8 +8,8 @@
 
 import type { Sae } from "../sae/sae.ts";
 import type { SaeConfig } from "../sae/config.ts";
-import type { Gpt2Config } from "./config.ts";
-import { hookLayer } from "./gpt2.ts";
+import type { LanguageModelConfig } from "../lm/language_model.ts";
+import { hookLayer } from "../lm/gpt2.ts";
 
 /**
  * Throws unless the SAE reads a hook the model has and its `d_in` equals the
@@ -19,12 +19,16 @@ import { hookLayer } from "./gpt2.ts";
  * @example
  * ```ts
  * import { defaultSaeConfig } from "../sae/config.ts";
- * import { defaultGpt2Config } from "./config.ts";
+ * import { defaultGpt2Config } from "../lm/config.ts";
  * import { assertSaeFitsModel } from "./sae_fit.ts";
  * assertSaeFitsModel(defaultSaeConfig({ d_in: 768, hook_name: "blocks.8.hook_resid_pre" }), defaultGpt2Config());
  * ```
  */
-export function assertSaeFitsModel(sae: Sae | SaeConfig, model: Gpt2Config, modelLabel = "the model"): void {
+export function assertSaeFitsModel(
+  sae: Sae | SaeConfig,
+  model: Pick<LanguageModelConfig, "d_model" | "n_layer">,
+  modelLabel = "the model",
+): void {
   const cfg = "cfg" in sae ? sae.cfg : sae;
   const what = `SAE (d_in ${cfg.d_in}, hook "${cfg.hook_name}")`;
   const where = `${modelLabel} (d_model ${model.d_model}, ${model.n_layer} layers: blocks.0…${model.n_layer - 1})`;

@@ -1,5 +1,5 @@
 /**
- * Trains residual-stream SAEs on a {@link Gpt2}, the way the study's
+ * Trains residual-stream SAEs on a {@link LanguageModel}, the way the study's
  * gpt2-small-res-jb SAEs were made (study B §2.3), through `lib/sae`'s `trainSae`:
  *
  * - **rows:** web-like documents packed SAELens-style into rows of exactly
@@ -50,10 +50,11 @@ import { defaultSaeConfig, defaultSaeTrainConfig, type SaeTrainConfig } from "..
 import { createSae, type Sae } from "../sae/sae.ts";
 import { createTrainState, disposeTrainState, type SaeLogEntry, trainSae, trainStep } from "../sae/train.ts";
 import { loadSaeLens, SAE_CFG_FILE, SAE_SPARSITY_FILE, SAE_WEIGHTS_FILE, saveSaeLens } from "../sae/saelens.ts";
-import type { Gpt2, HookFn } from "./gpt2.ts";
-import { saeSpliceHook, zeroAblationHook } from "./splice.ts";
+import type { LanguageModel } from "../lm/language_model.ts";
+import { constantSplice, saeSplice, zeroSplice } from "./splice.ts";
+import { rowBatches, splicedPasses } from "./spliced_loss.ts";
 import { packRowsSaeLens } from "../tokenizer/tokenizer.ts";
-import { processCpuMs } from "./train.ts";
+import { processCpuMs } from "../lm/train.ts";
 
 /** The recipe of {@link trainModelSaes}. */
 export interface SaeTrainingConfig {
@@ -253,7 +254,7 @@ function stopLayer(hook: string): number {
  * ```
  */
 export function harvestActivations(
-  model: Gpt2,
+  model: LanguageModel,
   rows: readonly Int32Array[],
   hook: string,
   chunkRows = 32,
@@ -279,7 +280,7 @@ export function harvestActivations(
 
 /** Deterministic SAE training rows and activation buffers for one hook. */
 export class ActivationBuffer {
-  readonly #model: Gpt2;
+  readonly #model: LanguageModel;
   readonly #docs: readonly Int32Array[];
   readonly #bos: number;
   readonly #cfg: SaeTrainingConfig;
@@ -295,7 +296,7 @@ export class ActivationBuffer {
   /** Batches per pass over a buffer. */
   readonly batchesPerBuffer: number;
 
-  constructor(model: Gpt2, docs: readonly Int32Array[], bos: number, cfg: SaeTrainingConfig, hook: string) {
+  constructor(model: LanguageModel, docs: readonly Int32Array[], bos: number, cfg: SaeTrainingConfig, hook: string) {
     this.#model = model;
     this.#docs = docs;
     this.#bos = bos;
@@ -429,7 +430,7 @@ export interface SaeQuality {
  * fraction is also recorded, from the same pass (counts beyond the rows' tokens are left out).
  */
 export function evaluateModelSae(
-  model: Gpt2,
+  model: LanguageModel,
   sae: Sae,
   rows: readonly Int32Array[],
   bos: number,
@@ -516,41 +517,30 @@ export function evaluateModelSae(
  * `meanAct`, `[d_model]`).
  */
 function ceByAblation(
-  model: Gpt2,
+  model: LanguageModel,
   sae: Sae,
   rows: readonly Int32Array[],
   chunkRows: number,
   meanAct: Float32Array,
 ): { clean: number; spliced: number; zero: number; mean: number } {
   const hook = sae.cfg.hook_name;
-  const T = rows[0]?.length ?? 0;
   const sums = { clean: 0, spliced: 0, zero: 0, mean: 0 };
   let count = 0;
-  const spliceHook = saeSpliceHook(sae);
-  const zero = zeroAblationHook();
-  const meanVec = tf.tensor1d(meanAct);
-  const meanHook: HookFn = (act) => tf.tidy(() => tf.mul(tf.onesLike(act), meanVec) as tf.Tensor3D);
-  for (let r0 = 0; r0 < rows.length; r0 += chunkRows) {
-    const chunk = rows.slice(r0, r0 + chunkRows);
-    const ids = new Int32Array(chunk.length * T);
-    chunk.forEach((r, i) => ids.set(r, i * T));
-    const tokens = tf.tensor2d(ids, [chunk.length, T], "int32");
-    for (
-      const [key, hooks] of [
-        ["clean", {}],
-        ["spliced", { [hook]: spliceHook }],
-        ["zero", { [hook]: zero }],
-        ["mean", { [hook]: meanHook }],
-      ] as const
-    ) {
-      const v = tf.tidy(() => tf.sum(model.lossPerToken(model.runWithHooks(tokens, hooks), tokens)));
-      sums[key] += v.dataSync()[0] as number;
-      v.dispose();
+  const meanSplice = constantSplice("mean", hook, meanAct);
+  const splices = [saeSplice("spliced", sae), zeroSplice("zero", hook), meanSplice];
+  try {
+    for (const batch of rowBatches(rows, chunkRows)) {
+      for (const pass of splicedPasses(model, batch.tokens, splices)) {
+        const key = (pass.kind === "clean" ? "clean" : pass.splice.key) as keyof typeof sums;
+        const v = tf.tidy(() => tf.sum(model.lossPerToken(pass.logits!, batch.tokens)));
+        sums[key] += v.dataSync()[0] as number;
+        v.dispose();
+      }
+      count += batch.B * (batch.T - 1);
     }
-    count += chunk.length * (T - 1);
-    tokens.dispose();
+  } finally {
+    meanSplice.dispose();
   }
-  meanVec.dispose();
   return { clean: sums.clean / count, spliced: sums.spliced / count, zero: sums.zero / count, mean: sums.mean / count };
 }
 
@@ -681,7 +671,7 @@ export class SaeQualityError extends Error {
  * hook resumes from its checkpoint.
  */
 export async function trainModelSaes(
-  model: Gpt2,
+  model: LanguageModel,
   data: SaeData,
   cfg: SaeTrainingConfig,
   opts: TrainModelSaesOptions,
@@ -738,7 +728,7 @@ export async function trainModelSaes(
 }
 
 async function trainHookSae(
-  model: Gpt2,
+  model: LanguageModel,
   data: SaeData,
   cfg: SaeTrainingConfig,
   hook: string,

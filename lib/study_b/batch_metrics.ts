@@ -11,7 +11,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { readHost } from "../engine/host_read.ts";
 import type { Rng } from "../engine/rng.ts";
-import { type Gpt2, residStartBlock } from "../lm/gpt2.ts";
 import { nextTokenLogProbs, perTokenKL } from "../metrics/lm_metrics.ts";
 
 /**
@@ -118,23 +117,6 @@ export async function sampleTargetBlock(logits: tf.Tensor3D, rng: Rng): Promise<
 /** `ln softmax(z_j)[targets[j+1]]` as a host array `[batch · (pos − 1)]`. */
 export function targetLogProbs(logits: tf.Tensor3D, targetBlock: tf.Tensor2D): Promise<Float32Array> {
   return readHost(nextTokenLogProbs(logits, targetBlock));
-}
-
-/**
- * Logits `[batch, pos, d_vocab]` of a pass whose activation at `hook` is `act`:
- * started at the hook when it is a residual hook (`Gpt2.runFrom`: the blocks
- * below are not recomputed), else through a replacement hook. `act` stays owned by the caller.
- *
- * @example
- * ```ts
- * import { splicedLogits } from "./batch_metrics.ts";
- * // const logits = splicedLogits(model, tokens, "blocks.2.hook_resid_pre", recon);
- * ```
- */
-export function splicedLogits(model: Gpt2, tokens: tf.Tensor2D, hook: string, act: tf.Tensor3D): tf.Tensor3D {
-  return residStartBlock(hook, model.cfg.n_layer) !== null
-    ? model.runFrom(hook, act, tokens)
-    : model.runWithHooks(tokens, { [hook]: () => act });
 }
 
 /** Host copy of a tensor, which is disposed (asynchronous: works on every backend, WebGPU included). */

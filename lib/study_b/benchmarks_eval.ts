@@ -27,7 +27,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CbtItem, LambadaItem } from "../data/benchmarks.ts";
 import { cbtPrompts, lambadaPrompt, type NextTokenView, scoreCbt, scoreLambada } from "../data/bench_prompts.ts";
-import { saeSpliceHook } from "../lm/splice.ts";
+import { saeSplice, type Splice } from "../splice/splice.ts";
+import { splicedPasses } from "../splice/spliced_loss.ts";
 import { encodeText } from "../tokenizer/tokenizer.ts";
 import { argmaxTokens, nextTokenLogProbs, perTokenKL } from "../metrics/lm_metrics.ts";
 import { progress } from "../progress.ts";
@@ -35,7 +36,6 @@ import type { Sae } from "../sae/sae.ts";
 import { selectLayers } from "./context_sweep.ts";
 import { scoreOptionsShared, sharesHead } from "./prefix_scorer.ts";
 import { groupByBytes, loadStudySae, type StudySetup, toModelIds } from "./setup.ts";
-import type { HookFn } from "../lm/gpt2.ts";
 
 /** Options of the benchmark evaluations. */
 export interface BenchEvalConfig {
@@ -168,7 +168,7 @@ function rowsAt(logits: tf.Tensor3D, positions: readonly number[]): tf.Tensor2D 
 async function forEachGroup(
   setup: StudySetup,
   cfg: BenchEvalConfig,
-  fn: (group: { key: VariantKey; hook: HookFn | null; hookName: string | null }[]) => void | Promise<void>,
+  fn: (group: { key: VariantKey; splice: Splice | null }[]) => void | Promise<void>,
 ): Promise<void> {
   const entries = selectLayers(setup.saes, cfg.layers);
   const groups = groupByBytes(entries, cfg.maxResidentSaeBytes);
@@ -179,12 +179,9 @@ async function forEachGroup(
       for (const e of group) saes.push(await loadStudySae(e));
       const variants = group.map((e, i) => ({
         key: { variant: `L${e.label}`, layer: e.label },
-        hook: saeSpliceHook(saes[i]!),
-        hookName: e.hook,
+        splice: saeSplice(`L${e.label}`, saes[i]!) as Splice | null,
       }));
-      await fn(
-        g === 0 ? [{ key: { variant: "clean", layer: null }, hook: null, hookName: null }, ...variants] : variants,
-      );
+      await fn(g === 0 ? [{ key: { variant: "clean", layer: null }, splice: null }, ...variants] : variants);
     } finally {
       for (const s of saes) s.dispose();
     }
@@ -239,22 +236,26 @@ export async function evaluateLambada(
       variants.push(o);
       return o;
     });
+    // the group's SAE splices, after the clean model in the first group
+    const splices = group.flatMap((v) => v.splice ? [v.splice] : []);
+    const first = group.length - splices.length; // 1 when the clean model is a variant of the group, else 0
     for (const idx of batches) {
       const { tensor: tokens } = padded(idx.map((i) => prepared[i]!.tokens), setup.bosId);
-      const cleanLogits = setup.model.forward(tokens);
       const last = idx.map((i) => prepared[i]!.lastContextIndex);
-      const cleanLast = rowsAt(cleanLogits, last);
+      let cleanLast: tf.Tensor2D | null = null;
       try {
-        for (const [v, { hook, hookName }] of group.entries()) {
-          const logits = hook ? setup.model.runWithHooks(tokens, { [hookName!]: hook }) : cleanLogits;
+        for (const pass of splicedPasses(setup.model, tokens, splices)) {
+          const logits = pass.logits!; // [batch, maxLen, d_vocab]
+          if (pass.kind === "clean") cleanLast = rowsAt(logits, last);
+          if (pass.kind === "clean" && first === 0) continue;
+          const v = pass.kind === "clean" ? 0 : first + pass.index;
           const vs = views(logits, tokens);
           let kl: Float32Array | null = null;
-          if (hook) {
+          if (pass.kind === "spliced") {
             const lastRows = rowsAt(logits, last);
-            const k = tf.tidy(() => perTokenKL(tf.expandDims(cleanLast, 1), tf.expandDims(lastRows, 1)));
+            const k = tf.tidy(() => perTokenKL(tf.expandDims(cleanLast!, 1), tf.expandDims(lastRows, 1)));
             kl = k.dataSync() as Float32Array;
             tf.dispose([k, lastRows]);
-            logits.dispose();
           }
           idx.forEach((i, r) => {
             const p = prepared[i]!;
@@ -272,7 +273,8 @@ export async function evaluateLambada(
           bar?.tick(idx.length);
         }
       } finally {
-        tf.dispose([tokens, cleanLogits, cleanLast]);
+        tokens.dispose();
+        cleanLast?.dispose();
       }
     }
   });
@@ -412,13 +414,15 @@ export async function evaluateCbt(
       variants.push(o);
       return o;
     });
+    const splices = group.flatMap((v) => v.splice ? [v.splice] : []);
+    const first = group.length - splices.length; // 1 when the clean model is a variant of the group, else 0
     for (const idx of batches) {
       const { tensor: tokens } = padded(idx.map((i) => flat[i]!.tokens), setup.bosId);
       try {
-        for (const [v, { hook, hookName }] of group.entries()) {
-          const logits = hook ? setup.model.runWithHooks(tokens, { [hookName!]: hook }) : setup.model.forward(tokens);
-          const vs = views(logits, tokens);
-          logits.dispose();
+        for (const pass of splicedPasses(setup.model, tokens, splices)) {
+          if (pass.kind === "clean" && first === 0) continue;
+          const v = pass.kind === "clean" ? 0 : first + pass.index;
+          const vs = views(pass.logits!, tokens);
           for (let r = 0; r < idx.length; r += nOptions) {
             const itemIdx = flatIdx[idx[r]! / nOptions]!;
             const { item, prompts } = kept[itemIdx]!;
@@ -432,8 +436,7 @@ export async function evaluateCbt(
     }
     for (let i = 0; i < n; i++) {
       if (!shared[i]) continue;
-      for (const [v, { hook, hookName }] of group.entries()) {
-        const splice = hook ? { hook: hookName!, fn: (x: tf.Tensor3D) => hook(x, hookName!) } : null;
+      for (const [v, { splice }] of group.entries()) {
         record(outs[v]!, i, await scoreOptionsShared(setup.model, kept[i]!.prompts, splice));
         bar?.tick(1);
       }

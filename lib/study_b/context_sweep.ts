@@ -32,69 +32,17 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/rng.ts";
-import type { Gpt2 } from "../lm/gpt2.ts";
+import type { LanguageModel } from "../lm/language_model.ts";
 import { featureSparsity, logProbs, reconstructionTerms } from "../metrics/lm_metrics.ts";
 import { type BosPolicy, describeBosPolicy, positionMask, PositionStats } from "../metrics/per_position.ts";
 import { SpliceMetrics } from "../metrics/splice_metrics.ts";
 import { positionBinEdges, RowBinStats } from "../metrics/row_bins.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
-import {
-  autoBatchRows,
-  klChunked,
-  sampleTargetBlock,
-  splicedLogits,
-  takeHost,
-  targetLogProbs,
-} from "./batch_metrics.ts";
+import { saeSplice, type Splice, zeroSplice } from "../splice/splice.ts";
+import { rowBatches, splicedPasses } from "../splice/spliced_loss.ts";
+import { autoBatchRows, klChunked, sampleTargetBlock, takeHost, targetLogProbs } from "./batch_metrics.ts";
 import { groupByBytes, loadStudySae, type StudySae, type StudySetup } from "./setup.ts";
-
-/** What a splice puts in place of the clean activation. */
-export interface SpliceOutput {
-  /** Replacement activation `[batch, pos, d_model]`. */
-  recon: tf.Tensor3D;
-  /** SAE feature activations `[batch, pos, d_sae]` for L0/L1, or null. */
-  acts: tf.Tensor3D | null;
-}
-
-/** One spliced model: which hook, and how the replacement is computed from the clean activation. */
-export interface SpliceSpec {
-  /** Unique key (e.g. `"L3"`, `"L0/V1"`). */
-  key: string;
-  /** Hook whose activation is replaced. */
-  hook: string;
-  /** The replacement for clean activations `x` `[batch, pos, d_model]` of `tokens` `[batch, pos]`; caller disposes. */
-  reconstruct(x: tf.Tensor3D, tokens: tf.Tensor2D): SpliceOutput;
-}
-
-/**
- * The plain SAE splice: `x̂ = SAE(x)` at every position.
- *
- * @example
- * ```ts
- * import { saeSpec } from "./context_sweep.ts";
- * // const spec = saeSpec("L3", sae);
- * ```
- */
-export function saeSpec(key: string, sae: Sae): SpliceSpec {
-  return {
-    key,
-    hook: sae.cfg.hook_name,
-    reconstruct: (x) => saeApply(sae, x),
-  };
-}
-
-/** `SAE(x)` for `[batch, pos, d]` input: reconstruction and feature activations, both 3-D. */
-export function saeApply(sae: Sae, x: tf.Tensor3D): SpliceOutput {
-  const [B, T, d] = x.shape;
-  return tf.tidy(() => {
-    const f = sae.forward(tf.reshape(x, [B * T, d]) as tf.Tensor2D);
-    return {
-      recon: tf.reshape(f.recon, [B, T, d]) as tf.Tensor3D,
-      acts: tf.reshape(f.acts, [B, T, sae.cfg.d_sae]) as tf.Tensor3D,
-    };
-  }) as SpliceOutput;
-}
 
 /** Options of the sweeps. */
 export interface ContextSweepConfig {
@@ -202,9 +150,9 @@ export interface SweepOutput {
  * `label` names the progress bar; `bosId` is the model's BOS id (for the policy).
  */
 export async function runSpliceSweep(
-  model: Gpt2,
+  model: LanguageModel,
   rows: readonly Int32Array[],
-  specs: readonly SpliceSpec[],
+  specs: readonly Splice[],
   config: Partial<ContextSweepConfig> & { bosId: number },
   label = "splice sweep",
 ): Promise<SweepOutput> {
@@ -244,89 +192,73 @@ export async function runSpliceSweep(
   const nBatches = Math.ceil(rows.length / batchRows);
   const bar = cfg.progress ? progress({ total: nBatches * rows[0]!.length * batchRows, label }) : null;
   const t0 = performance.now();
-  for (let r0 = 0; r0 < rows.length; r0 += batchRows) {
-    const batch = rows.slice(r0, r0 + batchRows);
-    const B = batch.length;
-    const host = new Int32Array(B * T);
-    batch.forEach((r, i) => host.set(r, i * T));
+  for (const { r0, B, host, tokens } of rowBatches(rows, batchRows)) {
     const maskNext = positionMask(host, B, T, cfg.bosPolicy, { width: T - 1, bosId: config.bosId });
-    const tokens = tf.tensor2d(host, [B, T], "int32");
-    const run = model.runWithCache(tokens, hooks);
-    const logits = run.logits as tf.Tensor3D;
+    // the zero-ablated runs (one per hook) go first, so that their CE is there for every splice at the hook
+    const zeros = r0 < cfg.zeroAblationRows ? hooks.map((h) => zeroSplice(`zero ${h}`, h)) : [];
+    const ceZero = new Map<string, Float32Array>();
+    let ceClean: Float32Array | null = null;
     let logPClean: tf.Tensor3D | null = null;
+    let targetBlock: tf.Tensor2D | null = null;
+    let lpCleanSampled: Float32Array | null = null;
     try {
-      logPClean = logProbs(logits); // [batch, pos, d_vocab], shared by every splice's KL
-      const ceClean = await takeHost(model.lossPerToken(logits, tokens));
-      clean.addBatch(ceClean, B, T - 1, maskNext);
-      let targetBlock: tf.Tensor2D | null = null;
-      let lpCleanSampled: Float32Array | null = null;
-      if (cfg.sampledTargets) {
-        targetBlock = await sampleTargetBlock(logits, rng);
-        lpCleanSampled = await targetLogProbs(logits, targetBlock);
-      }
-      const ceZero = new Map<string, Float32Array>();
-      if (r0 < cfg.zeroAblationRows) {
-        for (const h of hooks) {
-          const zeros = tf.zerosLike(run.cache.get(h)!); // the zero-ablated activation at h
-          const z = splicedLogits(model, tokens, h, zeros);
-          zeros.dispose();
-          ceZero.set(h, await takeHost(model.lossPerToken(z, tokens)));
-          z.dispose();
-        }
-      }
-      for (let s = 0; s < specs.length; s++) {
-        const spec = specs[s]!;
-        const res = out[s]!;
-        const x = run.cache.get(spec.hook)!; // [batch, pos, d_model]
-        const { recon, acts } = spec.reconstruct(x, tokens);
-        try {
-          const terms = reconstructionTerms(x, recon);
-          const sse = await takeHost(terms.sse);
-          const normSq = await takeHost(terms.normSq);
-          terms.norm.dispose();
-          let l0: Float32Array | undefined;
-          let l1: Float32Array | undefined;
-          if (acts) {
-            const sp = featureSparsity(acts);
-            l0 = await takeHost(sp.l0);
-            l1 = await takeHost(sp.l1);
+      for (const pass of splicedPasses(model, tokens, [...zeros, ...specs])) {
+        if (pass.kind === "clean") {
+          const logits = pass.logits!; // [batch, pos, d_vocab]
+          logPClean = logProbs(logits); // shared by every splice's KL
+          ceClean = await takeHost(model.lossPerToken(logits, tokens));
+          clean.addBatch(ceClean, B, T - 1, maskNext);
+          if (cfg.sampledTargets) {
+            targetBlock = await sampleTargetBlock(logits, rng);
+            lpCleanSampled = await targetLogProbs(logits, targetBlock);
           }
-          const spliced = splicedLogits(model, tokens, spec.hook, recon); // blocks below the hook reused
-          const ceSpliced = await takeHost(model.lossPerToken(spliced, tokens));
-          const kl = await klChunked(logPClean, spliced, cfg.klChunkElements, { cleanIsLogProbs: true });
-          if (targetBlock && lpCleanSampled && res.sampledDeltaCe) {
-            const lq = await targetLogProbs(spliced, targetBlock);
-            const dce = new Float64Array(lq.length);
-            for (let i = 0; i < dce.length; i++) dce[i] = lpCleanSampled[i]! - lq[i]!;
-            res.sampledDeltaCe.addBatch(dce, B, T - 1, maskNext);
-            res.sampledRowBins?.addBatch(dce, B, T - 1, maskNext, r0);
-          }
-          spliced.dispose();
-          res.metrics.addBatch({
-            tokens: host,
-            batch: B,
-            pos: T,
-            ceClean,
-            ceSpliced,
-            ceZero: ceZero.get(spec.hook),
-            kl,
-            sse,
-            normSq,
-            l0,
-            l1,
-            x: cfg.explainedVariance ? (await x.data()) as Float32Array : undefined, // async: WebGPU has no dataSync
-          });
-        } finally {
-          recon.dispose();
-          acts?.dispose();
+          continue;
         }
+        const spliced = pass.logits!; // [batch, pos, d_vocab]
+        if (pass.index < zeros.length) {
+          ceZero.set(pass.splice.hook, await takeHost(model.lossPerToken(spliced, tokens)));
+          continue;
+        }
+        const res = out[pass.index - zeros.length]!;
+        const { x, recon, acts } = pass; // x: [batch, pos, d_model], the clean activation at the hook
+        const terms = reconstructionTerms(x, recon);
+        const sse = await takeHost(terms.sse);
+        const normSq = await takeHost(terms.normSq);
+        terms.norm.dispose();
+        let l0: Float32Array | undefined;
+        let l1: Float32Array | undefined;
+        if (acts) {
+          const sp = featureSparsity(acts);
+          l0 = await takeHost(sp.l0);
+          l1 = await takeHost(sp.l1);
+        }
+        const ceSpliced = await takeHost(model.lossPerToken(spliced, tokens));
+        const kl = await klChunked(logPClean!, spliced, cfg.klChunkElements, { cleanIsLogProbs: true });
+        if (targetBlock && lpCleanSampled && res.sampledDeltaCe) {
+          const lq = await targetLogProbs(spliced, targetBlock);
+          const dce = new Float64Array(lq.length);
+          for (let i = 0; i < dce.length; i++) dce[i] = lpCleanSampled[i]! - lq[i]!;
+          res.sampledDeltaCe.addBatch(dce, B, T - 1, maskNext);
+          res.sampledRowBins?.addBatch(dce, B, T - 1, maskNext, r0);
+        }
+        res.metrics.addBatch({
+          tokens: host,
+          batch: B,
+          pos: T,
+          ceClean: ceClean!,
+          ceSpliced,
+          ceZero: ceZero.get(pass.splice.hook),
+          kl,
+          sse,
+          normSq,
+          l0,
+          l1,
+          x: cfg.explainedVariance ? (await x.data()) as Float32Array : undefined, // async: WebGPU has no dataSync
+        });
       }
-      targetBlock?.dispose();
     } finally {
-      tokens.dispose();
-      logits.dispose();
       logPClean?.dispose();
-      for (const t of run.cache.values()) t.dispose();
+      targetBlock?.dispose();
     }
     bar?.tick(B * T, { rows: Math.min(rows.length, r0 + B) });
   }
@@ -382,7 +314,7 @@ export async function runContextSweep(
     const saes: Sae[] = [];
     try {
       for (const e of group) saes.push(await loadStudySae(e));
-      const specs = group.map((e, i) => saeSpec(`L${e.label}`, saes[i]!));
+      const specs = group.map((e, i) => saeSplice(`L${e.label}`, saes[i]!));
       const label = `layers ${group.map((e) => e.label).join(",")}` + (groups.length > 1 ? ` (pass ${g + 1})` : "");
       const out = await runSpliceSweep(setup.model, rows, specs, { ...cfg, bosId: setup.bosId }, label);
       clean ??= out.clean;

@@ -26,10 +26,11 @@
 import { type BootstrapConfig, bootstrapRows, type Interval } from "../metrics/bootstrap.ts";
 import { weightedMean } from "../metrics/row_bins.ts";
 import { dirname, join } from "../path.ts";
-import { assertSaeFitsModel } from "../lm/sae_fit.ts";
+import { assertSaeFitsModel } from "../splice/sae_fit.ts";
 import { SAE_CFG_FILE, saeConfigFromSaeLens } from "../sae/saelens.ts";
 import type { Sae } from "../sae/sae.ts";
-import { type ContextSweepConfig, type LayerSweep, runSpliceSweep, saeSpec, studyBinEdges } from "./context_sweep.ts";
+import { type ContextSweepConfig, type LayerSweep, runSpliceSweep, studyBinEdges } from "./context_sweep.ts";
+import { saeSplice } from "../splice/splice.ts";
 import { contextWindows } from "./rules_context.ts";
 import { loadStudySae, residLabel, saeBytes, type StudySae, type StudySetup } from "./setup.ts";
 
@@ -105,7 +106,7 @@ export async function runControlSweep(
   const saes: Sae[] = [];
   try {
     for (const c of controls) saes.push(await loadStudySae(c));
-    const specs = controls.map((c, i) => saeSpec(`C${c.label}`, saes[i]!));
+    const specs = controls.map((c, i) => saeSplice(`C${c.label}`, saes[i]!));
     const out = await runSpliceSweep(setup.model, rows, specs, {
       ...config,
       bosId: setup.bosId,

@@ -25,13 +25,14 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { residStartBlock } from "../lm/gpt2.ts";
 import { type BosPolicy, positionMask, PositionStats } from "../metrics/per_position.ts";
 import { RowBinStats } from "../metrics/row_bins.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
 import { autoBatchRows, takeHost } from "./batch_metrics.ts";
-import { saeApply, studyBinEdges } from "./context_sweep.ts";
+import { studyBinEdges } from "./context_sweep.ts";
+import { saeApply, saeSplice } from "../splice/splice.ts";
+import { rowBatches, splicedPasses } from "../splice/spliced_loss.ts";
 import { loadStudySae, type StudySetup } from "./setup.ts";
 
 /** Options of {@link runErrorPropagation}. */
@@ -181,60 +182,47 @@ export async function runErrorPropagation(
       : autoBatchRows(T, setup.model.cfg.d_vocab, cfg.maxLogitElements, rows.length);
     const bar = cfg.progress ? progress({ total: rows.length, label: "error propagation" }) : null;
     const allHooks = labels.map((l) => hookOf.get(l)!);
-    for (let r0 = 0; r0 < rows.length; r0 += batchRows) {
-      const batch = rows.slice(r0, r0 + batchRows);
-      const B = batch.length;
-      const host = new Int32Array(B * T);
-      batch.forEach((r, i) => host.set(r, i * T));
+    // one SAE splice per source; each spliced pass starts at the source hook and caches the targets' hooks
+    const splices = sources.map((s) => saeSplice(`L${s}`, saes.get(s)!));
+    const targetsOf = (i: number) => pairs.filter((p) => p.source === sources[i]);
+    for (const { r0, B, host, tokens } of rowBatches(rows, batchRows)) {
       const mask = positionMask(host, B, T, cfg.bosPolicy, { bosId: setup.bosId });
-      const tokens = tf.tensor2d(host, [B, T], "int32");
-      const cleanRun = setup.model.run(tokens, { cache: allHooks, logits: false });
-      try {
-        for (const c of clean) {
-          const x = cleanRun.cache.get(c.hook)!;
-          const { sse, l0 } = await sseAndL0(saes.get(c.target)!, x, x);
-          c.sse.addBatch(sse, B, T, mask);
-          c.l0.addBatch(l0, B, T, mask);
-          const normSq = await takeHost(tf.tidy(() => tf.sum(tf.square(x), -1))); // [batch, pos]
-          c.rows.sse.addBatch(sse, B, T, mask, r0);
-          c.rows.nmse.addBatch(sse.map((v, i) => normSq[i]! > 0 ? v / normSq[i]! : 0), B, T, mask, r0);
-        }
-        for (const s of sources) {
-          const sHook = hookOf.get(s)!;
-          const { recon, acts } = saeApply(saes.get(s)!, cleanRun.cache.get(sHook)!);
-          acts?.dispose();
-          const targets = pairs.filter((p) => p.source === s);
-          // start at the source hook when it is a residual hook: the blocks below it are the clean ones
-          const start = residStartBlock(sHook, setup.model.cfg.n_layer) !== null;
-          const run = setup.model.run(tokens, {
-            ...(start ? { startAt: { hook: sHook, act: recon } } : { hooks: { [sHook]: () => recon } }),
-            cache: targets.map((p) => p.targetHook),
-            logits: false,
-          });
-          recon.dispose();
-          try {
-            for (const p of targets) {
-              const xs = run.cache.get(p.targetHook)!; // [batch, pos, d_model]
-              const xc = cleanRun.cache.get(p.targetHook)!; // [batch, pos, d_model]
-              const rel = tf.tidy(() => tf.div(tf.sum(tf.square(tf.sub(xs, xc)), -1), tf.sum(tf.square(xc), -1)));
-              const relHost = await takeHost(rel);
-              p.relDev.addBatch(relHost, B, T, mask);
-              const own = await sseAndL0(saes.get(p.target)!, xs, xs);
-              p.sseSpliced.addBatch(own.sse, B, T, mask);
-              p.l0Spliced.addBatch(own.l0, B, T, mask);
-              const vsClean = (await sseAndL0(saes.get(p.target)!, xs, xc)).sse;
-              p.sseVsClean.addBatch(vsClean, B, T, mask);
-              p.rows.relDev.addBatch(relHost, B, T, mask, r0);
-              p.rows.sseSpliced.addBatch(own.sse, B, T, mask, r0);
-              p.rows.sseVsClean.addBatch(vsClean, B, T, mask, r0);
-            }
-          } finally {
-            for (const t of run.cache.values()) t.dispose();
+      let cleanCache = new Map<string, tf.Tensor3D>();
+      const passes = splicedPasses(setup.model, tokens, splices, {
+        cleanCache: allHooks,
+        cleanLogits: false,
+        splicedCache: (sp) => targetsOf(splices.indexOf(sp)).map((p) => p.targetHook),
+        splicedLogits: false,
+      });
+      for (const pass of passes) {
+        if (pass.kind === "clean") {
+          cleanCache = pass.cache;
+          for (const c of clean) {
+            const x = cleanCache.get(c.hook)!;
+            const { sse, l0 } = await sseAndL0(saes.get(c.target)!, x, x);
+            c.sse.addBatch(sse, B, T, mask);
+            c.l0.addBatch(l0, B, T, mask);
+            const normSq = await takeHost(tf.tidy(() => tf.sum(tf.square(x), -1))); // [batch, pos]
+            c.rows.sse.addBatch(sse, B, T, mask, r0);
+            c.rows.nmse.addBatch(sse.map((v, i) => normSq[i]! > 0 ? v / normSq[i]! : 0), B, T, mask, r0);
           }
+          continue;
         }
-      } finally {
-        tokens.dispose();
-        for (const t of cleanRun.cache.values()) t.dispose();
+        for (const p of targetsOf(pass.index)) {
+          const xs = pass.cache.get(p.targetHook)!; // [batch, pos, d_model]
+          const xc = cleanCache.get(p.targetHook)!; // [batch, pos, d_model]
+          const rel = tf.tidy(() => tf.div(tf.sum(tf.square(tf.sub(xs, xc)), -1), tf.sum(tf.square(xc), -1)));
+          const relHost = await takeHost(rel);
+          p.relDev.addBatch(relHost, B, T, mask);
+          const own = await sseAndL0(saes.get(p.target)!, xs, xs);
+          p.sseSpliced.addBatch(own.sse, B, T, mask);
+          p.l0Spliced.addBatch(own.l0, B, T, mask);
+          const vsClean = (await sseAndL0(saes.get(p.target)!, xs, xc)).sse;
+          p.sseVsClean.addBatch(vsClean, B, T, mask);
+          p.rows.relDev.addBatch(relHost, B, T, mask, r0);
+          p.rows.sseSpliced.addBatch(own.sse, B, T, mask, r0);
+          p.rows.sseVsClean.addBatch(vsClean, B, T, mask, r0);
+        }
       }
       bar?.tick(B);
     }

@@ -32,7 +32,7 @@ import { readHost } from "../engine/host_read.ts";
 import { residStartBlock } from "../lm/gpt2.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
-import { saeApply } from "./context_sweep.ts";
+import { saeApply } from "../splice/splice.ts";
 import { loadStudySae, type StudySetup } from "./setup.ts";
 
 /** Options of {@link runPositionProbes}. */

@@ -11,7 +11,7 @@
  * | V2 | `SAE(x) + W_pos_c[j]` — the naive add-back, double-counting position | any layer |
  * | V3 | `SAE(x − W_pos_c[j]) + W_pos_c[j]` | any layer (equals V1 at layer 0 up to rounding) |
  *
- * Each variant is a {@link SpliceSpec}, so `runSpliceSweep` gives MSE(j), ΔCE(j)
+ * Each variant is a {@link Splice}, so `runSpliceSweep` gives MSE(j), ΔCE(j)
  * and KL(j) for all of them in one pass; L0/L1 are those of the SAE on its own input.
  *
  * @example
@@ -25,9 +25,9 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import type { Gpt2 } from "../lm/gpt2.ts";
+import type { LanguageModel } from "../lm/language_model.ts";
 import type { Sae } from "../sae/sae.ts";
-import { saeApply, type SpliceOutput, type SpliceSpec } from "./context_sweep.ts";
+import { saeApply, type Splice, type SpliceOutput } from "../splice/splice.ts";
 
 /** The four variants. */
 export const POSITIONAL_VARIANTS = ["V0", "V1", "V2", "V3"] as const;
@@ -43,14 +43,14 @@ export const VARIANT_DESCRIPTIONS: Record<PositionalVariant, string> = {
 };
 
 /** `W_pos_c[0 … T−1]` broadcast to `[batch, T, d_model]`. */
-function posRows(model: Gpt2, B: number, T: number): tf.Tensor3D {
+function posRows(model: LanguageModel, B: number, T: number): tf.Tensor3D {
   const wpe = model.params.get("wpe.weight")!; // [n_ctx, d_model]
   const d = model.cfg.d_model;
   return tf.tidy(() => tf.broadcastTo(tf.slice(wpe, [0, 0], [T, d]), [B, T, d]) as tf.Tensor3D);
 }
 
 /** The splice of one variant at `sae`'s hook (see the module documentation). */
-export function positionalSpec(model: Gpt2, sae: Sae, label: number, variant: PositionalVariant): SpliceSpec {
+export function positionalSpec(model: LanguageModel, sae: Sae, label: number, variant: PositionalVariant): Splice {
   const hook = sae.cfg.hook_name;
   if (variant === "V1" && hook !== "blocks.0.hook_resid_pre") {
     throw new RangeError(
@@ -71,7 +71,7 @@ export function positionalSpec(model: Gpt2, sae: Sae, label: number, variant: Po
     pos.dispose();
     return out;
   };
-  let reconstruct: SpliceSpec["reconstruct"];
+  let reconstruct: Splice["reconstruct"];
   switch (variant) {
     case "V0":
       reconstruct = (x) => saeApply(sae, x);
@@ -100,11 +100,11 @@ export function positionalSpec(model: Gpt2, sae: Sae, label: number, variant: Po
  * ```
  */
 export function positionalSpecs(
-  model: Gpt2,
+  model: LanguageModel,
   sae: Sae,
   label: number,
   variants: readonly PositionalVariant[],
-): SpliceSpec[] {
+): Splice[] {
   return variants.map((v) => positionalSpec(model, sae, label, v));
 }
 

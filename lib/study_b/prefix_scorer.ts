@@ -26,12 +26,14 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CbtPrompt } from "../data/bench_prompts.ts";
 import { gelu as geluOp, layerNorm } from "../engine/kernels/lm_layer_ops.ts";
-import type { Gpt2 } from "../lm/gpt2.ts";
+import type { LanguageModel } from "../lm/language_model.ts";
+import type { Splice } from "../splice/splice.ts";
 
-/** A splice: the hook whose activation is replaced and the replacement (`[batch, pos, d]` → same). */
-export interface PrefixSplice {
-  hook: string;
-  fn: (x: tf.Tensor3D) => tf.Tensor3D;
+/** The splice's replacement of `x` `[batch, pos, d]` (its feature activations dropped). */
+function spliced(splice: Splice, x: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor3D {
+  const { recon, acts } = splice.reconstruct(x, tokens);
+  acts?.dispose();
+  return recon;
 }
 
 interface Kv {
@@ -39,20 +41,20 @@ interface Kv {
   v: tf.Tensor4D; // [batch, head, pos, d_head]
 }
 
-function param(model: Gpt2, name: string): tf.Tensor {
+function param(model: LanguageModel, name: string): tf.Tensor {
   const p = model.params.get(name);
   if (!p) throw new Error(`prefix scorer: the model has no parameter "${name}"`);
   return p;
 }
 
-function linear(model: Gpt2, x: tf.Tensor3D, prefix: string): tf.Tensor3D {
+function linear(model: LanguageModel, x: tf.Tensor3D, prefix: string): tf.Tensor3D {
   const [B, L, din] = x.shape;
   const w = param(model, `${prefix}.weight`) as tf.Tensor2D;
   const y = tf.add(tf.matMul(tf.reshape(x, [B * L, din]), w), param(model, `${prefix}.bias`));
   return tf.reshape(y, [B, L, w.shape[1]!]);
 }
 
-function ln(model: Gpt2, x: tf.Tensor3D, prefix: string): tf.Tensor3D {
+function ln(model: LanguageModel, x: tf.Tensor3D, prefix: string): tf.Tensor3D {
   return layerNorm(x, param(model, `${prefix}.weight`), param(model, `${prefix}.bias`), model.cfg.layer_norm_epsilon);
 }
 
@@ -62,11 +64,11 @@ function ln(model: Gpt2, x: tf.Tensor3D, prefix: string): tf.Tensor3D {
  * stream `[B, L, d]` and the keys/values of prefix + tokens per layer (kept).
  */
 function forwardCached(
-  model: Gpt2,
+  model: LanguageModel,
   tokens: tf.Tensor2D,
   offset: number,
   past: Kv[] | null,
-  splice: PrefixSplice | null,
+  splice: Splice | null,
 ): { resid: tf.Tensor3D; kv: Kv[] } {
   const { n_layer, n_head: H, d_model: d } = model.cfg;
   const dh = d / H;
@@ -81,7 +83,7 @@ function forwardCached(
     for (let i = 0; i < L; i++) for (let j = P + i + 1; j < P + L; j++) maskData[i * (P + L) + j] = -1e9;
     const mask = tf.tensor2d(maskData, [L, P + L]);
     for (let l = 0; l < n_layer; l++) {
-      if (splice?.hook === `blocks.${l}.hook_resid_pre`) x = splice.fn(x);
+      if (splice?.hook === `blocks.${l}.hook_resid_pre`) x = spliced(splice, x, tokens);
       const h = `h.${l}.`;
       const a = ln(model, x, h + "ln_1");
       const qkv = linear(model, a, h + "attn.c_attn"); // [B, L, 3d]
@@ -100,7 +102,7 @@ function forwardCached(
       const mid = tf.add(x, attnOut) as tf.Tensor3D;
       const mlp = linear(model, geluOp(linear(model, ln(model, mid, h + "ln_2"), h + "mlp.c_fc")), h + "mlp.c_proj");
       x = tf.add(mid, mlp) as tf.Tensor3D;
-      if (splice?.hook === `blocks.${l}.hook_resid_post`) x = splice.fn(x);
+      if (splice?.hook === `blocks.${l}.hook_resid_post`) x = spliced(splice, x, tokens);
     }
     return x;
   });
@@ -108,7 +110,7 @@ function forwardCached(
 }
 
 /** Log-softmax logits of residual rows `[N, d]` (final LayerNorm, tied unembedding, centring correction). */
-function logProbsOf(model: Gpt2, resid: tf.Tensor2D): tf.Tensor2D {
+function logProbsOf(model: LanguageModel, resid: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const f = layerNorm(resid, param(model, "ln_f.weight"), param(model, "ln_f.bias"), model.cfg.layer_norm_epsilon);
     let logits = tf.matMul(f, param(model, "wte.weight") as tf.Tensor2D, false, true); // [N, V]
@@ -131,9 +133,9 @@ export function sharesHead(prompts: readonly CbtPrompt[]): boolean {
  * once. `prompts` are in model ids and must share their head ({@link sharesHead}).
  */
 export async function scoreOptionsShared(
-  model: Gpt2,
+  model: LanguageModel,
   prompts: readonly CbtPrompt[],
-  splice: PrefixSplice | null,
+  splice: Splice | null,
 ): Promise<number[]> {
   if (!sharesHead(prompts)) throw new RangeError("scoreOptionsShared: the option prompts do not share their head");
   const H = prompts[0]!.optionStart;

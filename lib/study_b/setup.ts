@@ -24,7 +24,7 @@
  */
 
 import { type ArtifactPaths, resolveArtifacts } from "../lm/artifacts.ts";
-import type { Gpt2 } from "../lm/gpt2.ts";
+import type { LanguageModel } from "../lm/language_model.ts";
 import { hookLayer } from "../lm/gpt2.ts";
 import { readJsonFile } from "../io/weights_files.ts";
 import { loadGpt2FromHf } from "../lm/hf_loader.ts";
@@ -33,7 +33,7 @@ import { BOS_TOKEN_ID } from "../tokenizer/tokenizer.ts";
 import { join } from "../path.ts";
 import type { SaeConfig } from "../sae/config.ts";
 import type { Sae } from "../sae/sae.ts";
-import { assertSaeFitsModel } from "../lm/sae_fit.ts";
+import { assertSaeFitsModel } from "../splice/sae_fit.ts";
 import { loadSaeLens, SAE_CFG_FILE, saeConfigFromSaeLens } from "../sae/saelens.ts";
 
 /** One SAE of the study, not yet loaded. */
@@ -54,7 +54,7 @@ export interface StudySae {
 export interface StudySetup {
   artifacts: ArtifactPaths;
   /** Centred model (TransformerLens `center_writing_weights`), parameters not trainable. */
-  model: Gpt2;
+  model: LanguageModel;
   /** Compact-vocabulary map, or null for the full GPT-2 vocabulary. */
   tokenMap: TokenMap | null;
   /** BOS (= EOS, `<|endoftext|>`) in model ids. */
