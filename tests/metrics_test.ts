@@ -20,6 +20,8 @@ import {
   SpliceMetrics,
   wilsonInterval,
 } from "../lib/metrics/mod.ts";
+import { defaultGpt2Config, Gpt2 } from "../lib/lm/mod.ts";
+import { assertEquals } from "./helpers.ts";
 
 await initBackend();
 
@@ -323,4 +325,75 @@ Deno.test("Wilson interval matches the closed form and bins count every item onc
   assert(bins.map((b) => b.k).join() === "1,2,0,1", "bin successes");
   assert(bins[0]!.label === "1–64" && bins[3]!.label === "257+", "labels");
   assertThrows(() => binnedAccuracy([0], [1], [1, 65]), /below the first edge/, "key below first edge");
+});
+
+Deno.test("‖x‖ = 0, settled once in mseVariants: an error at a counted position, 0 where the mask leaves it out", () => {
+  // no mask: every position counts
+  let msg = "";
+  try {
+    mseVariants([1, 2], [4, 0], 2);
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("‖x‖² = 0 at index 1") && msg.includes("counted position"), `unmasked zero norm: "${msg}"`);
+  // a mask that counts the zero-norm position: the error names row and position
+  msg = "";
+  try {
+    mseVariants([1, 2, 3, 4], [4, 4, 4, 0], 2, { mask: [0, 1, 1, 1], pos: 2 });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("at row 1, position 1"), `masked-in zero norm: "${msg}"`);
+  // left out by the mask: 0, and the other variants as usual
+  const v = mseVariants([1, 2, 3], [0, 4, 8], 2, { mask: [0, 1, 1] });
+  assertEquals(Array.from(v.mseNormalised), [0, 0.5, 0.375]);
+  assertEquals(Array.from(v.mseElementMean), [0.5, 1, 1.5]);
+  assertEquals(Array.from(v.mseTokenSum), [1, 2, 3]);
+  let lenMsg = "";
+  try {
+    mseVariants([1], [1], 2, { mask: [1, 1] });
+  } catch (e) {
+    lenMsg = (e as Error).message;
+  }
+  assert(lenMsg.includes("mask has 2 values, SSE 1"), lenMsg);
+});
+
+Deno.test("the pipeline runs the tested helpers: SpliceMetrics accumulates deltaCE and mseVariants, with their ‖x‖ = 0 rule", () => {
+  const tokens = [9, 4, 5, 9, 6, 7]; // 2 rows of 3; position 0 excluded
+  const ceClean = [2, 2, 1, 3];
+  const ceSpliced = [2.5, 3, 1.25, 2];
+  const sse = [1, 2, 3, 4, 5, 6];
+  const normSq = [0, 4, 8, 0, 10, 12]; // ‖x‖ = 0 only at the excluded position 0 of each row
+  const m = new SpliceMetrics({ nPos: 3, dIn: 2, bosPolicy: "exclude-position-0", explainedVariance: false });
+  m.addBatch({ tokens, batch: 2, pos: 3, ceClean, ceSpliced, sse, normSq });
+  const d = deltaCE(ceClean, ceSpliced); // [0.5, 1, 0.25, -1], positions 0, 1 of each row
+  assertEquals(m.stats.delta_ce.mean()[1], (d[1]! + d[3]!) / 2);
+  const v = mseVariants(sse, normSq, 2, { mask: [0, 1, 1, 0, 1, 1] });
+  const nm = m.stats.mse_normalised.mean();
+  assertEquals([nm[1], nm[2]], [
+    (v.mseNormalised[1]! + v.mseNormalised[4]!) / 2,
+    (v.mseNormalised[2]! + v.mseNormalised[5]!) / 2,
+  ]);
+  assertEquals(m.stats.mse_element_mean.mean()[2], (v.mseElementMean[2]! + v.mseElementMean[5]!) / 2);
+  // a zero norm at a counted position is the helper's error, raised by the pipeline
+  const bad = new SpliceMetrics({ nPos: 3, dIn: 2, bosPolicy: "exclude-position-0", explainedVariance: false });
+  let msg = "";
+  try {
+    bad.addBatch({ tokens, batch: 2, pos: 3, sse, normSq: [1, 0, 1, 1, 1, 1] });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("mseVariants: ‖x‖² = 0 at row 0, position 1"), `SpliceMetrics error: "${msg}"`);
+});
+
+Deno.test("Gpt2.lossPerToken is perTokenCE, bit for bit (every CE of the pipeline runs the tested helper)", () => {
+  const model = Gpt2.random(defaultGpt2Config({ n_layer: 1, d_model: 16, n_head: 2, n_ctx: 16, d_vocab: 300 }), 3);
+  const tokens = tf.tensor2d(Int32Array.from({ length: 3 * 12 }, (_, i) => (i * 97) % 300), [3, 12], "int32");
+  const logits = model.forward(tokens);
+  const a = model.lossPerToken(logits, tokens);
+  const b = perTokenCE(logits, tokens);
+  const [x, y] = [a.dataSync(), b.dataSync()];
+  assert(x.length === 3 * 11 && x.every((v, i) => Object.is(v, y[i])), "lossPerToken ≠ perTokenCE");
+  tf.dispose([tokens, logits, a, b]);
+  model.dispose();
 });

@@ -46,6 +46,7 @@ import {
 } from "../engine/kernels/lm_layer_ops.ts";
 import { type Gpt2Config, gpt2ParamShapes, validateGpt2Config } from "./config.ts";
 import type { HookFn, LanguageModel, RunOptions, RunResult } from "./language_model.ts";
+import { perTokenCE } from "../metrics/lm_metrics.ts";
 
 export type { HookFn, RunOptions, RunResult } from "./language_model.ts";
 
@@ -342,7 +343,9 @@ export class Gpt2 implements LanguageModel {
 
   /**
    * Per-token cross-entropy as TransformerLens's `lm_cross_entropy_loss`:
-   * `[batch, pos−1]` with entry (b, j) = −log p(tokens[b, j+1] | tokens[b, ≤j]).
+   * `[batch, pos−1]` with entry (b, j) = −log p(tokens[b, j+1] | tokens[b, ≤j]),
+   * computed by `perTokenCE` of `lib/metrics` (its tests are the tests of every
+   * CE of the pipeline), on row chunks whose logits stay below 2^31 entries.
    */
   lossPerToken(logits: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
     const [batch, T, V] = logits.shape;
@@ -350,25 +353,16 @@ export class Gpt2 implements LanguageModel {
       throw new Error(`lossPerToken: logits [${logits.shape}] do not match tokens [${tokens.shape}]`);
     }
     if (T < 2) throw new Error(`lossPerToken: need at least 2 positions, got ${T}`);
-    const ids = tokens.dataSync();
     // Flat indices into the logits must stay below 2^31: split the batch into chunks.
     const rowsPerChunk = Math.max(1, Math.floor((2 ** 31 - 1) / (T * V)));
+    if (rowsPerChunk >= batch) return perTokenCE(logits, tokens);
     return tf.tidy(() => {
-      const parts: tf.Tensor1D[] = [];
+      const parts: tf.Tensor2D[] = [];
       for (let b0 = 0; b0 < batch; b0 += rowsPerChunk) {
         const nb = Math.min(rowsPerChunk, batch - b0);
-        const flatIdx = new Int32Array(nb * (T - 1));
-        for (let b = 0; b < nb; b++) {
-          for (let j = 0; j < T - 1; j++) {
-            flatIdx[b * (T - 1) + j] = (b * T + j) * V + (ids[(b0 + b) * T + j + 1] as number);
-          }
-        }
-        const chunk = nb === batch ? logits : tf.slice(logits, [b0, 0, 0], [nb, T, V]);
-        parts.push(tf.gather(tf.reshape(chunk, [-1]), flatIdx));
+        parts.push(perTokenCE(tf.slice(logits, [b0, 0, 0], [nb, T, V]), tf.slice(tokens, [b0, 0], [nb, T])));
       }
-      const picked = tf.reshape(parts.length === 1 ? parts[0] as tf.Tensor1D : tf.concat(parts), [batch, T - 1]);
-      const lse = tf.slice(tf.logSumExp(logits, -1), [0, 0], [batch, T - 1]); // [batch, pos-1]
-      return tf.sub(lse, picked) as tf.Tensor2D;
+      return tf.concat(parts, 0) as tf.Tensor2D;
     });
   }
 

@@ -81,7 +81,8 @@ export function nextTokenLogProbs(logits: tf.Tensor, tokens: tf.Tensor): tf.Tens
 }
 
 /**
- * Per-token cross-entropy `−ln p_j(t_{j+1})`, shape [batch, pos − 1].
+ * Per-token cross-entropy `−ln p_j(t_{j+1})`, shape [batch, pos − 1]: what
+ * `Gpt2.lossPerToken` computes (so every CE of the pipeline is this function).
  *
  * @example
  * ```ts
@@ -230,7 +231,8 @@ export function featureSparsity(f: tf.Tensor): { l0: tf.Tensor2D; l1: tf.Tensor2
 }
 
 /**
- * ΔCE per token, `CE_spliced − CE_clean` (positive = the SAE hurts), on plain arrays.
+ * ΔCE per token, `CE_spliced − CE_clean` (positive = the SAE hurts), on plain
+ * arrays; the values the study-B sweep (`SpliceMetrics`) accumulates.
  *
  * @example
  * ```ts
@@ -253,33 +255,65 @@ export interface MseVariants {
   mseElementMean: Float64Array;
   /** (b) token-sum MSE, SSE. */
   mseTokenSum: Float64Array;
-  /** (d) normalised MSE, SSE / ‖x‖² (NaN where ‖x‖² = 0). */
+  /** (d) normalised MSE, SSE / ‖x‖² (0 at a position the mask leaves out where ‖x‖² = 0). */
   mseNormalised: Float64Array;
 }
 
+/** Options of {@link mseVariants}. */
+export interface MseVariantsOptions {
+  /** Per-token 0/1 mask of the counted positions (default: every position counts). */
+  mask?: ArrayLike<number>;
+  /** Tokens per row, to name the row and position in the error (default: the flat index only). */
+  pos?: number;
+}
+
 /**
- * MSE variants (a), (b) and (d) from per-token SSE and ‖x‖².
+ * MSE variants (a), (b) and (d) from per-token SSE and ‖x‖² — the values the
+ * study-B sweep (`SpliceMetrics`) and the error propagation accumulate.
+ *
+ * ‖x‖² = 0 (or not a number) is settled here once, as the pipeline has always
+ * done it: the normalised MSE SSE / ‖x‖² is undefined there, so at a counted
+ * position it is an error (a RangeError naming the row and position), and at
+ * a position the mask leaves out it is 0, a value no average ever reads.
  *
  * @example
  * ```ts
  * import { mseVariants } from "./lm_metrics.ts";
  * const v = mseVariants([2], [8], 4); // element-mean 0.5, token-sum 2, normalised 0.25
+ * const w = mseVariants([2, 3], [0, 4], 4, { mask: [0, 1] }); // normalised [0, 0.75]: position 0 is left out
+ * // mseVariants([2], [0], 4) throws: ‖x‖² = 0 at a counted position
  * ```
  */
-export function mseVariants(sse: ArrayLike<number>, normSq: ArrayLike<number>, dIn: number): MseVariants {
+export function mseVariants(
+  sse: ArrayLike<number>,
+  normSq: ArrayLike<number>,
+  dIn: number,
+  opts: MseVariantsOptions = {},
+): MseVariants {
   if (sse.length !== normSq.length) {
     throw new RangeError(`mseVariants: ${sse.length} SSE values vs ${normSq.length} norms`);
   }
   if (!(dIn > 0)) throw new RangeError(`mseVariants: dIn must be > 0, got ${dIn}`);
+  const { mask, pos } = opts;
+  if (mask !== undefined && mask.length !== sse.length) {
+    throw new RangeError(`mseVariants: mask has ${mask.length} values, SSE ${sse.length}`);
+  }
   const n = sse.length;
   const a = new Float64Array(n);
   const b = new Float64Array(n);
   const d = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const s = sse[i]!;
+    const ns = normSq[i]!;
     a[i] = s / dIn;
     b[i] = s;
-    d[i] = normSq[i]! > 0 ? s / normSq[i]! : NaN;
+    if (!(ns > 0) && (mask === undefined || mask[i])) {
+      const where = pos ? `row ${Math.floor(i / pos)}, position ${i % pos}` : `index ${i}`;
+      throw new RangeError(
+        `mseVariants: ‖x‖² = ${ns} at ${where}, a counted position (normalised MSE is undefined there)`,
+      );
+    }
+    d[i] = ns > 0 ? s / ns : 0;
   }
   return { mseElementMean: a, mseTokenSum: b, mseNormalised: d };
 }

@@ -16,6 +16,7 @@ import { assertBosPolicy, type BosPolicy, describeBosPolicy, positionMask, Posit
 import { CeRecoveredStats } from "./ratio_stats.ts";
 import { ExplainedVarianceStats } from "./explained_variance.ts";
 import { RowBinStats } from "./row_bins.ts";
+import { deltaCE, mseVariants } from "./lm_metrics.ts";
 
 /** Options of {@link SpliceMetrics}. */
 export interface SpliceMetricsConfig {
@@ -171,14 +172,7 @@ export class SpliceMetrics {
     const w = pos - 1;
     if (b.ceClean) add("ce_clean", b.ceClean, w, maskNext);
     if (b.ceSpliced) add("ce_spliced", b.ceSpliced, w, maskNext);
-    if (b.ceClean && b.ceSpliced) {
-      if (b.ceClean.length !== b.ceSpliced.length) {
-        throw new RangeError(`SpliceMetrics: ceClean has ${b.ceClean.length} values, ceSpliced ${b.ceSpliced.length}`);
-      }
-      const d = new Float64Array(b.ceClean.length);
-      for (let i = 0; i < d.length; i++) d[i] = b.ceSpliced[i]! - b.ceClean[i]!;
-      add("delta_ce", d, w, maskNext);
-    }
+    if (b.ceClean && b.ceSpliced) add("delta_ce", deltaCE(b.ceClean, b.ceSpliced), w, maskNext);
     if (b.ceZero) {
       add("ce_zero", b.ceZero, w, maskNext);
       if (b.ceClean && b.ceSpliced) {
@@ -192,21 +186,12 @@ export class SpliceMetrics {
       if (b.sse.length !== n || b.normSq.length !== n) {
         throw new RangeError(`SpliceMetrics: sse/normSq need ${n} values, got ${b.sse.length}/${b.normSq.length}`);
       }
-      const elem = new Float64Array(n);
-      const norm = new Float64Array(n);
+      const mse = mseVariants(b.sse, b.normSq, this.config.dIn, { mask: maskFull, pos });
       const nrm = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        elem[i] = b.sse[i]! / this.config.dIn;
-        nrm[i] = Math.sqrt(b.normSq[i]!);
-        const ns = b.normSq[i]!;
-        if (!(ns > 0) && maskFull[i]) {
-          throw new RangeError(`SpliceMetrics: ‖x‖² = ${ns} at row ${Math.floor(i / pos)}, position ${i % pos}`);
-        }
-        norm[i] = ns > 0 ? b.sse[i]! / ns : 0;
-      }
-      add("mse_token_sum", b.sse, pos, maskFull);
-      add("mse_element_mean", elem, pos, maskFull);
-      add("mse_normalised", norm, pos, maskFull);
+      for (let i = 0; i < n; i++) nrm[i] = Math.sqrt(b.normSq[i]!);
+      add("mse_token_sum", mse.mseTokenSum, pos, maskFull);
+      add("mse_element_mean", mse.mseElementMean, pos, maskFull);
+      add("mse_normalised", mse.mseNormalised, pos, maskFull);
       add("act_norm", nrm, pos, maskFull);
       if (this.explainedVariance) {
         if (!b.x) throw new RangeError("SpliceMetrics: explained variance is on but the batch has no activations x");

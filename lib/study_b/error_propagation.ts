@@ -27,6 +27,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BosPolicy, positionMask, PositionStats } from "../metrics/per_position.ts";
 import { RowBinStats } from "../metrics/row_bins.ts";
+import { mseVariants } from "../metrics/lm_metrics.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
 import { autoBatchRows, takeHost } from "./batch_metrics.ts";
@@ -204,7 +205,9 @@ export async function runErrorPropagation(
             c.l0.addBatch(l0, B, T, mask);
             const normSq = await takeHost(tf.tidy(() => tf.sum(tf.square(x), -1))); // [batch, pos]
             c.rows.sse.addBatch(sse, B, T, mask, r0);
-            c.rows.nmse.addBatch(sse.map((v, i) => normSq[i]! > 0 ? v / normSq[i]! : 0), B, T, mask, r0);
+            // normalised error SSE / ‖x‖², rounded to float32 as this figure's data always was
+            const nmse = Float32Array.from(mseVariants(sse, normSq, x.shape[2], { mask, pos: T }).mseNormalised);
+            c.rows.nmse.addBatch(nmse, B, T, mask, r0);
           }
           continue;
         }
