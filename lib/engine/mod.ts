@@ -1,7 +1,10 @@
 /**
  * The engine in one import: backend choice (with the kernel overrides), the
  * seeded RNG, the native BLAS loader, the kernel installer, the WebGPU adapter
- * probe and host reads that work on every backend.
+ * probe, host reads that work on every backend, and the kernels the model and
+ * trainers call directly (fused Adam, the language-model layer ops, causal
+ * attention and its two-thread pool, the fused-op switch). The remaining
+ * `kernels/` files are registered kernels, reached through tfjs ops.
  *
  * @example
  * ```ts
@@ -25,6 +28,10 @@ export {
   type InstallOptions,
   uninstallEngineKernels,
 } from "./kernels/install.ts";
-export { fusedAdam, FusedAdamOptimizer } from "./kernels/adam.ts";
+export * from "./kernels/adam.ts";
+export * from "./kernels/lm_layer_ops.ts";
+export * from "./kernels/causal_attention.ts";
+export * from "./kernels/attention_pool.ts";
+export * from "./kernels/fused_ops.ts";
 export { peekHost, readHost } from "./host_read.ts";
 export { probeWebGpu, softwareAdapterReason, type WebGpuAdapterFacts, type WebGpuProbe } from "./webgpu.ts";

@@ -1,6 +1,7 @@
 /**
  * File input/output for the project: safetensors, crash-safe writes, file
- * manifests and resumable training checkpoints.
+ * manifests, resumable training checkpoints and the checked readers of
+ * weight and JSON files.
  *
  * @example
  * ```ts
@@ -19,3 +20,4 @@ export * from "./strict_json.ts";
 export * from "./atomic.ts";
 export * from "./manifest.ts";
 export * from "./checkpoint.ts";
+export * from "./weights_files.ts";

@@ -17,11 +17,8 @@
 // %%
 import * as tf from "@tensorflow/tfjs";
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
-import { Rng } from "@lib/engine/rng.ts";
-import { check, checkClose } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
-import { progress } from "@lib/progress.ts";
+import { initBackend, Rng } from "@lib/engine";
+import { check, checkClose, isQuick, progress } from "@lib/core";
 import {
   bandTraces,
   barTrace,
@@ -34,7 +31,7 @@ import {
   saveAndShow,
   showText,
   vline,
-} from "@lib/plot/mod.ts";
+} from "@lib/plot";
 
 const backend = await initBackend();
 await showText(

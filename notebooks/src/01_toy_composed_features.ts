@@ -20,11 +20,9 @@
 
 // %%
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
-import { check, checkClose } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
-import { progress } from "@lib/progress.ts";
-import { show, showText } from "@lib/plot/mod.ts";
+import { initBackend } from "@lib/engine";
+import { check, checkClose, isQuick, progress } from "@lib/core";
+import { show, showText } from "@lib/plot";
 import {
   cellRows,
   checkDictionaryRows,
@@ -43,7 +41,7 @@ import {
   STUDY_CODE_REFERENCE,
   toyModelFigure,
   toyStudyConfig,
-} from "@lib/toy/mod.ts";
+} from "@lib/toy";
 
 const backend = await initBackend();
 const cfg = toyStudyConfig(isQuick());

@@ -18,11 +18,9 @@
 
 // %%
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
-import { check, checkClose } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
-import { progress } from "@lib/progress.ts";
-import { show, showText } from "@lib/plot/mod.ts";
+import { initBackend } from "@lib/engine";
+import { check, checkClose, isQuick, progress } from "@lib/core";
+import { show, showText } from "@lib/plot";
 import {
   cellRows,
   checkDictionaryRows,
@@ -38,7 +36,7 @@ import {
   toyModelFigure,
   type ToyStage,
   toyStudyConfig,
-} from "@lib/toy/mod.ts";
+} from "@lib/toy";
 
 const backend = await initBackend();
 const cfg = toyStudyConfig(isQuick());

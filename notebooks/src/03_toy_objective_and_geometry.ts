@@ -15,34 +15,30 @@
 
 // %%
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
-import { check, checkClose } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
-import { progress } from "@lib/progress.ts";
-import { show, showText } from "@lib/plot/mod.ts";
-import { columns } from "@lib/toy/study.ts";
-import { fisherExactTwoSided } from "@lib/toy/reference.ts";
-import { dictionaryL1 } from "@lib/toy/analysis.ts";
-import { ComposedFeatureData, datasetConfig } from "@lib/toy/data.ts";
-import { Rng } from "@lib/engine/rng.ts";
-import { studyToys } from "@lib/toy/followup_train.ts";
+import { initBackend, Rng } from "@lib/engine";
+import { check, checkClose, isQuick, progress } from "@lib/core";
+import { show, showText } from "@lib/plot";
 import {
   basinFigure,
   type BasinRun,
+  basisFigure,
+  columns,
+  ComposedFeatureData,
+  datasetConfig,
+  dictionaryL1,
+  fisherExactTwoSided,
   landscapeFigures,
+  momentsFigure,
   objectiveStudyConfig,
   runBasins,
-  runLandscapes,
-  saveObjectiveFigures,
-} from "@lib/toy/objective_study.ts";
-import {
-  basisFigure,
-  momentsFigure,
   runBasis,
+  runLandscapes,
   runMoments,
   saveBasisFigure,
   saveMomentsFigure,
-} from "@lib/toy/geometry_study.ts";
+  saveObjectiveFigures,
+  studyToys,
+} from "@lib/toy";
 
 const t0 = performance.now();
 const backend = await initBackend();

@@ -10,33 +10,29 @@
 
 // %%
 import pl from "nodejs-polars";
-import { initBackend } from "@lib/engine/backend.ts";
-import { check, checkClose } from "@lib/check.ts";
-import { isQuick } from "@lib/env.ts";
-import { progress } from "@lib/progress.ts";
-import { show, showText } from "@lib/plot/mod.ts";
-import { columns } from "@lib/toy/study.ts";
-import { STUDY_REPO_HIGHDIM } from "@lib/toy/reference.ts";
-import { studyToys } from "@lib/toy/followup_train.ts";
-import { breakEvenOnehot } from "@lib/toy/predictions.ts";
-import {
-  dictSizeFigures,
-  onehotFigure,
-  runDictSizes,
-  runHighDim,
-  runOnehotControls,
-  runOnehotSweep,
-  saveScaleFigures,
-  scaleStudyConfig,
-} from "@lib/toy/scale_study.ts";
+import { initBackend } from "@lib/engine";
+import { check, checkClose, isQuick, progress } from "@lib/core";
+import { show, showText } from "@lib/plot";
 import {
   archFigures,
   archPredictions,
   type ArchRun,
   archStudyConfig,
+  breakEvenOnehot,
+  columns,
+  dictSizeFigures,
+  onehotFigure,
   runArchitecture,
+  runDictSizes,
+  runHighDim,
+  runOnehotControls,
+  runOnehotSweep,
   saveArchFigures,
-} from "@lib/toy/arch_study.ts";
+  saveScaleFigures,
+  scaleStudyConfig,
+  STUDY_REPO_HIGHDIM,
+  studyToys,
+} from "@lib/toy";
 
 const t0 = performance.now();
 const backend = await initBackend();
