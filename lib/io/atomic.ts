@@ -16,8 +16,9 @@ import { basename, dirname, join } from "../path.ts";
  * @example
  * ```ts
  * import { type FileContent, writeFileAtomic } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir(); // a scratch folder
  * const parts: FileContent = [new Uint8Array([1]), new Uint8Array([2, 3])];
- * await writeFileAtomic("out/blob.bin", parts);
+ * await writeFileAtomic(`${dir}/blob.bin`, parts);
  * ```
  */
 export type FileContent = Uint8Array | string | readonly Uint8Array[];
@@ -103,8 +104,9 @@ async function syncDir(dir: string): Promise<void> {
  * @example
  * ```ts
  * import { writeFileAtomic } from "./atomic.ts";
- * await writeFileAtomic("out/run/notes.txt", "step 10 done\n");
- * await writeFileAtomic("out/run/blob.bin", [new Uint8Array([1, 2]), new Uint8Array([3])]);
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * await writeFileAtomic(`${dir}/run/notes.txt`, "step 10 done\n");
+ * await writeFileAtomic(`${dir}/run/blob.bin`, [new Uint8Array([1, 2]), new Uint8Array([3])]);
  * ```
  */
 export async function writeFileAtomic(path: string, content: FileContent): Promise<void> {
@@ -134,7 +136,8 @@ export async function writeFileAtomic(path: string, content: FileContent): Promi
  * @example
  * ```ts
  * import { writeFileAtomicSync } from "./atomic.ts";
- * writeFileAtomicSync("out/run/status.txt", "interrupted\n");
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * writeFileAtomicSync(`${dir}/run/status.txt`, "interrupted\n");
  * ```
  */
 export function writeFileAtomicSync(path: string, content: FileContent): void {
@@ -207,7 +210,11 @@ function assertJsonSafe(value: unknown, path: string, seen: Set<object>): void {
  * ```ts
  * import { toJsonText } from "./atomic.ts";
  * toJsonText({ step: 3, loss: 0.5 }); // '{\n  "step": 3,\n  "loss": 0.5\n}\n'
- * toJsonText({ losses: [1, NaN] }); // throws JsonValueError "$.losses[1]: NaN cannot be written as JSON"
+ * try {
+ *   toJsonText({ losses: [1, NaN] });
+ * } catch (e) {
+ *   console.log((e as Error).message); // "$.losses[1]: NaN cannot be written as JSON"
+ * }
  * ```
  */
 export function toJsonText(value: unknown, indent = 2): string {
@@ -224,7 +231,8 @@ export function toJsonText(value: unknown, indent = 2): string {
  * @example
  * ```ts
  * import { writeJsonAtomic } from "./atomic.ts";
- * await writeJsonAtomic("out/run/state.json", { step: 100, lr: 4e-4 });
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * await writeJsonAtomic(`${dir}/run/state.json`, { step: 100, lr: 4e-4 });
  * ```
  */
 export async function writeJsonAtomic(path: string, value: unknown, indent = 2): Promise<void> {
@@ -246,7 +254,8 @@ export async function writeJsonAtomic(path: string, value: unknown, indent = 2):
  * @example
  * ```ts
  * import { removeTempFiles } from "./atomic.ts";
- * const removed = await removeTempFiles("out/checkpoints");
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * const removed = await removeTempFiles(`${dir}/checkpoints`);
  * ```
  */
 export async function removeTempFiles(dir: string, filter?: (targetName: string) => boolean): Promise<string[]> {

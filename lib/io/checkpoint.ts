@@ -36,12 +36,13 @@ const FORMAT = "sae-notebooks/checkpoint@1";
  * @example
  * ```ts
  * import { type CheckpointInput, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir(); // a scratch folder
  * const ckpt: CheckpointInput<{ lr: number }> = {
  *   step: 10,
  *   tensors: { W_enc: { shape: [2, 2], data: new Float32Array(4) } },
  *   state: { lr: 4e-4 },
  * };
- * await saveCheckpoint("out/run", ckpt);
+ * await saveCheckpoint(`${dir}/run`, ckpt);
  * ```
  */
 export interface CheckpointInput<S> {
@@ -59,7 +60,8 @@ export interface CheckpointInput<S> {
  * @example
  * ```ts
  * import { type LoadedCheckpoint, loadLatestCheckpoint } from "./checkpoint.ts";
- * const c: LoadedCheckpoint<{ lr: number }> | null = await loadLatestCheckpoint("out/run");
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * const c: LoadedCheckpoint<{ lr: number }> | null = await loadLatestCheckpoint(`${dir}/run`);
  * console.log(c?.step, c?.tensors.get("W_enc")?.shape);
  * ```
  */
@@ -82,7 +84,8 @@ export interface LoadedCheckpoint<S> {
  * @example
  * ```ts
  * import { saveCheckpoint } from "./checkpoint.ts";
- * const saved = await saveCheckpoint("out/run", { step: 1, tensors: {}, state: {} });
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * const saved = await saveCheckpoint(`${dir}/run`, { step: 1, tensors: {}, state: {} });
  * console.log(saved.tensorsPath, saved.pruned);
  * ```
  */
@@ -103,8 +106,9 @@ export interface SavedCheckpoint {
  * @example
  * ```ts
  * import { type CheckpointOptions, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir(); // a scratch folder
  * const options: Partial<CheckpointOptions> = { prefix: "sae-L3", keepLast: 3 };
- * await saveCheckpoint("out/saes", { step: 1, tensors: {}, state: {} }, options);
+ * await saveCheckpoint(`${dir}/saes`, { step: 1, tensors: {}, state: {} }, options);
  * ```
  */
 export interface CheckpointOptions {
@@ -140,10 +144,11 @@ export function defaultCheckpointOptions(overrides: Partial<CheckpointOptions> =
  * @example
  * ```ts
  * import { CheckpointError, loadLatestCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir(); // a scratch folder
  * try {
- *   await loadLatestCheckpoint("out/run");
+ *   await loadLatestCheckpoint(`${dir}/run`);
  * } catch (e) {
- *   if (e instanceof CheckpointError) console.log(e.file); // e.g. "out/run/ckpt-0000000010.safetensors"
+ *   if (e instanceof CheckpointError) console.log(e.file); // e.g. `${dir}/run/ckpt-0000000010.safetensors`
  * }
  * ```
  */
@@ -201,7 +206,8 @@ async function scan(dir: string, prefix: string): Promise<{ records: Set<number>
  * @example
  * ```ts
  * import { saveCheckpoint } from "./checkpoint.ts";
- * await saveCheckpoint("out/train_lm", {
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * await saveCheckpoint(`${dir}/train_lm`, {
  *   step: 500,
  *   tensors: { "blocks.0.attn.W_Q": { shape: [2, 3], data: new Float32Array(6) } },
  *   state: { lr: 3e-4, tokens_seen: 1_024_000 },
@@ -268,8 +274,10 @@ async function readJson(path: string): Promise<unknown> {
  *
  * @example
  * ```ts
- * import { loadCheckpoint } from "./checkpoint.ts";
- * const ckpt = await loadCheckpoint<{ lr: number }>("out/train_lm/ckpt-0000000500.json");
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * const saved = await saveCheckpoint(dir, { step: 500, tensors: {}, state: { lr: 3e-4 } });
+ * const ckpt = await loadCheckpoint<{ lr: number }>(saved.recordPath); // ckpt.state.lr === 3e-4
  * ```
  */
 export async function loadCheckpoint<S>(recordPath: string): Promise<LoadedCheckpoint<S>> {
@@ -329,7 +337,8 @@ export async function loadCheckpoint<S>(recordPath: string): Promise<LoadedCheck
  * @example
  * ```ts
  * import { loadLatestCheckpoint } from "./checkpoint.ts";
- * const ckpt = await loadLatestCheckpoint<{ lr: number }>("out/train_lm");
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * const ckpt = await loadLatestCheckpoint<{ lr: number }>(`${dir}/train_lm`);
  * const startStep = ckpt ? ckpt.step + 1 : 0;
  * ```
  */
@@ -366,7 +375,8 @@ export async function loadLatestCheckpoint<S>(
  * @example
  * ```ts
  * import { listCheckpoints } from "./checkpoint.ts";
- * await listCheckpoints("out/train_lm"); // [400, 500]
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * await listCheckpoints(`${dir}/train_lm`); // [400, 500]
  * ```
  */
 export async function listCheckpoints(

@@ -153,7 +153,8 @@ function checkRelativePath(path: string, where: string): string {
  * @example
  * ```ts
  * import { buildManifest } from "./manifest.ts";
- * const manifest = await buildManifest(["lm/model.safetensors", "lm/config.json"], { seed: 0, steps: 2000 }, "data");
+ * const files = ["embedded/model/model.safetensors", "embedded/model/config.json"];
+ * const manifest = await buildManifest(files, { seed: 0, steps: 2000 }, "data");
  * ```
  */
 export async function buildManifest(
@@ -184,7 +185,9 @@ export async function buildManifest(
  * @example
  * ```ts
  * import { writeManifest } from "./manifest.ts";
- * await writeManifest("data/manifest.json", ["lm/model.safetensors"], { code_version: "abc123" });
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * await Deno.writeTextFile(`${dir}/notes.txt`, "hello\n");
+ * await writeManifest(`${dir}/manifest.json`, ["notes.txt"], { code_version: "abc123" });
  * ```
  */
 export async function writeManifest(
@@ -255,8 +258,8 @@ export async function readManifest(manifestPath: string): Promise<Manifest> {
  * @example
  * ```ts
  * import { verifyManifest } from "./manifest.ts";
- * await verifyManifest("data/manifest.json"); // throws "lm/model.safetensors: sha256 is … but the manifest says …"
- * await verifyManifest("data/manifest.json", ["lm/config.json"]);
+ * await verifyManifest("data/manifest.json"); // a changed file throws "<path>: sha256 is … but the manifest says …"
+ * await verifyManifest("data/manifest.json", ["embedded/model/config.json"]);
  * ```
  */
 export async function verifyManifest(manifestPath: string, only?: readonly string[]): Promise<Manifest> {

@@ -6,9 +6,10 @@
  * @example
  * ```ts
  * import { readSafetensors, saveCheckpoint, verifyManifest } from "./mod.ts";
- * await verifyManifest("data/manifest.json");
- * const { tensors } = await readSafetensors("data/lm/model.safetensors");
- * await saveCheckpoint("out/run", { step: 0, tensors: Object.fromEntries(tensors), state: {} });
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * await verifyManifest("data/manifest.json", ["embedded/model/model.safetensors"]);
+ * const { tensors } = await readSafetensors("data/embedded/model/model.safetensors");
+ * await saveCheckpoint(`${dir}/run`, { step: 0, tensors: Object.fromEntries(tensors), state: {} });
  * ```
  *
  * @module

@@ -143,7 +143,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * @example
  * ```ts
  * import { readSafetensors, type SafeTensor } from "./safetensors.ts";
- * const { tensors } = await readSafetensors("weights.safetensors");
+ * const { tensors } = await readSafetensors("data/embedded/saes/blocks.0.hook_resid_pre/sae_weights.safetensors");
  * const w: SafeTensor | undefined = tensors.get("W_dec"); // { dtype: "F32", shape: [d_sae, d_in], data }
  * ```
  */
@@ -184,7 +184,8 @@ export interface TensorInput {
  * @example
  * ```ts
  * import { parseSafetensors, type SafetensorsFile } from "./safetensors.ts";
- * const file: SafetensorsFile = parseSafetensors(await Deno.readFile("w.safetensors"), "w.safetensors");
+ * const path = "data/embedded/saes/blocks.0.hook_resid_pre/sae_weights.safetensors";
+ * const file: SafetensorsFile = parseSafetensors(await Deno.readFile(path), path);
  * console.log([...file.tensors.keys()], file.metadata);
  * ```
  */
@@ -438,7 +439,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
  * @example
  * ```ts
  * import { readSafetensors } from "./safetensors.ts";
- * const { tensors } = await readSafetensors("data/sae/blocks.0.hook_resid_pre/sae_weights.safetensors");
+ * const { tensors } = await readSafetensors("data/embedded/saes/blocks.0.hook_resid_pre/sae_weights.safetensors");
  * console.log(tensors.get("W_enc")?.shape); // [d_in, d_sae]
  * ```
  */
@@ -454,7 +455,7 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
  * @example
  * ```ts
  * import { readFileBytes } from "./safetensors.ts";
- * const bytes = await readFileBytes("data/lm/model.safetensors");
+ * const bytes = await readFileBytes("data/embedded/model/model.safetensors");
  * ```
  */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
@@ -639,8 +640,9 @@ export function serializeSafetensors(
  * ```ts
  * import { serializeSafetensorsChunks } from "./safetensors.ts";
  * import { writeFileAtomic } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir(); // a scratch folder
  * const chunks = serializeSafetensorsChunks({ w: { shape: [2], data: new Float32Array([1, 2]) } });
- * await writeFileAtomic("out/w.safetensors", chunks);
+ * await writeFileAtomic(`${dir}/w.safetensors`, chunks);
  * ```
  */
 export function serializeSafetensorsChunks(
@@ -658,7 +660,8 @@ export function serializeSafetensorsChunks(
  * @example
  * ```ts
  * import { writeSafetensors } from "./safetensors.ts";
- * await writeSafetensors("out/sparsity.safetensors", { sparsity: { shape: [4], data: new Float32Array(4) } });
+ * const dir = await Deno.makeTempDir(); // a scratch folder
+ * await writeSafetensors(`${dir}/sparsity.safetensors`, { sparsity: { shape: [4], data: new Float32Array(4) } });
  * ```
  */
 export async function writeSafetensors(

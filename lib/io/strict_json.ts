@@ -60,7 +60,12 @@ export class StrictJsonError extends Error {
  * @example
  * ```ts
  * import { MAX_JSON_DEPTH, parseStrictJson } from "./strict_json.ts";
- * parseStrictJson("[".repeat(MAX_JSON_DEPTH + 2) + "]".repeat(MAX_JSON_DEPTH + 2)); // throws StrictJsonError
+ * parseStrictJson("[".repeat(MAX_JSON_DEPTH) + "]".repeat(MAX_JSON_DEPTH)); // fine
+ * try {
+ *   parseStrictJson("[".repeat(MAX_JSON_DEPTH + 1) + "]".repeat(MAX_JSON_DEPTH + 1));
+ * } catch (e) {
+ *   console.log((e as Error).name); // "StrictJsonError"
+ * }
  * ```
  */
 export const MAX_JSON_DEPTH = 16;
