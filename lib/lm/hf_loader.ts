@@ -20,8 +20,9 @@
  * @example
  * ```ts
  * import { loadGpt2FromHf, saveGpt2ToHf } from "./hf_loader.ts";
- * const { model } = await loadGpt2FromHf("data/gpt2", { centerWritingWeights: true });
- * await saveGpt2ToHf(model, "out/gpt2_copy");
+ * // the project's embedded model (a compact vocabulary: tokenMap is its vocab_map.json)
+ * const { model, tokenMap } = await loadGpt2FromHf("data/embedded/model", { centerWritingWeights: true });
+ * await saveGpt2ToHf(model, await Deno.makeTempDir(), { tokenMap: tokenMap ?? undefined });
  * ```
  *
  * @module

@@ -25,7 +25,7 @@ export interface PooledMoments {
  * ```ts
  * import { Comoments } from "./comoments.ts";
  * const m = new Comoments("demo", 1, 2);
- * for (const v of [1, 2, 3]) m.add(0, [v]);
+ * for (const v of [1, 2, 3]) m.add(0, [[v]]); // one 1-tuple at position 0
  * m.mean(0, 0); // 2
  * m.co(0, 0, 0); // 2 (Σ (x − 2)²)
  * ```

@@ -1,7 +1,9 @@
 /**
- * Study-B metrics: per-token values from logits and activations (tfjs),
- * streaming per-position accumulators in float64 with standard errors, the
- * BOS policy, and Wilson intervals for binned benchmark accuracy.
+ * Study-B metrics: per-token values from logits and activations (tfjs;
+ * `perTokenCE` is every CE of the pipeline, `deltaCE` and `mseVariants` what
+ * `SpliceMetrics` accumulates), streaming per-position accumulators in float64
+ * with standard errors, the BOS policy, co-moments, and Wilson intervals for
+ * binned benchmark accuracy.
  *
  * @example
  * ```ts
@@ -21,3 +23,4 @@ export * from "./splice_metrics.ts";
 export * from "./wilson.ts";
 export * from "./row_bins.ts";
 export * from "./bootstrap.ts";
+export * from "./comoments.ts";

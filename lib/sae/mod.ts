@@ -1,6 +1,8 @@
 /**
  * The SAE module: one implementation (instances × architectures) for both
- * studies — configuration, the model, its training recipe and its metrics.
+ * studies — configuration, the architecture registry, the model, its training
+ * recipe, its metrics and its SAELens file format. It knows nothing of language
+ * models: splicing an SAE into one lives a layer up, in `lib/splice/`.
  *
  * @example
  * ```ts
@@ -27,3 +29,4 @@ export * from "./schedule.ts";
 export * from "./geometric_median.ts";
 export * from "./train.ts";
 export * from "./metrics.ts";
+export * from "./saelens.ts";

@@ -16,7 +16,8 @@
  *
  * @example
  * ```ts
- * import { evaluateLambada, lambadaSummary } from "./benchmarks_eval.ts";
+ * import { evaluateLambada } from "./benchmarks_eval.ts";
+ * import { lambadaSummary } from "./bench_summary.ts";
  * // const lam = await evaluateLambada(setup, benchmarks.lambada);
  * // lambadaSummary(lam).find((r) => r.variant === "clean")!.accuracy;
  * ```

@@ -4,18 +4,20 @@
  *
  * | module | what |
  * | --- | --- |
- * | `setup.ts` | model (centred), token map, BOS id, SAE list with layer labels |
+ * | `setup.ts` | model (centred, behind the `LanguageModel` interface), token map, BOS id, SAE list with layer labels |
  * | `rows.ts` | N evaluation prompts of T tokens (TransformerLens `tokenize_and_concatenate`) |
- * | `context_sweep.ts` | F1/F2: clean + spliced (+ zero-ablated) runs, every per-position metric |
+ * | `context_sweep.ts` | F1/F2: clean + spliced (+ zero-ablated) runs (the splice layer's one loop), every per-position metric |
+ * | `batch_metrics.ts` | KL in position chunks, clean-model-sampled targets, the batch-size rule |
  * | `error_propagation.ts` | F3: how one spliced SAE moves later activations and later SAEs |
  * | `benchmarks_eval.ts`, `bench_summary.ts` | F4/F5: LAMBADA- and CBT-style scoring per variant |
+ * | `prefix_scorer.ts` | CBT options scored after one shared head (key/value cache), splices included |
  * | `positional.ts` | FU1: positional add-back variants V0–V3 |
  * | `notebook.ts` | the notebooks' opening cells: backend, artefacts, run configuration, rows or items |
  * | `summary.ts` | window means, hold positions, tables |
  * | `position_probe.ts` | ridge probes of the position from the residual stream, inside vs beyond the context |
  * | `control_saes.ts` | control SAEs trained on full-length rows, found beside the main ones, compared side by side |
- * | `rules*.ts` | pre-registered rules per claim (statistic, threshold, interval) and their verdicts |
- * | `figures*.ts` | figure builders with data and captions |
+ * | `rules*.ts`, `guards.ts` | pre-registered rules per claim (statistic, threshold, interval) and their verdicts; the notebooks' guards |
+ * | `figures*.ts`, `figure_bins.ts` | figure builders with data and captions |
  *
  * @example
  * ```ts
@@ -53,3 +55,6 @@ export * from "./notebook.ts";
 export * from "./figures.ts";
 export * from "./figures_followup.ts";
 export * from "./figures_bench.ts";
+export * from "./guards.ts";
+export * from "./prefix_scorer.ts";
+export * from "./figure_bins.ts";

@@ -31,7 +31,7 @@
 import pl from "nodejs-polars";
 import { check } from "@lib/check.ts";
 import { showText } from "@lib/plot/mod.ts";
-import { contextBugGuard, guardOrSkip, klGuard } from "@lib/study_b/guards.ts";
+import { contextBugGuard, guardOrSkip, klGuard } from "@lib/study_b/mod.ts";
 import {
   assertSanity,
   binnedCurveRows,
