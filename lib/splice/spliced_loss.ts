@@ -9,7 +9,8 @@
  * logits. Every analysis that compares a model with spliced models calls it:
  * the SAE-on-LM evaluation's CE triple (`sae_training.ts`), study B's
  * per-position sweep (`runSpliceSweep`), its benchmark scoring
- * (`benchmarks_eval.ts`) and its error propagation (`error_propagation.ts`).
+ * (`benchmarks_eval.ts`), its error propagation (`error_propagation.ts`) and
+ * its position probes on a spliced stream (`position_probe.ts`).
  * What each analysis reads from the passes (per-token CE, KL, later
  * activations) is its own business.
  *

@@ -29,10 +29,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { bootstrapRows, type Interval } from "../metrics/bootstrap.ts";
 import { readHost } from "../engine/host_read.ts";
-import { residStartBlock } from "../lm/gpt2.ts";
 import { progress } from "../progress.ts";
 import type { Sae } from "../sae/sae.ts";
-import { saeApply } from "../splice/splice.ts";
+import { saeSplice } from "../splice/splice.ts";
+import { rowBatches, splicedPasses } from "../splice/spliced_loss.ts";
 import { loadStudySae, type StudySetup } from "./setup.ts";
 
 /** Options of {@link runPositionProbes}. */
@@ -284,44 +284,27 @@ export async function runPositionProbes(
     splice: Sae | null,
     after?: () => Promise<void>,
   ) => {
-    for (let r0 = from; r0 < to; r0 += cfg.batchRows) {
-      const batch = rows.slice(r0, Math.min(to, r0 + cfg.batchRows));
-      const B = batch.length;
-      const host = new Int32Array(B * T);
-      batch.forEach((r, i) => host.set(r, i * T));
-      const tokens = tf.tensor2d(host, [B, T], "int32");
-      try {
-        let cache: Map<string, tf.Tensor3D>;
-        if (splice) {
-          const sHook = splice.cfg.hook_name;
-          const clean = setup.model.run(tokens, { cache: [sHook], logits: false, stopAtLayer: undefined });
-          const x = clean.cache.get(sHook)!;
-          const { recon, acts } = saeApply(splice, x);
-          acts?.dispose();
-          x.dispose();
-          const later = hooks.filter((h) => hooks.indexOf(h) > hooks.indexOf(sHook));
-          const start = residStartBlock(sHook, setup.model.cfg.n_layer) !== null;
-          const run = setup.model.run(tokens, {
-            ...(start ? { startAt: { hook: sHook, act: recon } } : { hooks: { [sHook]: () => recon } }),
-            cache: later,
-            logits: false,
-          });
-          recon.dispose();
-          cache = run.cache;
-        } else {
-          cache = setup.model.run(tokens, { cache: hooks, logits: false }).cache;
+    // the clean pass caches every SAE hook; with a splice, the spliced pass caches the hooks after its own
+    const splices = splice ? [saeSplice("probe", splice)] : [];
+    const sHook = splice?.cfg.hook_name ?? "";
+    const later = hooks.filter((h) => splice !== null && hooks.indexOf(h) > hooks.indexOf(sHook));
+    for (const { B, tokens } of rowBatches(rows.slice(from, to), cfg.batchRows)) {
+      const acts: Float32Array[] = hooks.map(() => new Float32Array(0)); // [B·T, d] row-major, or empty
+      const passes = splicedPasses(setup.model, tokens, splices, {
+        cleanCache: splice ? [] : hooks,
+        cleanLogits: false,
+        splicedCache: () => later,
+        splicedLogits: false,
+      });
+      for (const pass of passes) {
+        if ((pass.kind === "clean") !== (splice === null)) continue; // read the spliced pass when there is one
+        for (const [i, h] of hooks.entries()) {
+          const t = pass.cache.get(h);
+          if (t) acts[i] = await readHost(t);
         }
-        const acts: Float32Array[] = [];
-        for (const h of hooks) {
-          const t = cache.get(h);
-          acts.push(t ? await readHost(t) : new Float32Array(0)); // [B·T, d] row-major, or empty
-        }
-        for (const t of cache.values()) if (!t.isDisposed) t.dispose();
-        fn(acts, B);
-        await after?.();
-      } finally {
-        tokens.dispose();
       }
+      fn(acts, B);
+      await after?.();
       bar?.tick(B);
     }
   };
