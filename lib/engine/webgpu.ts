@@ -175,8 +175,7 @@ function hasCanvas2d(): boolean {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { adaptWebGpuBackend } from "./webgpu.ts";
- * // after tf.setBackend("webgpu"):
- * adaptWebGpuBackend(tf.backend());
+ * if (tf.getBackend() === "webgpu") adaptWebGpuBackend(tf.backend()); // throws on any other backend
  * ```
  */
 export function adaptWebGpuBackend(backend: object): void {

@@ -11,9 +11,12 @@
  * @example
  * ```ts
  * import { CdpConnection } from "./cdp.ts";
- * const cdp = await CdpConnection.open("ws://127.0.0.1:9222/devtools/browser/abc");
- * const { product } = await cdp.send<{ product: string }>("Browser.getVersion");
+ * import { launchChromium } from "./chromium.ts";
+ * const browser = await launchChromium(); // browser.wsUrl: ws://127.0.0.1:PORT/devtools/browser/ID
+ * const cdp = await CdpConnection.open(browser.wsUrl);
+ * const { product } = await cdp.send<{ product: string }>("Browser.getVersion"); // "HeadlessChrome/…"
  * cdp.close();
+ * browser.kill();
  * ```
  *
  * @module

@@ -215,8 +215,9 @@ function decodeDataUrl(url: string, format: ImageFormat): Uint8Array {
  *
  * @example
  * ```ts
- * import { exportImages } from "./export.ts";
+ * import { closeExporter, exportImages } from "./export.ts";
  * const { png, svg } = await exportImages({ data: [], layout: { title: { text: "empty" } } });
+ * await closeExporter();
  * ```
  */
 export async function exportImages(fig: Figure, scale = 2): Promise<{ png: Uint8Array; svg: string }> {

@@ -182,7 +182,12 @@ function refAxis(ref: string | undefined): string | null {
  * @example
  * ```ts
  * import { validateFigure } from "./figure.ts";
- * validateFigure({ data: [{ type: "scatter", x: [1], y: [2], xaxis: "x2" }], layout: {} }); // throws: no xaxis2
+ * validateFigure({ data: [{ type: "scatter", x: [1], y: [2] }], layout: {} }); // fine
+ * try {
+ *   validateFigure({ data: [{ type: "scatter", x: [1], y: [2], xaxis: "x2" }], layout: {} });
+ * } catch (e) {
+ *   console.log((e as Error).message); // "trace 0 uses axis x2, but the layout has no xaxis2"
+ * }
  * ```
  * @throws {Error} naming the trace/annotation/shape and the missing axis
  */

@@ -5,6 +5,7 @@
  * @example
  * ```ts
  * import { bandTraces, DARK2_GREEN, figure, gridLayout, lineTrace, mergeLayout, saveAndShow, vline } from "./mod.ts";
+ * Deno.env.set("SAE_OUT_DIR", await Deno.makeTempDir()); // figures go to a scratch folder
  * const x = [1, 2, 4, 8, 16], y = [1.0, 0.8, 0.7, 0.65, 0.62];
  * const g = gridLayout(1, 2, { width: 900, height: 380, xaxis: { type: "log" } });
  * const fig = figure([

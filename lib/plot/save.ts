@@ -12,6 +12,7 @@
  * @example
  * ```ts
  * import { figure, lineTrace, save } from "./mod.ts";
+ * Deno.env.set("SAE_OUT_DIR", await Deno.makeTempDir()); // figures go to a scratch folder
  * const x = [1, 2, 3], y = [1, 4, 9];
  * const paths = await save(figure([lineTrace(x, y)]), "squares", { x, y });
  * console.log(paths.png); // .../figures/squares.png
@@ -183,7 +184,7 @@ export async function ensurePlotlyCopy(dir: string): Promise<string> {
  * @example
  * ```ts
  * import { writeAtomic } from "./save.ts";
- * await writeAtomic("/tmp/example.txt", new TextEncoder().encode("hello"));
+ * await writeAtomic(`${await Deno.makeTempDir()}/example.txt`, new TextEncoder().encode("hello"));
  * ```
  */
 export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {

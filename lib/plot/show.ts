@@ -15,6 +15,7 @@
  * @example
  * ```ts
  * import { figure, lineTrace, saveAndShow } from "./mod.ts";
+ * Deno.env.set("SAE_OUT_DIR", await Deno.makeTempDir()); // figures go to a scratch folder
  * const x = [0, 1, 2], y = [0, 1, 4];
  * await saveAndShow(figure([lineTrace(x, y, { name: "x²" })]), "quickstart_demo", { x, y });
  * ```
@@ -140,6 +141,7 @@ export const DISPLAY_SCALE = 1;
  * @example
  * ```ts
  * import { figure, saveAndShow, barTrace } from "./mod.ts";
+ * Deno.env.set("SAE_OUT_DIR", await Deno.makeTempDir()); // figures go to a scratch folder
  * const saved = await saveAndShow(figure([barTrace(["a", "b"], [1, 2])]), "demo_bars", { a: 1, b: 2 });
  * ```
  */

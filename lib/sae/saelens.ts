@@ -28,8 +28,8 @@
  * @example
  * ```ts
  * import { loadSaeLens, saveSaeLens } from "./saelens.ts";
- * const { sae } = await loadSaeLens("data/saes/blocks.8.hook_resid_pre");
- * await saveSaeLens(sae, "out/copy");
+ * const { sae } = await loadSaeLens("data/embedded/saes/blocks.0.hook_resid_pre");
+ * await saveSaeLens(sae, await Deno.makeTempDir());
  * sae.dispose();
  * ```
  *

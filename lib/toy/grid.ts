@@ -28,8 +28,8 @@
  * import { initBackend } from "../engine/backend.ts";
  * await initBackend();
  * const data = new ComposedFeatureData(datasetConfig("D1"));
- * const { model } = trainToyModel(data, defaultToyTrainConfig({ seed: 0 }));
- * const grid = await runGrid("D1", data.config, model, defaultGridConfig({ total_steps: 200, instances: 2 }));
+ * const { model } = trainToyModel(data, defaultToyTrainConfig({ seed: 0, steps: 200 }));
+ * const grid = await runGrid("D1", data.config, model, defaultGridConfig({ total_steps: 50, instances: 2 }));
  * grid.cells.length; // 25
  * ```
  *
@@ -179,7 +179,8 @@ export interface GridRun {
  * import { initToyModel } from "./model.ts";
  * import { Rng } from "../engine/rng.ts";
  * const toy = initToyModel(4, 2, new Rng(0));
- * const run = await runGrid("D1", datasetConfig("D1"), toy, defaultGridConfig({ total_steps: 50, instances: 1 }));
+ * const cfg = defaultGridConfig({ lrs: [1e-3], l1s: [0.1, 0.3], total_steps: 50, instances: 1, batch_size: 64 });
+ * const run = await runGrid("D1", datasetConfig("D1"), toy, { ...cfg, eval_samples: 1000, heldout_samples: 1000 });
  * ```
  */
 export async function runGrid(

@@ -224,9 +224,14 @@ export interface ToyStage {
  *
  * @example
  * ```ts
+ * import { initBackend } from "../engine/backend.ts";
+ * import { defaultToyTrainConfig } from "./model.ts";
  * import { runToyStage, toyStudyConfig } from "./study.ts";
- * const stage = await runToyStage("D1", toyStudyConfig(true));
- * stage.antipodal.x; // ≈ −1
+ * Deno.env.set("SAE_OUT_DIR", await Deno.makeTempDir()); // figures go to a scratch folder
+ * await initBackend();
+ * const cfg = { ...toyStudyConfig(true), toy: defaultToyTrainConfig({ steps: 100 }), toy_restarts: 1 }; // tiny
+ * const stage = await runToyStage("D1", cfg);
+ * stage.antipodal.x; // ≈ −1 after the study's full training
  * ```
  */
 export async function runToyStage(name: DatasetName, cfg: ToyStudyConfig): Promise<ToyStage> {
@@ -274,8 +279,20 @@ export async function runToyStage(name: DatasetName, cfg: ToyStudyConfig): Promi
  *
  * @example
  * ```ts
+ * import { initBackend } from "../engine/backend.ts";
+ * import { defaultGridConfig } from "./grid.ts";
+ * import { defaultToyTrainConfig } from "./model.ts";
  * import { runGridStage, runToyStage, toyStudyConfig } from "./study.ts";
- * const cfg = toyStudyConfig(true);
+ * Deno.env.set("SAE_OUT_DIR", await Deno.makeTempDir()); // figures go to a scratch folder
+ * await initBackend();
+ * const grid1 = defaultGridConfig({ lrs: [3e-4], l1s: [0.1], instances: 1, total_steps: 50, batch_size: 64 });
+ * const cfg = { // tiny: one cell, 50 steps
+ *   ...toyStudyConfig(true),
+ *   toy: defaultToyTrainConfig({ steps: 100 }),
+ *   toy_restarts: 1,
+ *   grid: { ...grid1, eval_samples: 1000, heldout_samples: 1000 },
+ *   check_samples: 1000,
+ * };
  * const grid = await runGridStage("D1", await runToyStage("D1", cfg), cfg);
  * ```
  */

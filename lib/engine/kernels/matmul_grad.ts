@@ -12,7 +12,8 @@
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * // after initBackend() (which registers this gradient):
+ * import { initBackend } from "../backend.ts";
+ * await initBackend(); // registers this gradient
  * const w = tf.variable(tf.ones([4, 3]));
  * const x = tf.ones([2, 5, 4]);
  * const g = tf.grad((w: tf.Tensor) => tf.matMul(x, w).sum())(w); // [4,3], every entry 10
