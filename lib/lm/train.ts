@@ -679,15 +679,14 @@ export async function trainLm(
   let minLoss = Infinity;
   let lastCheckpoint: number | null = null;
   try {
-    if (opts.checkpointDir && (opts.resume ?? true)) {
-      const loaded = await loadLatestCheckpoint<LmCheckpointState>(opts.checkpointDir, { prefix });
-      if (loaded) {
-        checkResumable(loaded.state, cfg, loaded.recordPath);
-        await restore(model, optimizer, names, loaded.tensors, loaded.tensorsPath, loaded.state.step);
-        ({ history, evals, step, min_loss: minLoss, elapsed_s: elapsedBefore } = loaded.state);
-        lastCheckpoint = step;
-      }
+    const resumed = opts.checkpointDir && (opts.resume ?? true)
+      ? await resumeLm(opts.checkpointDir, prefix, cfg, model, optimizer, names)
+      : null;
+    if (resumed) {
+      ({ history, evals, step, min_loss: minLoss, elapsed_s: elapsedBefore } = resumed);
+      lastCheckpoint = step;
     }
+    const watch = new DivergenceWatch(cfg, minLoss);
     const startStep = step;
     const worker = opts.attentionWorker ?? useAttentionWorker(cfg);
     const stopAt = Math.min(opts.stopAtStep ?? cfg.total_steps, cfg.total_steps);
@@ -705,14 +704,13 @@ export async function trainLm(
         history,
         evals,
         elapsed_s: elapsed(),
-        min_loss: minLoss,
+        min_loss: watch.minLoss,
       };
       await saveCheckpoint(opts.checkpointDir, { step, tensors: await snapshot(model, optimizer, names), state }, {
         prefix,
       });
       lastCheckpoint = step;
     };
-    let suspicious = 0;
     let stopped = false;
     while (step < stopAt) {
       if (opts.signal?.aborted) {
@@ -724,23 +722,9 @@ export async function trainLm(
       const stepCfg = stage.ctx === cfg.n_ctx ? cfg : { ...cfg, micro_batch_rows: stage.micro };
       const offsets = (cfg.ctx_offsets ?? "zero") === "zero" ? undefined : batches.offsets(step);
       const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr, worker, offsets);
-      const step1 = step + 1;
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        throw new LmDivergenceError(step1, `the loss is ${loss} and the gradient norm ${gradNorm}`, lastCheckpoint);
-      }
       // parameters were updated only after the finiteness check (see trainStep)
-      step = step1;
-      if (loss > cfg.divergence_factor * minLoss) suspicious++;
-      else suspicious = 0;
-      minLoss = Math.min(minLoss, loss);
-      if (suspicious >= cfg.divergence_patience) {
-        throw new LmDivergenceError(
-          step,
-          `the loss ${loss.toFixed(4)} stayed above ${cfg.divergence_factor}× the running minimum ` +
-            `${minLoss.toFixed(4)} for ${suspicious} steps`,
-          lastCheckpoint,
-        );
-      }
+      watch.observe(step + 1, loss, gradNorm, lastCheckpoint);
+      step++;
       const entry: LmLogEntry = {
         step,
         tokens: step * cfg.batch_rows * cfg.n_ctx,
@@ -752,15 +736,14 @@ export async function trainLm(
       history.push(entry);
       opts.onStep?.(entry);
       if ((cfg.eval_every > 0 && step % cfg.eval_every === 0) || step === cfg.total_steps) {
-        const { sum, count } = lossByPosition(model, evalRows, cfg.micro_batch_rows);
-        evals.push({ step, val_loss: sum.reduce((a, b) => a + b, 0) / (count * sum.length) });
+        evals.push({ step, val_loss: validationLoss(model, evalRows, cfg.micro_batch_rows) });
         await opts.onEval?.(step, model);
       }
       bar?.tick(1, { step, loss, lr, ...(evals.length ? { val: (evals.at(-1) as LmEvalEntry).val_loss } : {}) });
-      if (suspicious === 0 && (step % cfg.checkpoint_every === 0 || step === stopAt)) await save();
+      if (watch.suspicious === 0 && (step % cfg.checkpoint_every === 0 || step === stopAt)) await save();
       if (step % 8 === 0) await new Promise((res) => setTimeout(res, 0)); // let abort signals arrive
     }
-    if (stopped && suspicious === 0 && lastCheckpoint !== step) await save();
+    if (stopped && watch.suspicious === 0 && lastCheckpoint !== step) await save();
     await bar?.done();
     return {
       history,
@@ -773,6 +756,69 @@ export async function trainLm(
   } finally {
     optimizer.dispose();
   }
+}
+
+/**
+ * The divergence rule of the module notes: a non-finite loss or gradient norm
+ * throws at once; a loss above `divergence_factor ×` the running minimum for
+ * `divergence_patience` consecutive steps throws too.
+ */
+class DivergenceWatch {
+  /** Consecutive suspicious steps so far (no checkpoint is written while > 0). */
+  suspicious = 0;
+  /** The running minimum of the loss. */
+  minLoss: number;
+  readonly #cfg: LmTrainConfig;
+
+  constructor(cfg: LmTrainConfig, minLoss: number) {
+    this.#cfg = cfg;
+    this.minLoss = minLoss;
+  }
+
+  /**
+   * Takes the result of 1-based step `step`.
+   *
+   * @throws {LmDivergenceError} naming `step` and the last good checkpoint
+   */
+  observe(step: number, loss: number, gradNorm: number, lastCheckpoint: number | null): void {
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new LmDivergenceError(step, `the loss is ${loss} and the gradient norm ${gradNorm}`, lastCheckpoint);
+    }
+    const { divergence_factor: factor, divergence_patience: patience } = this.#cfg;
+    if (loss > factor * this.minLoss) this.suspicious++;
+    else this.suspicious = 0;
+    this.minLoss = Math.min(this.minLoss, loss);
+    if (this.suspicious >= patience) {
+      throw new LmDivergenceError(
+        step,
+        `the loss ${loss.toFixed(4)} stayed above ${factor}× the running minimum ` +
+          `${this.minLoss.toFixed(4)} for ${this.suspicious} steps`,
+        lastCheckpoint,
+      );
+    }
+  }
+}
+
+/** The newest checkpoint's state after restoring its parameters and Adam moments, or null when there is none. */
+async function resumeLm(
+  dir: string,
+  prefix: string,
+  cfg: LmTrainConfig,
+  model: Gpt2,
+  optimizer: FusedAdamOptimizer,
+  names: string[],
+): Promise<LmCheckpointState | null> {
+  const loaded = await loadLatestCheckpoint<LmCheckpointState>(dir, { prefix });
+  if (!loaded) return null;
+  checkResumable(loaded.state, cfg, loaded.recordPath);
+  await restore(model, optimizer, names, loaded.tensors, loaded.tensorsPath, loaded.state.step);
+  return loaded.state;
+}
+
+/** Mean next-token loss over the validation rows (every position weighted equally). */
+function validationLoss(model: Gpt2, evalRows: Int32Array[], microRows: number): number {
+  const { sum, count } = lossByPosition(model, evalRows, microRows);
+  return sum.reduce((a, b) => a + b, 0) / (count * sum.length);
 }
 
 /**
