@@ -29,9 +29,9 @@
 
 // %%
 import pl from "nodejs-polars";
-import { check } from "@lib/check.ts";
-import { showText } from "@lib/plot/mod.ts";
-import { contextBugGuard, guardOrSkip, klGuard } from "@lib/study_b/mod.ts";
+import { check } from "@lib/core";
+import { showText } from "@lib/plot";
+import { contextBugGuard, guardOrSkip, klGuard } from "@lib/study_b";
 import {
   assertSanity,
   binnedCurveRows,
@@ -59,7 +59,7 @@ import {
   setupTrained,
   tableColumns,
   verdictText,
-} from "@lib/study_b/mod.ts";
+} from "@lib/study_b";
 
 const { setup, cfg } = await prepareStudyBNotebook("context");
 cfg;

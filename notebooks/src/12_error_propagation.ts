@@ -19,8 +19,8 @@
 
 // %%
 import pl from "nodejs-polars";
-import { check, checkFinite } from "@lib/check.ts";
-import { showText } from "@lib/plot/mod.ts";
+import { check, checkFinite } from "@lib/core";
+import { showText } from "@lib/plot";
 import {
   errorPropagationFigures,
   evaluateRules,
@@ -38,7 +38,7 @@ import {
   summarisePropagation,
   tableColumns,
   verdictText,
-} from "@lib/study_b/mod.ts";
+} from "@lib/study_b";
 
 const { setup, cfg } = await prepareStudyBNotebook("propagation", { minSaes: 2 });
 cfg;

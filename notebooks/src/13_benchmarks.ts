@@ -32,8 +32,8 @@
 
 // %%
 import pl from "nodejs-polars";
-import { check } from "@lib/check.ts";
-import { showText } from "@lib/plot/mod.ts";
+import { check } from "@lib/core";
+import { showText } from "@lib/plot";
 import {
   benchLayerFigure,
   benchLengthFigure,
@@ -58,7 +58,7 @@ import {
   tableColumns,
   transitionSummary,
   verdictText,
-} from "@lib/study_b/mod.ts";
+} from "@lib/study_b";
 
 const { setup, cfg } = await prepareStudyBNotebook("benchmarks");
 cfg;

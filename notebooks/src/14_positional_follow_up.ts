@@ -29,8 +29,8 @@
 
 // %%
 import pl from "nodejs-polars";
-import { check, checkClose } from "@lib/check.ts";
-import { showText } from "@lib/plot/mod.ts";
+import { check, checkClose } from "@lib/core";
+import { showText } from "@lib/plot";
 import {
   assertSanity,
   evaluateRules,
@@ -48,7 +48,7 @@ import {
   setupTrained,
   tableColumns,
   verdictText,
-} from "@lib/study_b/mod.ts";
+} from "@lib/study_b";
 
 const { setup, cfg } = await prepareStudyBNotebook("positional");
 cfg;
