@@ -40,7 +40,7 @@ import { Rng } from "../engine/rng.ts";
 import { defaultSaeConfig, defaultSaeTrainConfig, type SaeConfig, type SaeTrainConfig } from "../sae/config.ts";
 import { createSae } from "../sae/sae.ts";
 import { geometricMedian } from "../sae/geometric_median.ts";
-import { fusedResultToSae, trainFusedSmall } from "./fused_small.ts";
+import { fusedResultToSae, type FusedTrainResult, trainFusedSmall } from "./fused_small.ts";
 import { type ComposedDataConfig, ComposedFeatureData } from "./data.ts";
 import { hiddenActivations, type ToyModel } from "./model.ts";
 import { evaluateInstances, type InstanceEval, reconstructionStats, selectInstances } from "./analysis.ts";
@@ -190,6 +190,42 @@ export async function runGrid(
   cfg: GridConfig,
   onProgress?: (done: number, total: number) => void,
 ): Promise<GridRun> {
+  validateGridConfig(cfg);
+  const data = new ComposedFeatureData(dataCfg);
+  const k = cfg.instances;
+  const n = cfg.lrs.length * cfg.l1s.length * k;
+  const dIn = toy.n_hid;
+  const dSae = toy.n_in;
+  const saeCfg = defaultSaeConfig({ d_in: dIn, d_sae: dSae, n_inst: n, model_name: "toy", dataset_path: dataset });
+  const train = gridTrainConfig(cfg);
+  const init = initialGridParams(cfg, dIn, dSae);
+  const bDec = bDecInit(toy, data, train, cfg.seed);
+  for (let i = 0; i < n; i++) init.b_dec.set(bDec, i * dIn);
+
+  const result = await trainFusedSmall(saeCfg, train, init, {
+    kind: "toy",
+    data: dataCfg,
+    toy,
+    seed: cfg.seed,
+    stream: "sae/batches",
+    group_size: cfg.stream_per_cell ? k : 0,
+  }, { workers: cfg.workers ?? undefined, onProgress });
+
+  const scored = scoreGrid(result, toy, data, dataCfg, cfg, train.l1_coefficient as number[]);
+  return {
+    dataset,
+    data: dataCfg,
+    config: cfg,
+    sae: saeCfg,
+    train,
+    b_dec_init: bDec,
+    cells: gridCells(cfg, scored, result, dSae, train.dead_feature_threshold),
+    timing: { ms: result.ms, ms_per_step: result.msPerStep, workers: result.workers },
+  };
+}
+
+/** Throws a RangeError naming the first field of `cfg` {@link runGrid} cannot use. */
+function validateGridConfig(cfg: GridConfig): void {
   if (cfg.lrs.length < 1 || cfg.l1s.length < 1) {
     throw new RangeError(`GridConfig: lrs and l1s need ≥ 1 value, got ${cfg.lrs.length} and ${cfg.l1s.length}`);
   }
@@ -204,24 +240,21 @@ export async function runGrid(
   if (cfg.selection !== "robust" && cfg.selection !== "study") {
     throw new RangeError(`GridConfig.selection: expected "robust" or "study", got ${JSON.stringify(cfg.selection)}`);
   }
-  const data = new ComposedFeatureData(dataCfg);
-  const k = cfg.instances;
-  const cells = cfg.lrs.length * cfg.l1s.length;
-  const n = cells * k;
-  const dIn = toy.n_hid;
-  const dSae = toy.n_in;
-  const saeCfg = defaultSaeConfig({ d_in: dIn, d_sae: dSae, n_inst: n, model_name: "toy", dataset_path: dataset });
+}
+
+/** The training recipe of the grid: per-instance lr and ℓ1 (cell-major: lr, then ℓ1, then instance). */
+function gridTrainConfig(cfg: GridConfig): SaeTrainConfig {
   const lr: number[] = [];
   const l1: number[] = [];
   for (const a of cfg.lrs) {
     for (const b of cfg.l1s) {
-      for (let q = 0; q < k; q++) {
+      for (let q = 0; q < cfg.instances; q++) {
         lr.push(a);
         l1.push(b);
       }
     }
   }
-  const train = defaultSaeTrainConfig({
+  return defaultSaeTrainConfig({
     ...cfg.train_overrides,
     lr,
     l1_coefficient: l1,
@@ -230,7 +263,13 @@ export async function runGrid(
     loss_instance_divisor: cfg.loss_instance_divisor,
     seed: cfg.seed,
   });
-  // initial parameters: one createSae draw per cell
+}
+
+/** Initial parameters: one createSae draw per cell (seed + cell); biases zero (b_dec is set by the caller). */
+function initialGridParams(cfg: GridConfig, dIn: number, dSae: number) {
+  const k = cfg.instances;
+  const cells = cfg.lrs.length * cfg.l1s.length;
+  const n = cells * k;
   const init = {
     W_enc: new Float32Array(n * dIn * dSae),
     b_enc: new Float32Array(n * dSae),
@@ -244,35 +283,40 @@ export async function runGrid(
     init.W_enc.set(a.W_enc!.data, c * k * dIn * dSae);
     init.W_dec.set(a.W_dec!.data, c * k * dSae * dIn);
   }
-  // b_dec: geometric median of fresh hidden activations, shared by all instances
+  return init;
+}
+
+/** b_dec for every instance: by `train.b_dec_init_method` over fresh hidden activations (`[d_in]`). */
+function bDecInit(toy: ToyModel, data: ComposedFeatureData, train: SaeTrainConfig, seed: number): number[] {
+  const dIn = toy.n_hid;
   const nInit = train.b_dec_init_samples;
-  const hInit = hiddenActivations(toy, data.sample(nInit, new Rng(cfg.seed, "sae/bdec")), nInit);
-  let bDec: number[];
-  if (train.b_dec_init_method === "geometric_median") bDec = Array.from(geometricMedian(hInit, dIn).median);
-  else if (train.b_dec_init_method === "mean") {
-    bDec = new Array<number>(dIn).fill(0);
+  const hInit = hiddenActivations(toy, data.sample(nInit, new Rng(seed, "sae/bdec")), nInit);
+  if (train.b_dec_init_method === "geometric_median") return Array.from(geometricMedian(hInit, dIn).median);
+  const bDec = new Array<number>(dIn).fill(0);
+  if (train.b_dec_init_method === "mean") {
     for (let r = 0; r < nInit; r++) for (let q = 0; q < dIn; q++) bDec[q]! += hInit[r * dIn + q]! / nInit;
-  } else bDec = new Array<number>(dIn).fill(0);
-  for (let i = 0; i < n; i++) init.b_dec.set(bDec, i * dIn);
+  }
+  return bDec;
+}
 
-  const result = await trainFusedSmall(saeCfg, train, init, {
-    kind: "toy",
-    data: dataCfg,
-    toy,
-    seed: cfg.seed,
-    stream: "sae/batches",
-    group_size: cfg.stream_per_cell ? k : 0,
-  }, { workers: cfg.workers ?? undefined, onProgress });
-
-  // held-out evaluation (one set for all) and per-cell fresh selection batches
+/** Held-out evaluation (one set for all instances) and both selection losses on fresh per-cell batches. */
+function scoreGrid(
+  result: FusedTrainResult,
+  toy: ToyModel,
+  data: ComposedFeatureData,
+  dataCfg: ComposedDataConfig,
+  cfg: GridConfig,
+  l1: number[],
+): { evals: InstanceEval[]; selRobust: Float64Array; selStudy: Float64Array } {
+  const k = cfg.instances;
+  const cells = cfg.lrs.length * cfg.l1s.length;
   const sae = fusedResultToSae(result);
   const hidden = (n: number, stream: string) =>
     Float32Array.from(hiddenActivations(toy, data.sample(n, new Rng(cfg.seed, stream)), n));
-  let evals: InstanceEval[];
-  const selRobust = new Float64Array(n);
-  const selStudy = new Float64Array(n);
+  const selRobust = new Float64Array(cells * k);
+  const selStudy = new Float64Array(cells * k);
   try {
-    evals = evaluateInstances(sae, toy, dataCfg.feat_sets, hidden(cfg.heldout_samples, "sae/eval"), l1);
+    const evals = evaluateInstances(sae, toy, dataCfg.feat_sets, hidden(cfg.heldout_samples, "sae/eval"), l1);
     for (let c = 0; c < cells; c++) {
       const st = reconstructionStats(sae, hidden(cfg.eval_samples, `sae/select/${c}`));
       for (let i = c * k; i < (c + 1) * k; i++) {
@@ -280,24 +324,37 @@ export async function runGrid(
         selStudy[i] = st.summaries[i]!.normalized_mse + l1[i]! * st.l1[i]!;
       }
     }
+    return { evals, selRobust, selStudy };
   } finally {
     sae.dispose();
   }
+}
+
+/** One {@link GridCell} per (lr, ℓ1), row-major, with its instances and the selected one. */
+function gridCells(
+  cfg: GridConfig,
+  scored: { evals: InstanceEval[]; selRobust: Float64Array; selStudy: Float64Array },
+  result: FusedTrainResult,
+  dSae: number,
+  deadThreshold: number,
+): GridCell[] {
+  const k = cfg.instances;
+  const cells = cfg.lrs.length * cfg.l1s.length;
   const out: GridCell[] = [];
   for (let c = 0; c < cells; c++) {
     const row = Math.floor(c / cfg.l1s.length);
     const col = c % cfg.l1s.length;
-    const inst = evals.slice(c * k, (c + 1) * k).map((e) => {
+    const inst = scored.evals.slice(c * k, (c + 1) * k).map((e) => {
       let deadTrain = 0;
       for (let j = 0; j < dSae; j++) {
-        if (result.fireFraction[e.index * dSae + j]! < train.dead_feature_threshold) deadTrain++;
+        if (result.fireFraction[e.index * dSae + j]! < deadThreshold) deadTrain++;
       }
       return {
         ...e,
         dead_ghost_end: result.deadAtEnd[e.index]!,
         dead_train: deadTrain,
-        selection_robust: selRobust[e.index]!,
-        selection_study: selStudy[e.index]!,
+        selection_robust: scored.selRobust[e.index]!,
+        selection_study: scored.selStudy[e.index]!,
       };
     });
     const monos = inst.map((e) => e.monosemanticity);
@@ -321,14 +378,5 @@ export async function runGrid(
       composed: best.diag_cos > best.axis_cos,
     });
   }
-  return {
-    dataset,
-    data: dataCfg,
-    config: cfg,
-    sae: saeCfg,
-    train,
-    b_dec_init: bDec,
-    cells: out,
-    timing: { ms: result.ms, ms_per_step: result.msPerStep, workers: result.workers },
-  };
+  return out;
 }
