@@ -21,8 +21,14 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../engine/rng.ts";
 import { barTrace, figure, gridLayout, mergeLayout, save } from "../plot/mod.ts";
 import type { Annotation, Figure, Trace } from "../plot/mod.ts";
-import { defaultSaeConfig, defaultSaeTrainConfig, type SaeArchitecture, type SaeTrainConfig } from "../sae/config.ts";
-import { createSae, saeFromArrays } from "../sae/sae.ts";
+import {
+  defaultSaeConfig,
+  defaultSaeTrainConfig,
+  type SaeArchitecture,
+  type SaeConfig,
+  type SaeTrainConfig,
+} from "../sae/config.ts";
+import { createSae, type Sae, saeFromArrays } from "../sae/sae.ts";
 import { disposeTrainState, trainSae } from "../sae/train.ts";
 import { ComposedFeatureData, datasetConfig, type DatasetName } from "./data.ts";
 import { hiddenActivations } from "./model.ts";
@@ -145,42 +151,15 @@ export async function runArchitecture(
   cfg: ArchStudyConfig,
   onProgress?: (done: number, total: number) => void,
 ): Promise<ArchRun> {
-  const D = cfg.datasets.length, m = cfg.instances, n = D * m, B = cfg.batch_size;
+  const n = cfg.datasets.length * cfg.instances, B = cfg.batch_size;
   const steps = variant.steps ?? cfg.steps;
-  const sources = cfg.datasets.map((name, q) => {
-    const toy = toys.get(name);
-    if (!toy) throw new Error(`runArchitecture: no toy model for ${name}`);
-    return {
-      name,
-      toy,
-      data: new ComposedFeatureData(datasetConfig(name)),
-      rng: new Rng(cfg.seed + q, "arch/batches"),
-    };
-  });
-  const saeCfg = defaultSaeConfig({
-    d_in: 2,
-    d_sae: 4,
-    n_inst: n,
-    architecture: variant.architecture,
-    k: variant.k,
-    jumprelu_init_threshold: cfg.jumprelu.init_threshold,
-    jumprelu_bandwidth: cfg.jumprelu.bandwidth,
-    model_name: "toy",
-  });
-  const train = defaultSaeTrainConfig({
-    ...variant.overrides,
-    lr: cfg.lr,
-    l1_coefficient: variant.sparsity,
-    total_steps: steps,
-    batch_size: B,
-    loss_instance_divisor: 5,
-    seed: cfg.seed,
-  });
+  const sources = archSources(toys, cfg);
+  const { saeCfg, train } = archConfigs(variant, cfg, n, steps);
   const batchOf = (count: number, rngFor: (q: number) => Rng) => {
     const buf = new Float32Array(n * count * 2);
     sources.forEach((s, q) => {
       const h = hiddenActivations(s.toy.model, s.data.sample(count, rngFor(q)), count);
-      for (let i = 0; i < m; i++) buf.set(h, (q * m + i) * count * 2);
+      for (let i = 0; i < cfg.instances; i++) buf.set(h, (q * cfg.instances + i) * count * 2);
     });
     return tf.tensor3d(buf, [n, count, 2]);
   };
@@ -198,53 +177,111 @@ export async function runArchitecture(
   const ms = performance.now() - t0;
   const arrays = sae.toArrays();
   sae.dispose();
-  const instances: ArchInstance[] = [];
-  sources.forEach((s, q) => {
-    const sub: Record<string, { data: Float32Array; shape: number[] }> = {};
-    for (const [name, a] of Object.entries(arrays)) {
-      const per = a.data.length / n;
-      sub[name] = { data: a.data.slice(q * m * per, (q + 1) * m * per), shape: [m, ...a.shape.slice(1)] };
-    }
-    const part = saeFromArrays({ ...saeCfg, n_inst: m }, sub);
-    const ne = cfg.eval_samples;
-    const h = Float32Array.from(
-      hiddenActivations(s.toy.model, s.data.sample(ne, new Rng(cfg.seed + q, "arch/eval")), ne),
-    );
-    let evals: InstanceEval[];
-    let active: Float32Array;
-    try {
-      evals = evaluateInstances(part, s.toy.model, [2, 2], h, new Array<number>(m).fill(variant.sparsity));
-      active = tf.tidy(() => {
-        const acts = part.encode(tf.tensor3d(h, [1, ne, 2]));
-        return tf.sum(tf.step(acts), -1);
-      }).dataSync() as Float32Array;
-    } finally {
-      part.dispose();
-    }
-    evals.forEach((e, i) => {
-      let maxActive = 0, exact = 0;
-      for (let r = 0; r < ne; r++) {
-        const a = active[i * ne + r]!;
-        if (a > maxActive) maxActive = a;
-        if (a === variant.k) exact++;
-      }
-      instances.push({
-        variant: variant.label,
-        dataset: s.name,
-        final_class: classifyInstance(e),
-        axis_cos: e.axis_cos,
-        diag_cos: e.diag_cos,
-        normalized_mse: e.normalized_mse,
-        mse_ratio: e.mse_ratio,
-        broken: e.broken,
-        l0: e.l0,
-        max_active: maxActive,
-        exactly_k: exact / ne,
-        W_dec: e.W_dec,
-      });
-    });
-  });
+  const instances = sources.flatMap((s, q) => evaluateArchDataset(variant, cfg, saeCfg, arrays, s, q));
   return { variant, instances, ms };
+}
+
+/** One data source per data set: its toy model, its data and its batch stream (seed + data-set index). */
+interface ArchSource {
+  name: DatasetName;
+  toy: FollowupToy;
+  data: ComposedFeatureData;
+  rng: Rng;
+}
+
+function archSources(toys: Map<DatasetName, FollowupToy>, cfg: ArchStudyConfig): ArchSource[] {
+  return cfg.datasets.map((name, q) => {
+    const toy = toys.get(name);
+    if (!toy) throw new Error(`runArchitecture: no toy model for ${name}`);
+    return {
+      name,
+      toy,
+      data: new ComposedFeatureData(datasetConfig(name)),
+      rng: new Rng(cfg.seed + q, "arch/batches"),
+    };
+  });
+}
+
+/** The SAE shape (n instances of `variant`'s architecture, 2 → 4) and its training recipe. */
+function archConfigs(variant: ArchVariant, cfg: ArchStudyConfig, n: number, steps: number) {
+  const saeCfg = defaultSaeConfig({
+    d_in: 2,
+    d_sae: 4,
+    n_inst: n,
+    architecture: variant.architecture,
+    k: variant.k,
+    jumprelu_init_threshold: cfg.jumprelu.init_threshold,
+    jumprelu_bandwidth: cfg.jumprelu.bandwidth,
+    model_name: "toy",
+  });
+  const train = defaultSaeTrainConfig({
+    ...variant.overrides,
+    lr: cfg.lr,
+    l1_coefficient: variant.sparsity,
+    total_steps: steps,
+    batch_size: cfg.batch_size,
+    loss_instance_divisor: 5,
+    seed: cfg.seed,
+  });
+  return { saeCfg, train };
+}
+
+/**
+ * The instances of data set `q` (its slice of the trained SAE) evaluated against its own toy model on fresh
+ * samples: the final class, cosines, losses, L0, and how many latents fire (max, and the share with exactly k).
+ */
+function evaluateArchDataset(
+  variant: ArchVariant,
+  cfg: ArchStudyConfig,
+  saeCfg: SaeConfig,
+  arrays: ReturnType<Sae["toArrays"]>,
+  s: ArchSource,
+  q: number,
+): ArchInstance[] {
+  const m = cfg.instances, n = saeCfg.n_inst;
+  const sub: Record<string, { data: Float32Array; shape: number[] }> = {};
+  for (const [name, a] of Object.entries(arrays)) {
+    const per = a.data.length / n;
+    sub[name] = { data: a.data.slice(q * m * per, (q + 1) * m * per), shape: [m, ...a.shape.slice(1)] };
+  }
+  const part = saeFromArrays({ ...saeCfg, n_inst: m }, sub);
+  const ne = cfg.eval_samples;
+  const h = Float32Array.from(
+    hiddenActivations(s.toy.model, s.data.sample(ne, new Rng(cfg.seed + q, "arch/eval")), ne),
+  );
+  let evals: InstanceEval[];
+  let active: Float32Array;
+  try {
+    evals = evaluateInstances(part, s.toy.model, [2, 2], h, new Array<number>(m).fill(variant.sparsity));
+    active = tf.tidy(() => {
+      const acts = part.encode(tf.tensor3d(h, [1, ne, 2]));
+      return tf.sum(tf.step(acts), -1);
+    }).dataSync() as Float32Array;
+  } finally {
+    part.dispose();
+  }
+  return evals.map((e, i) => {
+    let maxActive = 0, exact = 0;
+    for (let r = 0; r < ne; r++) {
+      const a = active[i * ne + r]!;
+      if (a > maxActive) maxActive = a;
+      if (a === variant.k) exact++;
+    }
+    return {
+      variant: variant.label,
+      dataset: s.name,
+      final_class: classifyInstance(e),
+      axis_cos: e.axis_cos,
+      diag_cos: e.diag_cos,
+      normalized_mse: e.normalized_mse,
+      mse_ratio: e.mse_ratio,
+      broken: e.broken,
+      l0: e.l0,
+      max_active: maxActive,
+      exactly_k: exact / ne,
+      W_dec: e.W_dec,
+    };
+  });
 }
 
 /** Derived predictions per data set: which dictionary TopK k=1 (lower single-latent MSE) and an L0 penalty prefer. */
