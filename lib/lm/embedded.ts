@@ -110,26 +110,27 @@ export interface EmbeddedConfig {
 
 /**
  * The full-size embedded default, version 2 (issue 13: a model that uses its
- * context): 4 layers × d_model 128 × 4 heads, n_ctx 1024, 8192-token
- * vocabulary (91% of training tokens; the rest map to the unknown token); LM
- * 4000 steps of 8 rows × 1024 tokens (≈ 32.8M tokens, ≈ 9 epochs of the
- * 3.7M-token training text), lr 3e-3 with 100 warm-up steps and a cosine decay,
- * and in every row one span of 32–384 of its own tokens copied to a later
- * place in the row (`repeat_fraction` 1), which rewards looking back up to
- * 1023 tokens and copying (induction); the induction gain and context
- * difference are recorded every 250 steps (`curve`). This is pilot "copy" of
- * `lib/lm/pilots.ts` run to the end (notebook 09 shows the pilots and the
- * choice). Version 1 (2400 steps × 4 rows of plain text, 9.8M tokens) reached
- * validation loss 4.59 but did not copy (induction gain 0.1 nats) and its loss
- * was flat past ~10 positions. SAEs at 128 tokens (n_ctx / 8), expansion 16
- * (d_sae 2048), 400 steps of 4096 tokens per hook at lr 3e-3, two ℓ1
- * coefficients (0.15 × 0.75 and × 1) trained side by side per hook, the best
- * one meeting the bars shipped (≈ 30 min for the five hooks); the control SAEs
- * (`control_sae`) the same on 1024-token rows. Pilot "wide-sin-curriculum-copy"
- * (d_model 256, sinusoidal positional start, short rows for the first 400
- * steps) formed induction on short rows (gain 6.8 nats at 1.6M tokens) and
- * lost it once rows reached 1024 tokens (0.06 at 4.9M), so by notebook 09's
- * rule this recipe stays the default until a pilot keeps induction at 1024.
+ * context), as notebook 09's pre-registered choice rule picks it from the
+ * pilots: pilot "wide-sin-doubling-copy" of `lib/lm/pilots.ts` run to the end.
+ * 4 layers × d_model 256 × 8 heads, n_ctx 1024, 8192-token vocabulary (91% of
+ * training tokens; the rest map to the unknown token), positional embeddings
+ * started as sinusoids (`wpe_init`; learned like every other weight). LM 3000
+ * steps of 8 rows × 1024 tokens (≈ 24.6M tokens), lr 2e-3 with 100 warm-up
+ * steps and a cosine decay; the row length doubles 128 (steps 0–199), 256
+ * (–399), 512 (–599), then 1024 (same tokens per step); in every row one span
+ * of 32–384 of its own tokens is copied to a later place in the row
+ * (`repeat_fraction` 1). The induction gain and context difference are
+ * recorded every 250 steps (`curve`). The pilot's own curve is the warning:
+ * copying formed on short rows (6.8 nats at 1.6M tokens), held on rows of 512
+ * (3.1 at 4.9M) and was lost on rows of 1024 (−0.01 at 8.2M), so a full run
+ * of this recipe would miss notebook 10's induction target; no version 2 is
+ * trained or shipped until a pilot keeps copying on rows of 1024, and the
+ * shipped artefacts stay version 1 (d_model 128, 2400 steps × 4 rows of plain
+ * text, 9.8M tokens: validation loss 4.59, induction gain 0.1 nats). SAEs at
+ * 128 tokens (n_ctx / 8), expansion 16 (d_sae 4096), 400 steps of 4096 tokens
+ * per hook at lr 3e-3, two ℓ1 coefficients (0.15 × 0.75 and × 1) trained side
+ * by side per hook, the best one meeting the bars shipped; the control SAEs
+ * (`control_sae`) the same on 1024-token rows.
  *
  * @example
  * ```ts
@@ -140,23 +141,25 @@ export interface EmbeddedConfig {
 export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): EmbeddedConfig {
   return {
     name: "embedded-gpt2",
-    model: { n_layer: 4, d_model: 128, n_head: 4, n_ctx: 1024, layer_norm_epsilon: 1e-5 },
+    model: { n_layer: 4, d_model: 256, n_head: 8, n_ctx: 1024, layer_norm_epsilon: 1e-5 },
     model_seed: 0,
+    wpe_init: "sinusoid",
     vocab: { max_vocab: 8192, min_count: 2 },
     lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
     sae_corpora: ["sotu", "spam-assassin"],
     lm: defaultLmTrainConfig({
       n_ctx: 1024,
-      total_steps: 4000,
+      total_steps: 3000,
       batch_rows: 8,
-      micro_batch_rows: 1,
-      lr: 3e-3,
+      micro_batch_rows: 8,
+      lr: 2e-3,
       warmup_steps: 100,
       eval_every: 250,
       eval_rows: 8,
       checkpoint_every: 25,
       repeat_fraction: 1,
       repeat_span: [32, 384],
+      ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
     }),
     sae: defaultSaeTrainingConfig({
       context_size: 128,

@@ -93,7 +93,7 @@ export interface InductionTaskConfig {
   seed: number;
 }
 
-/** 2 layers × d_model 64 × 2 heads, 2048 tokens, lr 1e-3 (no weight decay), 1200 steps, evaluated every 100 on 32 rows. */
+/** 2 layers × d_model 64 × 2 heads, 2048 tokens, lr 1e-3 (no weight decay), 800 steps, evaluated every 100 on 32 rows. */
 export function defaultInductionTaskConfig(overrides: Partial<InductionTaskConfig> = {}): InductionTaskConfig {
   return {
     vocab: 2048,
@@ -101,7 +101,7 @@ export function defaultInductionTaskConfig(overrides: Partial<InductionTaskConfi
     d_model: 64,
     n_head: 2,
     lr: 1e-3,
-    steps: 1200,
+    steps: 800,
     eval_every: 100,
     eval_rows: 32,
     seed: 0,
