@@ -53,18 +53,12 @@ export const LAYERS: readonly (readonly string[])[] = [
 ];
 
 /**
- * TEMPORARY: files that sit in one folder but belong to another, by the folder
- * they move to; the check counts each as a file of that folder. The embedded
- * recipe in `lm/` imports `data/`, `sae/` and `splice/`, so it belongs above
- * them; it moves to `study_b/` with issue 13's recipe work (then this list is
- * emptied). Keep it short: every entry is a promise to move a file.
+ * Files that sit in one folder but belong to another, by the folder they move
+ * to; the check counts each as a file of that folder. Empty: the last entries
+ * (the embedded recipe, now in `study_b/`) moved with issue 17. Keep it short:
+ * every entry is a promise to move a file.
  */
-export const PENDING_MOVES: Readonly<Record<string, string>> = {
-  "lib/lm/embedded.ts": "study_b",
-  "lib/lm/embedded_report.ts": "study_b",
-  "lib/lm/context_probe.ts": "study_b",
-  "lib/lm/pilots.ts": "study_b",
-};
+export const PENDING_MOVES: Readonly<Record<string, string>> = {};
 
 /** One static import between two `lib/` files (paths relative to the project root, `/`-separated). */
 export interface ImportEdge {

@@ -1,5 +1,5 @@
 /**
- * Runs one recipe pilot of the embedded default (see `lib/lm/pilots.ts`):
+ * Runs one recipe pilot of the embedded default (see `lib/study_b/pilots.ts`):
  * trains in stretches of `eval_every` steps and appends one curve point per
  * stretch to `<dir>/<name>/curve.jsonl`. Resumable: run it again and it
  * continues from the newest checkpoint in `<dir>/<name>/ckpt/`, skipping points
@@ -25,11 +25,11 @@
  */
 
 import { initBackend } from "../lib/engine/backend.ts";
-import { embeddedLmData, loadEmbedded, randomEmbeddedModel, splitDocs } from "../lib/lm/embedded.ts";
-import { bitsPerByte } from "../lib/lm/embedded_report.ts";
-import type { LmRecord } from "../lib/lm/embedded.ts";
-import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/lm/pilots.ts";
-import { readCurve } from "../lib/lm/context_probe.ts";
+import { embeddedLmData, loadEmbedded, randomEmbeddedModel, splitDocs } from "../lib/study_b/embedded.ts";
+import { bitsPerByte } from "../lib/study_b/embedded_report.ts";
+import type { LmRecord } from "../lib/study_b/embedded.ts";
+import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/study_b/pilots.ts";
+import { readCurve } from "../lib/study_b/context_probe.ts";
 import { lmStage, trainLm } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
 import { parseArgs } from "./train_cli.ts";

@@ -25,7 +25,7 @@
  */
 
 import { defaultGpt2Config, gpt2ParamCount } from "../lib/lm/config.ts";
-import { embeddedConfig, runEmbeddedLmTraining } from "../lib/lm/embedded.ts";
+import { embeddedConfig, runEmbeddedLmTraining } from "../lib/study_b/embedded.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { defaultLmTrainConfig, measureLmThroughput } from "../lib/lm/train.ts";
 import { runTrainingCli } from "./train_cli.ts";

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { embeddedConfig, runEmbeddedSaeTraining } from "../lib/lm/embedded.ts";
+import { embeddedConfig, runEmbeddedSaeTraining } from "../lib/study_b/embedded.ts";
 import { measureSaeThroughput } from "../lib/splice/sae_training.ts";
 import { runTrainingCli } from "./train_cli.ts";
 

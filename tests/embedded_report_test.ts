@@ -4,7 +4,7 @@ import { Rng } from "../lib/engine/rng.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { defaultLmTrainConfig, trainLm } from "../lib/lm/train.ts";
-import { buildCompactVocab } from "../lib/lm/embedded.ts";
+import { buildCompactVocab } from "../lib/study_b/embedded.ts";
 import { encodeText } from "../lib/tokenizer/tokenizer.ts";
 import {
   bitsPerByte,
@@ -15,7 +15,7 @@ import {
   inductionScore,
   lossByPositionFigure,
   positionBins,
-} from "../lib/lm/embedded_report.ts";
+} from "../lib/study_b/embedded_report.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(`assertion failed: ${msg}`);

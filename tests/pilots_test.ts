@@ -9,7 +9,7 @@ import {
   type PilotRun,
   sameLmRecipe,
   spreadValidationRows,
-} from "../lib/lm/pilots.ts";
+} from "../lib/study_b/pilots.ts";
 import { join } from "../lib/path.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {

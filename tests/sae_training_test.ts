@@ -14,7 +14,7 @@ import {
   quickEmbeddedConfig,
   runEmbeddedLmTraining,
   runEmbeddedSaeTraining,
-} from "../lib/lm/embedded.ts";
+} from "../lib/study_b/embedded.ts";
 import {
   ActivationBuffer,
   chooseSweepInstance,

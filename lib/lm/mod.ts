@@ -4,10 +4,10 @@
  * loader/writer (with TransformerLens centring); compact-vocabulary maps; the
  * LM trainer; the resolver of study B's artefacts. The GPT-2 tokenizer and
  * row packing live one layer down, in `lib/tokenizer/`; SAE splicing and
- * SAE-on-LM training one layer up, in `lib/splice/`. The embedded recipe
- * (`embedded.ts`, `embedded_report.ts`, `context_probe.ts`, `pilots.ts`,
- * `random_artifacts.ts`, `induction_task.ts`) is not exported here: it moves
- * to the study layer (see `PENDING_MOVES` in `scripts/check_layers.ts`).
+ * SAE-on-LM training one layer up, in `lib/splice/`; the embedded default's
+ * recipe, report and pilots in the study layer, `lib/study_b/`. The random
+ * real-shape artefacts (`random_artifacts.ts`) and the synthetic induction
+ * task (`induction_task.ts`) are not exported here.
  *
  * @example
  * ```ts

@@ -18,6 +18,9 @@
  * | `control_saes.ts` | control SAEs trained on full-length rows, found beside the main ones, compared side by side |
  * | `rules*.ts`, `guards.ts` | pre-registered rules per claim (statistic, threshold, interval) and their verdicts; the notebooks' guards |
  * | `figures*.ts`, `figure_bins.ts` | figure builders with data and captions |
+ * | `embedded.ts` | the embedded default: recipe, training (`train-lm`, `train-saes`), manifest, loader |
+ * | `embedded_report.ts` | notebook 10's measures: curves, loss by position, context use, induction, SAE quality |
+ * | `context_probe.ts`, `pilots.ts` | notebook 09's recipe pilots: held-out context-use probes, the choosing rule |
  *
  * @example
  * ```ts
@@ -58,3 +61,7 @@ export * from "./figures_bench.ts";
 export * from "./guards.ts";
 export * from "./prefix_scorer.ts";
 export * from "./figure_bins.ts";
+export * from "./embedded.ts";
+export * from "./embedded_report.ts";
+export * from "./context_probe.ts";
+export * from "./pilots.ts";

@@ -40,7 +40,7 @@ import {
   runEmbeddedSaeTraining,
   type SaeRecord,
   splitDocs,
-} from "@lib/lm/embedded.ts";
+} from "@lib/study_b/embedded.ts";
 import {
   checkContextUse,
   checkSaeQuality,
@@ -53,7 +53,7 @@ import {
   SAE_QUALITY_BARS,
   saeTrainingData,
   saeTrainingFigure,
-} from "@lib/lm/embedded_report.ts";
+} from "@lib/study_b/embedded_report.ts";
 import { validationRows } from "@lib/lm/train.ts";
 
 const backend = await initBackend();
@@ -309,7 +309,7 @@ emb.model.dispose();
 // ## 5 · Retraining
 //
 // `deno task train-lm` and `deno task train-saes` rebuild `data/embedded/` and `data/manifest.json` from the npm text
-// with the recipe in `lib/lm/embedded.ts` (`defaultEmbeddedConfig()`), resuming from atomic checkpoints in
+// with the recipe in `lib/study_b/embedded.ts` (`defaultEmbeddedConfig()`), resuming from atomic checkpoints in
 // `.cache/embedded_ckpt/` after an interruption; a NaN or exploding loss stops training with an error and keeps the
 // last good checkpoint. `QUICK=1` runs a tiny model and SAEs for a few steps into `.quick/data/`; the test suite
 // checks that path end to end, including that an interrupted and resumed run equals an uninterrupted one.

@@ -1,14 +1,14 @@
 /**
  * The curve points of LM training (recipe pilots and the embedded default's
  * own run): copying (the induction test) and use of context beyond the SAE
- * window, measured on held-out text. See `lib/lm/pilots.ts` for the protocol.
+ * window, measured on held-out text. See `lib/study_b/pilots.ts` for the protocol.
  *
  * @module
  */
 
 import { type ContextUse, contextUse, type InductionScore, inductionScore } from "./embedded_report.ts";
-import { validationRows } from "./train.ts";
-import type { Gpt2 } from "./gpt2.ts";
+import { validationRows } from "../lm/train.ts";
+import type { Gpt2 } from "../lm/gpt2.ts";
 
 /** One point of a pilot's curve. */
 export interface PilotPoint {

@@ -27,10 +27,10 @@ import { progress } from "../progress.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 import { loadSaeLens } from "../sae/saelens.ts";
-import type { Gpt2 } from "./gpt2.ts";
+import type { Gpt2 } from "../lm/gpt2.ts";
 import { evaluateModelSae, saeRows, type SaeTrainingConfig } from "../splice/sae_training.ts";
-import { lossByPosition, validationRows } from "./train.ts";
-import type { TokenMap } from "./token_map.ts";
+import { lossByPosition, validationRows } from "../lm/train.ts";
+import type { TokenMap } from "../lm/token_map.ts";
 import { BOS_TOKEN_ID, decodeTokens } from "../tokenizer/tokenizer.ts";
 import type { LmRecord, SaeRecord } from "./embedded.ts";
 

@@ -24,7 +24,7 @@
 import type { PilotPoint } from "./context_probe.ts";
 import type { BitsPerByte } from "./embedded_report.ts";
 import { defaultEmbeddedConfig, type EmbeddedConfig } from "./embedded.ts";
-import { defaultLmTrainConfig, type LmTrainConfig } from "./train.ts";
+import { defaultLmTrainConfig, type LmTrainConfig } from "../lm/train.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 

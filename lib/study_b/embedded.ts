@@ -36,11 +36,11 @@ import { join } from "../path.ts";
 import { CORPUS_PACKAGES, type CorpusName } from "../data/corpora.ts";
 import { defaultSplitConfig } from "../data/splits.ts";
 import { loadTokenizedCorpus, splitTokenized } from "../data/token_cache.ts";
-import { type Gpt2Config, gpt2ParamCount } from "./config.ts";
-import { defaultGpt2Config } from "./config.ts";
-import { Gpt2 } from "./gpt2.ts";
-import { HF_CONFIG_FILE, HF_WEIGHTS_FILE, loadGpt2FromHf, saveGpt2ToHf, VOCAB_MAP_FILE } from "./hf_loader.ts";
-import { TokenMap } from "./token_map.ts";
+import { type Gpt2Config, gpt2ParamCount } from "../lm/config.ts";
+import { defaultGpt2Config } from "../lm/config.ts";
+import { Gpt2 } from "../lm/gpt2.ts";
+import { HF_CONFIG_FILE, HF_WEIGHTS_FILE, loadGpt2FromHf, saveGpt2ToHf, VOCAB_MAP_FILE } from "../lm/hf_loader.ts";
+import { TokenMap } from "../lm/token_map.ts";
 import { BOS_TOKEN_ID } from "../tokenizer/tokenizer.ts";
 import {
   defaultLmTrainConfig,
@@ -50,7 +50,7 @@ import {
   type LmTrainResult,
   trainLm,
   validationRows,
-} from "./train.ts";
+} from "../lm/train.ts";
 import { type PilotPoint, probePoint, readCurve, spreadValidationRows } from "./context_probe.ts";
 import {
   defaultSaeTrainingConfig,
@@ -103,7 +103,7 @@ export interface EmbeddedConfig {
   control_sae: Partial<SaeTrainingConfig>;
   /**
    * Validation rows of the curve measured at every LM evaluation (induction
-   * gain and context difference, `lib/lm/context_probe.ts`); 0: none.
+   * gain and context difference, `lib/study_b/context_probe.ts`); 0: none.
    */
   curve_rows: number;
 }
@@ -111,7 +111,7 @@ export interface EmbeddedConfig {
 /**
  * The full-size embedded default, version 2 (issue 13: a model that uses its
  * context), as notebook 09's pre-registered choice rule picks it from the
- * pilots: pilot "wide-sin-doubling-copy" of `lib/lm/pilots.ts` run to the end.
+ * pilots: pilot "wide-sin-doubling-copy" of `lib/study_b/pilots.ts` run to the end.
  * 4 layers × d_model 256 × 8 heads, n_ctx 1024, 8192-token vocabulary (91% of
  * training tokens; the rest map to the unknown token), positional embeddings
  * started as sinusoids (`wpe_init`; learned like every other weight). LM 3000
