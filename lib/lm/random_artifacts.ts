@@ -24,8 +24,17 @@
  * @example
  * ```ts
  * import { writeRandomStudyArtifacts } from "./random_artifacts.ts";
- * const art = await writeRandomStudyArtifacts(".cache/real_shape", { nLayer: 2, hooks: ["blocks.0.hook_resid_pre"] });
+ * const root = await Deno.makeTempDir({ prefix: "random_artifacts_" });
+ * // a tiny shape (the real-shape smoke test keeps gpt2-small's widths): 1 layer, d_model 16, one SAE of 32 latents
+ * const art = await writeRandomStudyArtifacts(root, {
+ *   nLayer: 1,
+ *   model: { d_model: 16, n_head: 2, n_ctx: 32, d_mlp: 64 },
+ *   hooks: ["blocks.0.hook_resid_pre"],
+ *   dSae: 32,
+ * });
  * // SAE_ARTIFACTS=art.artifactsJson deno run -A …
+ * console.log(art.cfg.d_model, Object.keys(art.saeDirs)); // 16 ["blocks.0.hook_resid_pre"]
+ * await Deno.remove(root, { recursive: true });
  * ```
  *
  * @module
@@ -173,8 +182,10 @@ export async function writeRandomSaeWeights(path: string, dIn: number, dSae: num
 
 /** Options of {@link writeRandomStudyArtifacts}. */
 export interface RandomArtifactsOptions {
-  /** Layers of the model (default 12; gpt2-small's other dimensions are kept). */
+  /** Layers of the model (default 12; gpt2-small's other dimensions are kept unless `model` overrides them). */
   nLayer: number;
+  /** Overrides of gpt2-small's other dimensions, for tiny test files (default none: gpt2-small's widths). */
+  model: Partial<Omit<Gpt2Config, "n_layer">>;
   /** SAE hooks (default all 13 of gpt2-small-res-jb for the layer count). */
   hooks: string[];
   /** d_sae (default 24,576). */
@@ -209,13 +220,14 @@ export async function writeRandomStudyArtifacts(
   const nLayer = options.nLayer ?? 12;
   const opts: RandomArtifactsOptions = {
     nLayer,
+    model: {},
     hooks: resJbHooks(nLayer),
     dSae: RES_JB_D_SAE,
     shareWeights: true,
     seed: 0,
     ...options,
   };
-  const cfg: Gpt2Config = { ...GPT2_SMALL, n_layer: opts.nLayer };
+  const cfg: Gpt2Config = { ...GPT2_SMALL, ...opts.model, n_layer: opts.nLayer };
   const modelDir = join(root, "gpt2");
   const modelBytes = await writeRandomGpt2Hf(modelDir, cfg, opts.seed);
   const saeRoot = join(root, "gpt2-small-res-jb");
