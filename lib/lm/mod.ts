@@ -5,9 +5,10 @@
  * LM trainer; the resolver of study B's artefacts. The GPT-2 tokenizer and
  * row packing live one layer down, in `lib/tokenizer/`; SAE splicing and
  * SAE-on-LM training one layer up, in `lib/splice/`; the embedded default's
- * recipe, report and pilots in the study layer, `lib/study_b/`. The random
- * real-shape artefacts (`random_artifacts.ts`) and the synthetic induction
- * task (`induction_task.ts`) are not exported here.
+ * recipe, report and pilots in the study layer, `lib/study_b/`. The synthetic
+ * induction task (`induction_task.ts`) is exported; the random real-shape
+ * artefacts (`random_artifacts.ts`, whose `GPT2_SMALL` would clash with
+ * config's) are not.
  *
  * @example
  * ```ts
@@ -30,4 +31,5 @@ export * from "./gpt2.ts";
 export * from "./hf_loader.ts";
 export * from "./token_map.ts";
 export * from "./train.ts";
+export * from "./induction_task.ts";
 export * from "./artifacts.ts";
