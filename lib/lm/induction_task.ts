@@ -93,7 +93,10 @@ export interface InductionTaskConfig {
   seed: number;
 }
 
-/** 2 layers × d_model 64 × 2 heads, 2048 tokens, lr 1e-3 (no weight decay), 800 steps, evaluated every 100 on 32 rows. */
+/**
+ * 2 layers × d_model 64 × 2 heads, 2048 tokens, lr 1e-3 (the LM trainer's other defaults: AdamW weight decay
+ * 0.1, gradient clipping at 1), 800 steps, evaluated every 100 on 32 rows.
+ */
 export function defaultInductionTaskConfig(overrides: Partial<InductionTaskConfig> = {}): InductionTaskConfig {
   return {
     vocab: 2048,
