@@ -41,6 +41,7 @@ import {
   Z95,
 } from "../lib/plot/mod.ts";
 import type { Figure } from "../lib/plot/mod.ts";
+import { fileExists } from "../lib/io/weights_files.ts";
 
 function assert(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
@@ -530,7 +531,7 @@ Deno.test({
         message = e instanceof Error ? e.message : String(e);
       }
       assert(message.includes("data.y[0] is NaN"), `bad data error: ${message}`);
-      assert(!(await exists(`${dir}/bad_fig.png`)), "no files for a rejected figure");
+      assert(!(await fileExists(`${dir}/bad_fig.png`)), "no files for a rejected figure");
       let nameError = "";
       try {
         await save(fig, "../escape", {});
@@ -549,13 +550,4 @@ Deno.test({
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

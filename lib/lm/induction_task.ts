@@ -180,13 +180,12 @@ export function runInductionCondition(
 ): InductionPoint[] {
   const T = 2 * cond.half;
   const stages = inductionStages(cond);
-  const nCtx = T;
   const model = Gpt2.random(
     defaultGpt2Config({
       n_layer: cfg.n_layer,
       d_model: cond.d_model ?? cfg.d_model,
       n_head: cond.n_head ?? cfg.n_head,
-      n_ctx: nCtx,
+      n_ctx: T,
       d_vocab: cfg.vocab,
     }),
     cfg.seed,
@@ -210,9 +209,9 @@ export function runInductionCondition(
       const n = (cond.rows * cond.half) / half;
       const rows = Array.from({ length: n }, () => repeatedRow(trainRng, half, cfg.vocab));
       const stepCfg = short ? { ...lm, n_ctx: 2 * half, batch_rows: n, micro_batch_rows: n } : lm;
-      // short rows at random absolute positions [offset, offset + 64) of the model's n_ctx, when asked
+      // stage rows at random absolute positions [offset, offset + 2·half) of the model's n_ctx, when asked
       const offsets = short && offsetRng !== null
-        ? Int32Array.from({ length: n }, () => offsetRng.int(nCtx - 2 * half + 1))
+        ? Int32Array.from({ length: n }, () => offsetRng.int(T - 2 * half + 1))
         : undefined;
       const { loss } = trainStep(model, optimizer, rows, stepCfg, cfg.lr, undefined, offsets);
       if (!Number.isFinite(loss)) throw new Error(`induction task "${cond.name}": loss ${loss} at step ${s}`);

@@ -32,6 +32,7 @@ import { cacheDir, dataDir, isQuick, outputRoot } from "../env.ts";
 import { sha256Bytes, sha256File } from "../io/manifest.ts";
 import { type Manifest, readManifest, verifyManifest, writeManifest } from "../io/manifest.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
+import { fileExists } from "../io/weights_files.ts";
 import { join } from "../path.ts";
 import { CORPUS_PACKAGES, type CorpusName } from "../data/corpora.ts";
 import { defaultSplitConfig } from "../data/splits.ts";
@@ -601,15 +602,6 @@ export async function runEmbeddedSaeTraining(
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The code version: `git rev-parse HEAD` (with `-dirty` when the work tree has
  * changes), or "unknown" without git.
@@ -646,7 +638,7 @@ export async function writeEmbeddedManifest(paths: EmbeddedPaths = embeddedPaths
   const lm = JSON.parse(await Deno.readTextFile(paths.lmRecord)) as LmRecord;
   files.push(rel(paths.lmRecord));
   const saeRecord = async (record: string, dir: string): Promise<SaeRecord | null> => {
-    if (!(await exists(record))) return null;
+    if (!(await fileExists(record))) return null;
     const r = JSON.parse(await Deno.readTextFile(record)) as SaeRecord;
     files.push(rel(record));
     for (const h of r.hooks) {

@@ -28,7 +28,7 @@ import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 import { loadSaeLens } from "../sae/saelens.ts";
 import type { Gpt2 } from "../lm/gpt2.ts";
-import { evaluateModelSae, saeRows, type SaeTrainingConfig } from "../splice/sae_training.ts";
+import { evaluateModelSae, type SaeQuality, saeRows, type SaeTrainingConfig } from "../splice/sae_training.ts";
 import { lossByPosition, validationRows } from "../lm/train.ts";
 import type { TokenMap } from "../lm/token_map.ts";
 import { BOS_TOKEN_ID, decodeTokens } from "../tokenizer/tokenizer.ts";
@@ -245,28 +245,30 @@ export function checkContextUse(u: ContextUse, minGain = CONTEXT_USE_MIN_GAIN): 
   check(u.diff_ci95[1] < 0, `${what}: the 95% interval of the paired difference [${u.diff_ci95}] is not below 0`);
 }
 
-/** Held-out quality of one shipped SAE. */
-export interface EmbeddedSaeQualityRow {
+/**
+ * Held-out quality of one shipped SAE: {@link SaeQuality}'s scores (CE
+ * recovered against zero ablation is the bar; `dead_fraction` is over all
+ * `dead_tokens` held-out tokens) plus the silent fraction by sample size.
+ */
+export interface EmbeddedSaeQualityRow extends
+  Pick<
+    SaeQuality,
+    | "l0"
+    | "explained_variance"
+    | "ce_clean"
+    | "ce_spliced"
+    | "ce_zero"
+    | "ce_mean"
+    | "ce_loss_recovered"
+    | "ce_loss_recovered_mean"
+    | "dead_fraction"
+    | "tokens"
+  > {
   hook: string;
   d_sae: number;
-  l0: number;
-  explained_variance: number;
-  ce_clean: number;
-  ce_spliced: number;
-  ce_zero: number;
-  /** CE with the activation replaced by its held-out mean at every position. */
-  ce_mean: number;
-  /** CE recovered against zero ablation (the bar). */
-  ce_loss_recovered: number;
-  /** CE recovered against mean ablation: (CE_mean − CE_spliced) / (CE_mean − CE_clean). */
-  ce_loss_recovered_mean: number;
-  /** Fraction of latents silent on all `dead_tokens` held-out tokens (the bar). */
-  dead_fraction: number;
   dead_tokens: number;
   /** Silent fraction on growing held-out samples: the eval rows, the training's dead window, all rows. */
   silent_by_tokens: { tokens: number; silent_fraction: number }[];
-  /** Held-out tokens (non-BOS) of the L0, EV and CE numbers. */
-  tokens: number;
 }
 
 /** Issue bars of the shipped SAEs at their training context. */
