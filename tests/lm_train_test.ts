@@ -266,6 +266,28 @@ Deno.test("repeatSpan copies one span of the row to a later place and keeps the 
   assert(row[50] === 1050, "the input row is not modified");
 });
 
+Deno.test("repeat_max_fraction: at one half a short row's copy sits half a row back; at one quarter its distance varies", () => {
+  // rows of 128 positions (129 tokens), as in the first stage of the curriculum pilots
+  const modeShare = (span: [number, number], f: number) => {
+    const count = new Map<number, number>();
+    for (let g = 0; g < 2000; g++) {
+      const { span: s } = repeatSpan(new Int32Array(129), span, new Rng(0, `test/distance/${g}`), f);
+      count.set(s.dst - s.src, (count.get(s.dst - s.src) ?? 0) + 1);
+    }
+    return { share: Math.max(...count.values()) / 2000, distinct: count.size };
+  };
+  const legacy = modeShare([32, 384], 0.5), varied = modeShare([32, 256], 0.25);
+  assert(legacy.share > 0.85, `one half: the copy distance 64 should dominate, modal share ${legacy.share}`);
+  assert(varied.share < 0.1 && varied.distinct >= 60, `one quarter: ${JSON.stringify(varied)}`);
+  let msg = "";
+  try {
+    quickCfg({ repeat_fraction: 0.5, repeat_span: [4, 12], repeat_max_fraction: 0.6 });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("repeat_max_fraction") && msg.includes("0.6") && msg.includes("(0, 0.5]"), `message: ${msg}`);
+});
+
 Deno.test("the batch stream copies spans in about repeat_fraction of rows, the same rows for the same step", () => {
   const data = tinyData();
   const plain = new LmBatches(data.train, 0, quickCfg({ batch_rows: 4, micro_batch_rows: 4 }));
@@ -342,4 +364,28 @@ Deno.test("curriculum stages must ascend and divide n_ctx", () => {
     }
     assert(msg.includes("ctx_curriculum") && msg.includes(phrase), `message: ${msg}`);
   }
+});
+
+Deno.test("a checkpoint written with another repeat_max_fraction is refused, naming both values", async () => {
+  await initBackend();
+  const data = tinyData();
+  const cfg = quickCfg({ total_steps: 6, repeat_fraction: 1, repeat_span: [2, 12], repeat_max_fraction: 0.25 });
+  const dir = await Deno.makeTempDir({ prefix: "lm_repeat_" });
+  const n0 = tf.memory().numTensors;
+  const a = Gpt2.random(TINY, 0), b = Gpt2.random(TINY, 0);
+  try {
+    await trainLm(a, data, cfg, { progress: false, checkpointDir: dir, stopAtStep: 3 });
+    // absent means the rule before the field existed, one half
+    const { repeat_max_fraction: _, ...legacy } = cfg;
+    await expectReject(
+      trainLm(b, data, legacy, { progress: false, checkpointDir: dir }),
+      "repeat_max_fraction = 0.25",
+      "this run has 0.5",
+    );
+  } finally {
+    a.dispose();
+    b.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
 });

@@ -2,6 +2,7 @@
 
 import {
   chooseRecipe,
+  chooseRecipeOnFullRows,
   extrapolateTokens,
   loadPilots,
   PILOT_RECIPES,
@@ -78,4 +79,34 @@ Deno.test("the choice rule prefers formed induction, else the lowest context dif
   assert(withC.name === "c" && withC.tokens === 2e6 && withC.reason.includes("induction"), withC.reason);
   assert(sameLmRecipe(PILOT_RECIPES.copy!.config.lm, { ...PILOT_RECIPES.copy!.config.lm, total_steps: 4000 }), "same");
   assert(!sameLmRecipe(PILOT_RECIPES.copy!.config.lm, PILOT_RECIPES.base!.config.lm), "copy ≠ base");
+});
+
+Deno.test("the second choice rule judges each pilot at its last point, only after enough steps on full rows", () => {
+  const pt = (step: number, induction_gain: number, ctx_diff: number) =>
+    ({
+      step,
+      tokens: step * 8192,
+      induction_gain,
+      ctx_diff,
+      ctx_diff_ci95: [ctx_diff - 0.1, ctx_diff + 0.1],
+    }) as PilotPoint;
+  const run = (name: string, base: string, curve: PilotPoint[]) =>
+    ({ ...PILOT_RECIPES[base]!, name, curve }) as PilotRun;
+  // doubling recipes switch to rows of 1024 at step 600; copy trains on them from step 0
+  const early = run("early", "wide-sin-doubling-copy", [pt(500, 4, 0), pt(700, 3, 0)]); // 100 steps on full rows
+  const lost = run("lost", "wide-sin-doubling-copy", [pt(500, 4, 0), pt(1000, 0.1, -0.02)]);
+  const kept = run("kept", "wide-sin-doubling-varied", [pt(500, 1, 0), pt(1000, 2.5, -0.01)]);
+  const flat = run("flat", "copy", [pt(250, 0, -0.01), pt(500, 0.2, -0.06)]);
+  const c1 = chooseRecipeOnFullRows([early, lost, kept, flat]);
+  assert(c1.name === "kept" && c1.reason.includes("induction"), c1.reason);
+  assert(c1.candidates.join() === "lost,kept,flat", `early has 100 steps on full rows: ${c1.candidates}`);
+  const c2 = chooseRecipeOnFullRows([early, lost, flat]);
+  assert(c2.name === "flat" && c2.reason.includes("context difference"), c2.reason);
+  let msg = "";
+  try {
+    chooseRecipeOnFullRows([early]);
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("200 steps"), msg);
 });

@@ -111,6 +111,17 @@ export interface LmTrainConfig {
   /** Inclusive range of copied-span lengths, in tokens. */
   repeat_span: [number, number];
   /**
+   * Longest copied span as a fraction of the row's positions (a drawn length
+   * above it is cut to it); in (0, 0.5]. Absent: 0.5, the rule before the
+   * field existed. At 0.5 a short row degenerates: on rows of 128 positions
+   * with spans of at least 64 tokens every copy is cut to 64 tokens, starts at
+   * position 1 and lands at 65, so the copy distance is always half the row
+   * and a fixed-offset attention head predicts it without reading content
+   * (the project's pilots learned exactly that; see notebook 09). At 0.25 the
+   * span's start and the copy distance vary on every row length.
+   */
+  repeat_max_fraction?: number;
+  /**
    * Sequence-length curriculum: stages `[until_step, ctx]`, ascending, each
    * `ctx` dividing `n_ctx`. Steps before `until_step` (and after the previous
    * stage) train on rows of `ctx` positions, `batch_rows · n_ctx / ctx` of them
@@ -166,6 +177,7 @@ export function defaultLmTrainConfig(overrides: Partial<LmTrainConfig> = {}): Lm
     divergence_patience: 5,
     repeat_fraction: 0,
     repeat_span: [64, 384],
+    repeat_max_fraction: 0.25,
     ctx_curriculum: [],
     ...overrides,
   };
@@ -233,6 +245,10 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
     throw new RangeError(
       `LmTrainConfig.repeat_span: a span of ${hi} tokens and its copy do not fit in n_ctx ${c.n_ctx} (max ≤ n_ctx / 2)`,
     );
+  }
+  const f = c.repeat_max_fraction ?? 0.5;
+  if (!(f > 0 && f <= 0.5)) {
+    throw new RangeError(`LmTrainConfig.repeat_max_fraction: expected a number in (0, 0.5], got ${f}`);
   }
   if (!Number.isFinite(c.seed)) throw new RangeError(`LmTrainConfig.seed: expected a finite number, got ${c.seed}`);
   let prev = 0;
@@ -367,7 +383,8 @@ export function validationRows(
 
 /**
  * A copy of `row` (n_ctx + 1 tokens, BOS at 0) in which the span
- * `[s, s + L)` is written again at `[d, d + L)`: L uniform in `span`, s
+ * `[s, s + L)` is written again at `[d, d + L)`: L uniform in `span` and cut
+ * to `⌊(len − 1) · maxFraction⌋` (default 0.5; see `repeat_max_fraction`), s
  * uniform in `[1, len − 2L]`, d uniform in `[s + L, len − L]`. The copy
  * overwrites text, so the row keeps its length and its document boundaries
  * inside the span. Positions of the copy after its first token are predictable
@@ -386,9 +403,10 @@ export function repeatSpan(
   row: Int32Array,
   span: readonly [number, number],
   rng: Rng,
+  maxFraction = 0.5,
 ): { row: Int32Array; span: { src: number; dst: number; len: number } } {
   const n = row.length;
-  const len = Math.min(span[0] + rng.int(span[1] - span[0] + 1), Math.floor((n - 1) / 2));
+  const len = Math.min(span[0] + rng.int(span[1] - span[0] + 1), Math.floor((n - 1) * maxFraction));
   if (len < 1) return { row, span: { src: 0, dst: 0, len: 0 } };
   const src = 1 + rng.int(n - 2 * len);
   const dst = src + len + rng.int(n - src - 2 * len + 1);
@@ -449,7 +467,8 @@ export class LmBatches {
       if (c.repeat_fraction > 0) {
         // one stream per global row: the same step gives the same rows after a resume
         const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
-        out.push(rng.uniform() < c.repeat_fraction ? repeatSpan(row, c.repeat_span, rng).row : row);
+        const copy = rng.uniform() < c.repeat_fraction;
+        out.push(copy ? repeatSpan(row, c.repeat_span, rng, c.repeat_max_fraction ?? 0.5).row : row);
       } else out.push(row);
     }
     return out;
@@ -998,6 +1017,7 @@ function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: stri
   for (const k of Object.keys(cfg) as (keyof LmTrainConfig)[]) {
     if (k === "total_steps" || k === "eval_every" || k === "checkpoint_every") continue;
     if (k === "ctx_offsets") continue; // optional, compared below with absent = "zero"
+    if (k === "repeat_max_fraction") continue; // optional, compared below with absent = 0.5
     // fields added later (e.g. repeat_fraction) are absent from older checkpoints: they had the default
     const was = JSON.stringify(state.config[k] ?? defaults[k]), now = JSON.stringify(cfg[k]);
     if (was !== now) {
@@ -1011,6 +1031,13 @@ function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: stri
   if (was !== now) {
     throw new Error(
       `${file}: written with ctx_offsets = "${was}", this run has "${now}"; ` +
+        "resume with the same config or use a fresh checkpoint folder",
+    );
+  }
+  const wasF = state.config.repeat_max_fraction ?? 0.5, nowF = cfg.repeat_max_fraction ?? 0.5;
+  if (wasF !== nowF) {
+    throw new Error(
+      `${file}: written with repeat_max_fraction = ${wasF}, this run has ${nowF}; ` +
         "resume with the same config or use a fresh checkpoint folder",
     );
   }

@@ -159,7 +159,8 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
       eval_rows: 8,
       checkpoint_every: 25,
       repeat_fraction: 1,
-      repeat_span: [32, 384],
+      repeat_span: [32, 256],
+      repeat_max_fraction: 0.25,
       ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
     }),
     sae: defaultSaeTrainingConfig({

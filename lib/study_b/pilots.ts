@@ -95,27 +95,34 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
     recipe("copy", "a span of 32–384 tokens of each row copied later into the row", {
       repeat_fraction: 1,
       repeat_span: [32, 384],
+      repeat_max_fraction: 0.5,
     }),
     recipe(
       "curriculum-copy",
       "copy spans as in copy; rows of 128 positions for 100 steps, then 256 for 100 (same tokens per step)",
-      { repeat_fraction: 1, repeat_span: [32, 384], ctx_curriculum: [[100, 128], [200, 256]] },
+      {
+        repeat_fraction: 1,
+        repeat_span: [32, 384],
+        repeat_max_fraction: 0.5,
+        ctx_curriculum: [[100, 128], [200, 256]],
+      },
     ),
     recipe("copy-lr6", "copy spans as in copy, peak lr 6e-3", {
       lr: 6e-3,
       repeat_fraction: 1,
       repeat_span: [32, 384],
+      repeat_max_fraction: 0.5,
     }),
     recipe(
       "wide-copy",
       "d_model 256 (8 heads), lr 2e-3, copy spans as in copy",
-      { lr: 2e-3, repeat_fraction: 1, repeat_span: [32, 384] },
+      { lr: 2e-3, repeat_fraction: 1, repeat_span: [32, 384], repeat_max_fraction: 0.5 },
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 } },
     ),
     recipe(
       "wide-sin-copy",
       "d_model 256 (8 heads), lr 2e-3, copy spans as in copy, positional embeddings started as sinusoids (still learned)",
-      { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, repeat_span: [32, 384] },
+      { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, repeat_span: [32, 384], repeat_max_fraction: 0.5 },
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
     ),
     recipe(
@@ -126,6 +133,7 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
         micro_batch_rows: 8,
         repeat_fraction: 1,
         repeat_span: [32, 384],
+        repeat_max_fraction: 0.5,
         ctx_curriculum: [[200, 128], [400, 256]],
       },
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
@@ -139,6 +147,21 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
         micro_batch_rows: 8,
         repeat_fraction: 1,
         repeat_span: [32, 384],
+        repeat_max_fraction: 0.5,
+        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
+      },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+    ),
+    recipe(
+      "wide-sin-doubling-varied",
+      "as wide-sin-doubling-copy with copies that vary in distance: spans of 32–256 tokens, at most a quarter of " +
+        "the row, so on rows of 128 the copy no longer always sits exactly half a row back (the embedded default v2)",
+      {
+        lr: 2e-3,
+        micro_batch_rows: 8,
+        repeat_fraction: 1,
+        repeat_span: [32, 256],
+        repeat_max_fraction: 0.25,
         ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
       },
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
@@ -151,6 +174,7 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
         micro_batch_rows: 8,
         repeat_fraction: 1,
         repeat_span: [32, 384],
+        repeat_max_fraction: 0.5,
         ctx_curriculum: [[200, 128], [400, 256]],
         ctx_offsets: "random",
       },
@@ -294,6 +318,55 @@ export function chooseRecipe(
     : `no pilot formed induction (gain < ${formedAt} nats) by ${tokens} tokens; lowest context difference ` +
       `(${pick.q.ctx_diff.toFixed(3)} nats, 95% [${pick.q.ctx_diff_ci95.map((v) => v.toFixed(3)).join(", ")}])`;
   return { name: pick.p.name, tokens, reason };
+}
+
+/** First 0-based step of a pilot's training on full-length rows (the end of its last curriculum stage; 0 without one). */
+export function fullRowsFrom(p: PilotRecipe): number {
+  return p.config.lm.ctx_curriculum.at(-1)?.[0] ?? 0;
+}
+
+/**
+ * The recipe choice, second version (written after the first three LM pilots
+ * and before any point of `wide-sin-doubling-varied`): the first rule compared
+ * pilots at the largest token count all of them reached, which for curriculum
+ * recipes fell before their switch to rows of n_ctx, where the targets are
+ * measured, so it could pick a recipe whose copying was later lost (it did).
+ * Here each pilot is judged at its last point, and only pilots whose last point
+ * lies at least `minFullSteps` steps after their switch to full-length rows
+ * ({@link fullRowsFrom}) are candidates. Among them, if any has an induction
+ * gain of at least `formedAt` nats, the largest induction gain wins, else the
+ * lowest context difference. Throws when no pilot qualifies.
+ *
+ * @example
+ * ```ts
+ * // const { name, tokens, reason } = chooseRecipeOnFullRows(await loadPilots("data/embedded/pilots.json"));
+ * ```
+ */
+export function chooseRecipeOnFullRows(
+  pilots: readonly PilotRun[],
+  minFullSteps = 200,
+  formedAt = 0.5,
+): { name: string; tokens: number; reason: string; candidates: string[] } {
+  const at = pilots.flatMap((p) => {
+    const q = p.curve.at(-1);
+    return q !== undefined && q.step - fullRowsFrom(p) >= minFullSteps ? [{ p, q }] : [];
+  });
+  if (at.length === 0) {
+    throw new RangeError(`chooseRecipeOnFullRows: no pilot has a point ${minFullSteps} steps into full-length rows`);
+  }
+  const formed = at.filter((a) => a.q.induction_gain >= formedAt);
+  const pick = formed.length > 0
+    ? formed.reduce((a, b) => (b.q.induction_gain > a.q.induction_gain ? b : a))
+    : at.reduce((a, b) => (b.q.ctx_diff < a.q.ctx_diff ? b : a));
+  const where = `at its last point (${(pick.q.tokens / 1e6).toFixed(2)}M tokens, step ${pick.q.step}, ` +
+    `${pick.q.step - fullRowsFrom(pick.p)} steps on full-length rows)`;
+  const reason = formed.length > 0
+    ? `largest induction gain (${pick.q.induction_gain.toFixed(2)} nats) ${where}`
+    : `no candidate formed induction (gain < ${formedAt} nats); lowest context difference ` +
+      `(${pick.q.ctx_diff.toFixed(3)} nats, 95% [${
+        pick.q.ctx_diff_ci95.map((v) => v.toFixed(3)).join(", ")
+      }]) ${where}`;
+  return { name: pick.p.name, tokens: pick.q.tokens, reason, candidates: at.map((a) => a.p.name) };
 }
 
 /**
