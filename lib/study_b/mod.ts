@@ -21,6 +21,7 @@
  * | `embedded.ts` | the embedded default: recipe, training (`train-lm`, `train-saes`), manifest, loader |
  * | `embedded_report.ts` | notebook 10's measures: curves, loss by position, context use, induction, SAE quality |
  * | `context_probe.ts`, `pilots.ts` | notebook 09's recipe pilots: held-out context-use probes, the choosing rule |
+ * | `copy_locality.ts` | notebook 09: whether a pilot copies by content or from a fixed distance back |
  *
  * @example
  * ```ts
@@ -65,3 +66,4 @@ export * from "./embedded.ts";
 export * from "./embedded_report.ts";
 export * from "./context_probe.ts";
 export * from "./pilots.ts";
+export * from "./copy_locality.ts";
