@@ -389,3 +389,29 @@ Deno.test("a checkpoint written with another repeat_max_fraction is refused, nam
   }
   assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
 });
+
+Deno.test("repeat_copies writes back-to-back copies that fit, keeps the one-copy stream, and is validated", () => {
+  const row = Int32Array.from({ length: 129 }, (_, i) => 1000 + i);
+  let many = 0;
+  for (let g = 0; g < 300; g++) {
+    const one = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), 0.25);
+    const same = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), 0.25, 1);
+    assert(one.row.join() === same.row.join() && one.span.copies === 1, "maxCopies 1 is the one-copy rule");
+    const { row: out, span } = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), 0.25, 4);
+    assert(span.copies >= 1 && span.copies <= 4 && span.dst + span.copies * span.len <= row.length, "copies fit");
+    if (span.copies > 1) many++;
+    for (let j = 0; j < row.length; j++) {
+      const c = j - span.dst;
+      const want = c >= 0 && c < span.copies * span.len ? row[span.src + (c % span.len)] : row[j];
+      assert(out[j] === want, `row ${g} position ${j}: ${out[j]} ≠ ${want}`);
+    }
+  }
+  assert(many > 150, `${many} of 300 rows drew more than one copy`);
+  let msg = "";
+  try {
+    quickCfg({ repeat_fraction: 0.5, repeat_span: [4, 12], repeat_copies: 0 });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("repeat_copies") && msg.includes("got 0"), `message: ${msg}`);
+});

@@ -21,7 +21,7 @@ import { fusedAdam } from "../engine/kernels/adam.ts";
 import { Rng } from "../engine/rng.ts";
 import { defaultGpt2Config } from "./config.ts";
 import { Gpt2, type Gpt2InitOptions } from "./gpt2.ts";
-import { defaultLmTrainConfig, trainStep } from "./train.ts";
+import { defaultLmTrainConfig, repeatSpan, trainStep } from "./train.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 
@@ -59,6 +59,18 @@ export interface InductionCondition {
   d_model?: number;
   /** Heads for this condition (absent: the config's). */
   n_head?: number;
+  /**
+   * Training rows: `"repeat"` (absent: the same) repeat their first half, a
+   * copy always `half` back; `"varied"`: uniformly random rows in which one span
+   * of half/2 tokens is copied to a later place ({@link repeatSpan} at a
+   * quarter of the row), so the copy distance varies from row to row and only a
+   * head that finds the earlier occurrence by content can predict it. The
+   * evaluation rows are the repeated rows in every case. `"periodic"`: a
+   * random segment of p tokens repeated to fill the row, p uniform in
+   * [half/4, half] per row, so most targets are copies but the distance back
+   * varies from row to row.
+   */
+  copies?: "repeat" | "varied" | "periodic";
 }
 
 /** The stages a condition trains before its final rows (from `stages`, else from `short_steps`). */
@@ -120,6 +132,21 @@ export interface InductionPoint {
   second_half: number;
   /** first_half − second_half, nats. */
   gain: number;
+}
+
+/** A random row of `2·half + 1` tokens in 1..vocab−1 with one span of half/2 tokens copied `d` back, d varying. */
+function variedCopyRow(rng: Rng, half: number, vocab: number): Int32Array {
+  const r = Int32Array.from({ length: 2 * half + 1 }, () => 1 + rng.int(vocab - 1));
+  const len = Math.max(1, Math.floor(half / 2));
+  return repeatSpan(r, [len, len], rng, 0.25).row;
+}
+
+/** A random segment of p tokens (p uniform in [half/4, half]) repeated to fill `2·half + 1` tokens. */
+function periodicRow(rng: Rng, half: number, vocab: number): Int32Array {
+  const lo = Math.max(1, Math.floor(half / 4));
+  const p = lo + rng.int(half - lo + 1);
+  const seg = Int32Array.from({ length: p }, () => 1 + rng.int(vocab - 1));
+  return Int32Array.from({ length: 2 * half + 1 }, (_, i) => seg[i % p] as number);
 }
 
 /** A random row: `half` tokens in 1..vocab−1, the same `half` again, one more random target. */
@@ -207,7 +234,8 @@ export function runInductionCondition(
       const short = stage !== undefined;
       const half = stage?.half ?? cond.half;
       const n = (cond.rows * cond.half) / half;
-      const rows = Array.from({ length: n }, () => repeatedRow(trainRng, half, cfg.vocab));
+      const make = { repeat: repeatedRow, varied: variedCopyRow, periodic: periodicRow }[cond.copies ?? "repeat"];
+      const rows = Array.from({ length: n }, () => make(trainRng, half, cfg.vocab));
       const stepCfg = short ? { ...lm, n_ctx: 2 * half, batch_rows: n, micro_batch_rows: n } : lm;
       // stage rows at random absolute positions [offset, offset + 2·half) of the model's n_ctx, when asked
       const offsets = short && offsetRng !== null
@@ -276,6 +304,8 @@ export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
     ],
     wpe: "normal",
   },
+  { name: "rows of 64, copies at varied distances", half: 32, rows: 64, wpe: "normal", copies: "varied" },
+  { name: "rows of 64, segments of 8-32 repeated", half: 32, rows: 64, wpe: "normal", copies: "periodic" },
 ];
 
 /** The file `scripts/induction_formation.ts` writes. */

@@ -122,6 +122,12 @@ export interface LmTrainConfig {
    */
   repeat_max_fraction?: number;
   /**
+   * Most back-to-back copies of the span (each row draws 1 … this many, as
+   * many as fit); absent: 1. More copies make more of each row predictable by
+   * copying, at a distance that still varies from row to row.
+   */
+  repeat_copies?: number;
+  /**
    * Sequence-length curriculum: stages `[until_step, ctx]`, ascending, each
    * `ctx` dividing `n_ctx`. Steps before `until_step` (and after the previous
    * stage) train on rows of `ctx` positions, `batch_rows · n_ctx / ctx` of them
@@ -249,6 +255,10 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
   const f = c.repeat_max_fraction ?? 0.5;
   if (!(f > 0 && f <= 0.5)) {
     throw new RangeError(`LmTrainConfig.repeat_max_fraction: expected a number in (0, 0.5], got ${f}`);
+  }
+  const k = c.repeat_copies ?? 1;
+  if (!(Number.isSafeInteger(k) && k >= 1)) {
+    throw new RangeError(`LmTrainConfig.repeat_copies: expected an integer ≥ 1, got ${k}`);
   }
   if (!Number.isFinite(c.seed)) throw new RangeError(`LmTrainConfig.seed: expected a finite number, got ${c.seed}`);
   let prev = 0;
@@ -388,7 +398,9 @@ export function validationRows(
  * uniform in `[1, len − 2L]`, d uniform in `[s + L, len − L]`. The copy
  * overwrites text, so the row keeps its length and its document boundaries
  * inside the span. Positions of the copy after its first token are predictable
- * only by looking back `d − s` tokens.
+ * only by looking back `d − s` tokens. With `maxCopies` > 1, k copies (k
+ * uniform in `[1, maxCopies]`, as many as fit) are written back to back from
+ * d, s and d drawn so that all fit; the later copies are L after the previous.
  *
  * @example
  * ```ts
@@ -404,15 +416,18 @@ export function repeatSpan(
   span: readonly [number, number],
   rng: Rng,
   maxFraction = 0.5,
-): { row: Int32Array; span: { src: number; dst: number; len: number } } {
+  maxCopies = 1,
+): { row: Int32Array; span: { src: number; dst: number; len: number; copies: number } } {
   const n = row.length;
   const len = Math.min(span[0] + rng.int(span[1] - span[0] + 1), Math.floor((n - 1) * maxFraction));
-  if (len < 1) return { row, span: { src: 0, dst: 0, len: 0 } };
-  const src = 1 + rng.int(n - 2 * len);
-  const dst = src + len + rng.int(n - src - 2 * len + 1);
+  if (len < 1) return { row, span: { src: 0, dst: 0, len: 0, copies: 0 } };
+  // k back-to-back copies (drawn only when more than one is allowed, so one copy keeps its random stream)
+  const k = maxCopies > 1 ? Math.min(1 + rng.int(maxCopies), Math.floor((n - 1) / len) - 1) : 1;
+  const src = 1 + rng.int(n - (k + 1) * len);
+  const dst = src + len + rng.int(n - src - (k + 1) * len + 1);
   const out = row.slice();
-  out.copyWithin(dst, src, src + len);
-  return { row: out, span: { src, dst, len } };
+  for (let j = 0; j < k; j++) out.copyWithin(dst + j * len, src, src + len);
+  return { row: out, span: { src, dst, len, copies: k } };
 }
 
 /**
@@ -468,7 +483,9 @@ export class LmBatches {
         // one stream per global row: the same step gives the same rows after a resume
         const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
         const copy = rng.uniform() < c.repeat_fraction;
-        out.push(copy ? repeatSpan(row, c.repeat_span, rng, c.repeat_max_fraction ?? 0.5).row : row);
+        out.push(
+          copy ? repeatSpan(row, c.repeat_span, rng, c.repeat_max_fraction ?? 0.5, c.repeat_copies ?? 1).row : row,
+        );
       } else out.push(row);
     }
     return out;
@@ -1017,7 +1034,7 @@ function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: stri
   for (const k of Object.keys(cfg) as (keyof LmTrainConfig)[]) {
     if (k === "total_steps" || k === "eval_every" || k === "checkpoint_every") continue;
     if (k === "ctx_offsets") continue; // optional, compared below with absent = "zero"
-    if (k === "repeat_max_fraction") continue; // optional, compared below with absent = 0.5
+    if (k === "repeat_max_fraction" || k === "repeat_copies") continue; // optional, compared below
     // fields added later (e.g. repeat_fraction) are absent from older checkpoints: they had the default
     const was = JSON.stringify(state.config[k] ?? defaults[k]), now = JSON.stringify(cfg[k]);
     if (was !== now) {
@@ -1034,12 +1051,15 @@ function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: stri
         "resume with the same config or use a fresh checkpoint folder",
     );
   }
-  const wasF = state.config.repeat_max_fraction ?? 0.5, nowF = cfg.repeat_max_fraction ?? 0.5;
-  if (wasF !== nowF) {
-    throw new Error(
-      `${file}: written with repeat_max_fraction = ${wasF}, this run has ${nowF}; ` +
-        "resume with the same config or use a fresh checkpoint folder",
-    );
+  // optional fields, compared with their meaning when absent
+  for (const [k, absent] of [["repeat_max_fraction", 0.5], ["repeat_copies", 1]] as const) {
+    const was = state.config[k] ?? absent, now = cfg[k] ?? absent;
+    if (was !== now) {
+      throw new Error(
+        `${file}: written with ${k} = ${was}, this run has ${now}; ` +
+          "resume with the same config or use a fresh checkpoint folder",
+      );
+    }
   }
 }
 

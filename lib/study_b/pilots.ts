@@ -167,6 +167,21 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
     ),
     recipe(
+      "wide-sin-doubling-dense",
+      "as wide-sin-doubling-varied with denser copying: spans of 16–256 tokens (at most a quarter of the row) " +
+        "copied 1–4 times back to back, about 55% of each row of 128 and 31% of each row of 1024 a copy",
+      {
+        lr: 2e-3,
+        micro_batch_rows: 8,
+        repeat_fraction: 1,
+        repeat_span: [16, 256],
+        repeat_max_fraction: 0.25,
+        repeat_copies: 4,
+        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
+      },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+    ),
+    recipe(
       "offset-curriculum-copy",
       "copy spans as in copy; rows of 128 positions for 200 steps, then 256 for 200 (same tokens per step), " +
         "each short row at a random absolute position so every positional embedding is trained before full rows",
