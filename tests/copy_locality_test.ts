@@ -1,5 +1,6 @@
 // Copy locality: content-based copying against a head fixed at half the trained row, and where it cannot judge.
 import { copyLocality, repeatLossFigure } from "../lib/study_b/copy_locality.ts";
+import { loadSwitchPoints, switchFigure } from "../lib/study_b/switch_arms.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
@@ -22,6 +23,10 @@ Deno.test("copy locality tells a fixed-offset head from induction, and says none
   // rows of 256: the far repeats start at 128
   const r = copyLocality(point([11, 10.9, 3, 3]), 256)!;
   assert(r.far_gain === 8 && Math.abs(r.near_gain - 0.1) < 1e-12 && r.verdict === "fixed-offset", JSON.stringify(r));
+  assert(r.mid_gain === null, "rows of 256: no repeat between the second and T/2");
+  // rows of 512: repeats 3-4 (positions 128-255) copied, the first repeat weak: mid gain reported beside the verdict
+  const m = copyLocality(point([11, 9.8, 3.7, 3.5, 3.6, 3.6, 3.5, 3.6]), 512)!;
+  assert(m.verdict === "fixed-offset" && Math.abs(m.mid_gain! - 7.4) < 1e-9, JSON.stringify(m));
   assert(copyLocality(point([11, 4]), 128) === null, "rows of 128 have one repeat: no judgement");
   assert(copyLocality(point([11, 4, 4, 4, 4, 4, 4, 4]), 1024) === null, "512 positions do not reach past 1024 / 2");
 });
@@ -32,4 +37,26 @@ Deno.test("the repeat-loss figure has one named line per (pilot, step)", () => {
     { pilot: "b", point: point([11, 9, 4, 4]) },
   ]);
   assert(fig.data.length === 2 && fig.data.every((t) => typeof t.name === "string" && t.name.length > 0), "named");
+});
+
+Deno.test("switch points are validated naming the line and field, and drawn one line per arm", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "switch_" });
+  try {
+    const f = `${dir}/s.jsonl`;
+    const q = { from: 600, step: 625, tokens: 1, train_loss: 4, val_loss: 5, induction_gain: 2 };
+    await Deno.writeTextFile(f, [{ arm: "a", ...q }, { arm: "b", ...q }].map((x) => JSON.stringify(x)).join("\n"));
+    const pts = await loadSwitchPoints(f);
+    const fig = switchFigure(pts, { step: 600, induction_gain: 6 });
+    assert(fig.data.length === 2, "two arms, two lines");
+    await Deno.writeTextFile(f, JSON.stringify({ arm: "a", ...q, val_loss: "x" }));
+    let msg = "";
+    try {
+      await loadSwitchPoints(f);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert(msg.includes(f) && msg.includes("line 1") && msg.includes("val_loss"), msg);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

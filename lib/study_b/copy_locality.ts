@@ -40,6 +40,15 @@ export interface CopyLocality {
   near_gain: number;
   /** Gain on repeats starting at or after trained_ctx / 2, nats. */
   far_gain: number;
+  /**
+   * Descriptive, not part of the verdict: gain on the repeats between the
+   * second occurrence and trained_ctx / 2 (null when there are none, rows of
+   * 256). A head fixed at T/2 cannot predict them either, so a large mid gain
+   * beside a small near gain points to content copying that is weak on the
+   * segment's first repeat, which the rule (decided on near and far only)
+   * still calls fixed-offset.
+   */
+  mid_gain: number | null;
   verdict: CopyLocalityVerdict;
 }
 
@@ -66,6 +75,7 @@ export function copyLocality(
   const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const near_gain = first - (losses[1] as number);
   const far_gain = first - mean(losses.slice(split));
+  const mid_gain = split > 2 ? first - mean(losses.slice(2, split)) : null;
   const verdict: CopyLocalityVerdict = far_gain >= 1 && near_gain < far_gain / 4
     ? "fixed-offset"
     : near_gain >= 1 && near_gain >= far_gain / 2
@@ -73,7 +83,7 @@ export function copyLocality(
     : near_gain < 1 && far_gain < 1
     ? "none"
     : "mixed";
-  return { step: q.step, trained_ctx: trainedCtx, near_gain, far_gain, verdict };
+  return { step: q.step, trained_ctx: trainedCtx, near_gain, far_gain, mid_gain, verdict };
 }
 
 /**

@@ -22,6 +22,7 @@
  * | `embedded_report.ts` | notebook 10's measures: curves, loss by position, context use, induction, SAE quality |
  * | `context_probe.ts`, `pilots.ts` | notebook 09's recipe pilots: held-out context-use probes, the choosing rule |
  * | `copy_locality.ts` | notebook 09: whether a pilot copies by content or from a fixed distance back |
+ * | `switch_arms.ts` | notebook 09: the arms trained on from a pilot's checkpoint at its switch to rows of 1024 |
  *
  * @example
  * ```ts
@@ -67,3 +68,4 @@ export * from "./embedded_report.ts";
 export * from "./context_probe.ts";
 export * from "./pilots.ts";
 export * from "./copy_locality.ts";
+export * from "./switch_arms.ts";

@@ -56,10 +56,12 @@ import {
   defaultEmbeddedConfig,
   extrapolateTokens,
   loadPilots,
+  loadSwitchPoints,
   PILOT_TARGETS,
   pilotFigure,
   repeatLossFigure,
   sameLmRecipe,
+  switchFigure,
 } from "@lib/study_b";
 import { inductionFormationFigure, lmStage, loadInductionFormation } from "@lib/lm";
 
@@ -107,9 +109,12 @@ for (const p of pilots.filter((q) => q.bits_per_byte !== undefined)) {
 // of rows of 512 first, and rows doubling 64, 128, 256, 512 (100 steps each) before 1024. The loss on the repeat is
 // the mean over its targets that a copy can predict (the first token of the repeat and the row's last target, a fresh
 // random token, are left out; an earlier version counted the last one, which biased the gain low by ln(2047)/half,
-// 0.24 nats for rows of 64). Every condition repeats at exactly half the row, so this task, like the first three
-// pilots' copies (below), cannot tell a content-based induction head from a head fixed at that distance back; it
-// separates a broken trainer from a hard optimisation, not one mechanism from the other. These conditions were chosen after
+// 0.24 nats for rows of 64). These conditions repeat at exactly half the row, so, like the first three pilots' copies
+// (below), they cannot tell a content-based induction head from a head fixed at that distance back; they separate a
+// broken trainer from a hard optimisation, not one mechanism from the other. Two conditions added after that finding
+// train on rows of 64 whose copies sit at a distance that varies from row to row (the evaluation rows are unchanged):
+// one span of 16 tokens copied once to a random later place (a quarter of the row predictable, as in the fourth
+// pilot), and a random segment of 8–32 tokens repeated to fill the row (most of it predictable). These conditions were chosen after
 // exploratory runs of the same experiment; they are a diagnosis, not a pre-registered test, and the check below is a
 // sanity check on the control only.
 
@@ -131,7 +136,9 @@ pl.DataFrame(formation.runs.map((r) => {
 
 // %%
 const _formation = await saveAndShow(inductionFormationFigure(formation), "induction_formation", { formation });
-const control = formation.runs.find((r) => r.condition.half * 2 === 64);
+const control = formation.runs.find((r) =>
+  r.condition.half * 2 === 64 && (r.condition.copies ?? "repeat") === "repeat"
+);
 check(control !== undefined, "the synthetic experiment has no rows-of-64 control");
 check(
   control.curve.at(-1)!.gain >= 2,
@@ -207,6 +214,7 @@ const locality = candidates.flatMap((p) =>
       "trained row": r.trained_ctx,
       "gain, 2nd occurrence": f3(r.near_gain),
       "gain, repeats from T/2": f3(r.far_gain),
+      "gain, repeats between (descriptive)": r.mid_gain === null ? "—" : f3(r.mid_gain),
       verdict: r.verdict,
     }];
   })
@@ -236,6 +244,40 @@ await showText(
   `wide-sin-doubling-varied: ${varied.filter((r) => r.verdict === "fixed-offset").length} of ${varied.length} ` +
     `judged points fixed-offset, ${varied.filter((r) => r.verdict === "content").length} content`,
 );
+
+// %% [markdown]
+// ## What the switch to rows of 1024 does
+//
+// `wide-sin-doubling-dense` copied by content on rows of 256 and 512 and lost it within 50 steps of rows of 1024,
+// and its training loss rose at the switch (the copies in its own training rows were no longer predicted), while the
+// validation loss kept falling. To find what about the switch does this, `scripts/switch_experiment.ts` trains four
+// arms for 100 steps from one checkpoint at the switch (step 600, the same run repeated to that step), each with one
+// setting changed, and measures each arm like a pilot point every 25 steps: `recipe` (rows of 1024, the pilot
+// itself), `stay512` (rows of 512 go on; for a causal model this is also rows of 1024 with the loss counted only on
+// positions below 512), `lr10` (rows of 1024 at a tenth of the learning rate), `offset512` (rows of 512 at random
+// absolute offsets in 0–512, so positions 512–1023 are trained without any context longer than 512).
+
+// %%
+const switchPoints = await loadSwitchPoints(join(dataDir(), "embedded", "switch_experiment.jsonl"));
+const densePilot = candidates.find((p) => p.name === "wide-sin-doubling-dense");
+check(densePilot !== undefined, "no wide-sin-doubling-dense pilot");
+const switchFrom = switchPoints[0]!.from;
+const atSwitch = densePilot.curve.find((q) => q.step === switchFrom);
+check(atSwitch !== undefined, `the dense pilot has no point at the switch experiment's start, step ${switchFrom}`);
+pl.DataFrame(switchPoints.map((q) => ({
+  arm: q.arm,
+  step: q.step,
+  "train loss": f3(q.train_loss),
+  "validation loss": f3(q.val_loss),
+  "induction gain": f3(q.induction_gain),
+  "loss by repeat": q.induction_loss_by_repeat.map((v) => v.toFixed(2)).join(" "),
+})));
+
+// %%
+const _switch = await saveAndShow(switchFigure(switchPoints, atSwitch), "recipe_pilots_switch", {
+  points: switchPoints,
+  start: atSwitch,
+});
 
 // %% [markdown]
 // ## The choice
