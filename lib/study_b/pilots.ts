@@ -182,6 +182,22 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
     ),
     recipe(
+      "wide-sin-doubling-dense-offsets",
+      "as wide-sin-doubling-dense with every shorter row at a random absolute position (ctx_offsets random), so " +
+        "positions 512–1023 are trained from the start and the switch to rows of 1024 adds only longer contexts",
+      {
+        lr: 2e-3,
+        micro_batch_rows: 8,
+        repeat_fraction: 1,
+        repeat_span: [16, 256],
+        repeat_max_fraction: 0.25,
+        repeat_copies: 4,
+        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
+        ctx_offsets: "random",
+      },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+    ),
+    recipe(
       "offset-curriculum-copy",
       "copy spans as in copy; rows of 128 positions for 200 steps, then 256 for 200 (same tokens per step), " +
         "each short row at a random absolute position so every positional embedding is trained before full rows",
