@@ -29,8 +29,8 @@ import { embeddedLmData, loadEmbedded, randomEmbeddedModel, splitDocs } from "..
 import { bitsPerByte } from "../lib/study_b/embedded_report.ts";
 import type { LmRecord } from "../lib/study_b/embedded.ts";
 import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/study_b/pilots.ts";
-import { readCurve } from "../lib/study_b/context_probe.ts";
-import { lmStage, trainLm } from "../lib/lm/train.ts";
+import { pointAfterTraining, readCurve } from "../lib/study_b/context_probe.ts";
+import { trainLm } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
 import { parseArgs } from "./train_cli.ts";
 
@@ -121,15 +121,7 @@ for (let target = recipe.eval_every; target <= until; target += recipe.eval_ever
     },
   });
   if (done.has(target)) continue;
-  const hist = result.history.filter((h) => h.step > target - recipe.eval_every && h.step <= target);
-  const trainedCtx = lmStage(cfg.lm, target - 1).ctx; // stages only lengthen
-  const last = result.history.at(-1);
-  const point = probePoint(model, rows, trainedCtx, {
-    step: target,
-    tokens: last?.tokens ?? 0,
-    train_seconds: last?.elapsed_s ?? 0,
-    train_loss: hist.reduce((s, h) => s + h.loss, 0) / hist.length,
-  });
+  const point = pointAfterTraining(model, rows, cfg.lm, result.history, target, recipe.eval_every);
   await Deno.writeTextFile(curveFile, JSON.stringify(point) + "\n", { append: true });
   console.log(
     `${name} POINT step ${target} tokens ${point.tokens} train ${point.train_seconds.toFixed(0)} s val ${

@@ -29,8 +29,9 @@
 
 import { initBackend } from "../lib/engine/backend.ts";
 import { embeddedLmData, randomEmbeddedModel } from "../lib/study_b/embedded.ts";
-import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/study_b/pilots.ts";
-import { lmStage, type LmTrainConfig, trainLm } from "../lib/lm/train.ts";
+import { PILOT_RECIPES, spreadValidationRows } from "../lib/study_b/pilots.ts";
+import { pointAfterTraining } from "../lib/study_b/context_probe.ts";
+import { type LmTrainConfig, trainLm } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
 import { parseArgs } from "./train_cli.ts";
 
@@ -87,13 +88,7 @@ for (const arm of arms) {
       for (let target = from + every; target <= from + steps; target += every) {
         const t0 = performance.now();
         const result = await trainLm(model, data, cfg, { checkpointDir: dir, stopAtStep: target, progress: false });
-        const hist = result.history.filter((h) => h.step > target - every && h.step <= target);
-        const point = probePoint(model, rows, lmStage(cfg, target - 1).ctx, {
-          step: target,
-          tokens: result.history.at(-1)?.tokens ?? 0,
-          train_seconds: result.history.at(-1)?.elapsed_s ?? 0,
-          train_loss: hist.reduce((s, h) => s + h.loss, 0) / hist.length,
-        });
+        const point = pointAfterTraining(model, rows, cfg, result.history, target, every);
         await Deno.writeTextFile(out, JSON.stringify({ arm, from, ...point }) + "\n", { append: true });
         console.log(
           `${arm} step ${target}: train ${point.train_loss.toFixed(3)} val ${point.val_loss.toFixed(3)} induction ${

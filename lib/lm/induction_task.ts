@@ -226,6 +226,7 @@ export function runInductionCondition(
   const offsetRng = (cond.short_offsets ?? "zero") === "random"
     ? new Rng(cfg.seed, `induction-task/${cond.name}/offsets`)
     : null;
+  const makeRow = { repeat: repeatedRow, varied: variedCopyRow, periodic: periodicRow }[cond.copies ?? "repeat"];
   const curve: InductionPoint[] = [];
   let tokens = 0;
   try {
@@ -234,8 +235,7 @@ export function runInductionCondition(
       const short = stage !== undefined;
       const half = stage?.half ?? cond.half;
       const n = (cond.rows * cond.half) / half;
-      const make = { repeat: repeatedRow, varied: variedCopyRow, periodic: periodicRow }[cond.copies ?? "repeat"];
-      const rows = Array.from({ length: n }, () => make(trainRng, half, cfg.vocab));
+      const rows = Array.from({ length: n }, () => makeRow(trainRng, half, cfg.vocab));
       const stepCfg = short ? { ...lm, n_ctx: 2 * half, batch_rows: n, micro_batch_rows: n } : lm;
       // stage rows at random absolute positions [offset, offset + 2·half) of the model's n_ctx, when asked
       const offsets = short && offsetRng !== null

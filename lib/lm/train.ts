@@ -192,6 +192,12 @@ export function defaultLmTrainConfig(overrides: Partial<LmTrainConfig> = {}): Lm
 }
 
 /**
+ * What an optional field of {@link LmTrainConfig} means when absent (configs and checkpoints written before the
+ * field existed): the one place the trainer, the batch stream and the resume check read these defaults from.
+ */
+const ABSENT = { ctx_offsets: "zero", repeat_max_fraction: 0.5, repeat_copies: 1 } as const;
+
+/**
  * Throws naming the field when a config is invalid.
  *
  * @example
@@ -252,11 +258,11 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
       `LmTrainConfig.repeat_span: a span of ${hi} tokens and its copy do not fit in n_ctx ${c.n_ctx} (max ≤ n_ctx / 2)`,
     );
   }
-  const f = c.repeat_max_fraction ?? 0.5;
+  const f = c.repeat_max_fraction ?? ABSENT.repeat_max_fraction;
   if (!(f > 0 && f <= 0.5)) {
     throw new RangeError(`LmTrainConfig.repeat_max_fraction: expected a number in (0, 0.5], got ${f}`);
   }
-  const k = c.repeat_copies ?? 1;
+  const k = c.repeat_copies ?? ABSENT.repeat_copies;
   if (!(Number.isSafeInteger(k) && k >= 1)) {
     throw new RangeError(`LmTrainConfig.repeat_copies: expected an integer ≥ 1, got ${k}`);
   }
@@ -477,14 +483,15 @@ export class LmBatches {
     const st = lmStage(c, step);
     const perEpoch = this.#perEpoch.get(st.ctx) ?? this.#epochRows(st.ctx, 0).length;
     const out: Int32Array[] = [];
+    const maxFraction = c.repeat_max_fraction ?? ABSENT.repeat_max_fraction;
+    const maxCopies = c.repeat_copies ?? ABSENT.repeat_copies;
     for (let g = (step - st.from) * st.rows; g < (step - st.from + 1) * st.rows; g++) {
       const row = this.#epochRows(st.ctx, Math.floor(g / perEpoch))[g % perEpoch] as Int32Array;
       if (c.repeat_fraction > 0) {
         // one stream per global row: the same step gives the same rows after a resume
         const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
-        const copy = rng.uniform() < c.repeat_fraction;
         out.push(
-          copy ? repeatSpan(row, c.repeat_span, rng, c.repeat_max_fraction ?? 0.5, c.repeat_copies ?? 1).row : row,
+          rng.uniform() < c.repeat_fraction ? repeatSpan(row, c.repeat_span, rng, maxFraction, maxCopies).row : row,
         );
       } else out.push(row);
     }
@@ -502,7 +509,7 @@ export class LmBatches {
     const c = this.#cfg;
     const st = lmStage(c, step);
     const out = new Int32Array(st.rows);
-    if ((c.ctx_offsets ?? "zero") === "zero" || st.ctx === c.n_ctx) return out;
+    if ((c.ctx_offsets ?? ABSENT.ctx_offsets) === "zero" || st.ctx === c.n_ctx) return out;
     const g0 = (step - st.from) * st.rows;
     for (let i = 0; i < st.rows; i++) {
       out[i] = new Rng(c.seed, `lm/offset${this.#stream(st.ctx)}/${g0 + i}`).int(c.n_ctx - st.ctx + 1);
@@ -756,7 +763,7 @@ export async function trainLm(
       const lr = lmLearningRate(cfg, step);
       const stage = lmStage(cfg, step);
       const stepCfg = stage.ctx === cfg.n_ctx ? cfg : { ...cfg, micro_batch_rows: stage.micro };
-      const offsets = (cfg.ctx_offsets ?? "zero") === "zero" ? undefined : batches.offsets(step);
+      const offsets = (cfg.ctx_offsets ?? ABSENT.ctx_offsets) === "zero" ? undefined : batches.offsets(step);
       const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr, worker, offsets);
       // parameters were updated only after the finiteness check (see trainStep)
       watch.observe(step + 1, loss, gradNorm, lastCheckpoint);
@@ -1031,29 +1038,12 @@ async function snapshot(
 function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: string): void {
   if (state?.format !== "lm-train/1") throw new Error(`${file}: not an LM training checkpoint (format lm-train/1)`);
   const defaults = defaultLmTrainConfig();
-  for (const k of Object.keys(cfg) as (keyof LmTrainConfig)[]) {
+  const keys = new Set([...Object.keys(cfg), ...Object.keys(ABSENT)]) as Set<keyof LmTrainConfig>;
+  for (const k of keys) {
     if (k === "total_steps" || k === "eval_every" || k === "checkpoint_every") continue;
-    if (k === "ctx_offsets") continue; // optional, compared below with absent = "zero"
-    if (k === "repeat_max_fraction" || k === "repeat_copies") continue; // optional, compared below
-    // fields added later (e.g. repeat_fraction) are absent from older checkpoints: they had the default
-    const was = JSON.stringify(state.config[k] ?? defaults[k]), now = JSON.stringify(cfg[k]);
-    if (was !== now) {
-      throw new Error(
-        `${file}: written with ${k} = ${was}, this run has ${now}; ` +
-          "resume with the same config or use a fresh checkpoint folder",
-      );
-    }
-  }
-  const was = state.config.ctx_offsets ?? "zero", now = cfg.ctx_offsets ?? "zero";
-  if (was !== now) {
-    throw new Error(
-      `${file}: written with ctx_offsets = "${was}", this run has "${now}"; ` +
-        "resume with the same config or use a fresh checkpoint folder",
-    );
-  }
-  // optional fields, compared with their meaning when absent
-  for (const [k, absent] of [["repeat_max_fraction", 0.5], ["repeat_copies", 1]] as const) {
-    const was = state.config[k] ?? absent, now = cfg[k] ?? absent;
+    // fields added later are absent from older checkpoints: optional ones mean ABSENT's value, others had the default
+    const absent = (ABSENT as Partial<Record<keyof LmTrainConfig, unknown>>)[k];
+    const was = JSON.stringify(state.config[k] ?? absent ?? defaults[k]), now = JSON.stringify(cfg[k] ?? absent);
     if (was !== now) {
       throw new Error(
         `${file}: written with ${k} = ${was}, this run has ${now}; ` +
@@ -1119,7 +1109,8 @@ export function processCpuMs(): number | null {
   }
 }
 
-function loadAverage(): number | null {
+/** The 1-minute load average (`/proc/loadavg`), null where it cannot be read: timings on a shared machine need it. */
+export function loadAverage(): number | null {
   try {
     return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
   } catch {

@@ -7,7 +7,7 @@
  */
 
 import { type ContextUse, contextUse, type InductionScore, inductionScore } from "./embedded_report.ts";
-import { validationRows } from "../lm/train.ts";
+import { type LmLogEntry, lmStage, type LmTrainConfig, loadAverage, validationRows } from "../lm/train.ts";
 import type { Gpt2 } from "../lm/gpt2.ts";
 
 /** One point of a pilot's curve. */
@@ -83,12 +83,6 @@ export function probePoint(
   at: { step: number; tokens: number; train_seconds: number; train_loss: number },
 ): PilotPoint {
   const { induction, use } = measurePilotPoint(model, rows, trainedCtx);
-  let load: number | null = null;
-  try {
-    load = Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-  } catch {
-    load = null;
-  }
   return {
     ...at,
     val_loss: use.by_position.reduce((s, v) => s + v, 0) / use.by_position.length,
@@ -102,8 +96,33 @@ export function probePoint(
     ctx_diff: use.diff as number,
     ctx_diff_ci95: use.diff_ci95 as [number, number],
     ctx_rows: use.rows,
-    load_average: load,
+    load_average: loadAverage(),
   };
+}
+
+/**
+ * The curve point after training stopped at step `target` (see
+ * {@link probePoint}): the row length trained at that step caps the induction
+ * rows, tokens and seconds come from the last entry of `history` (the
+ * trainer's, earlier runs included), the training loss is the mean over the
+ * `every` steps up to `target`. Used by the pilot and switch-experiment scripts.
+ */
+export function pointAfterTraining(
+  model: Gpt2,
+  rows: readonly Int32Array[],
+  cfg: LmTrainConfig,
+  history: readonly LmLogEntry[],
+  target: number,
+  every: number,
+): PilotPoint {
+  const since = history.filter((h) => h.step > target - every && h.step <= target);
+  const last = history.at(-1);
+  return probePoint(model, rows, lmStage(cfg, target - 1).ctx, {
+    step: target,
+    tokens: last?.tokens ?? 0,
+    train_seconds: last?.elapsed_s ?? 0,
+    train_loss: since.reduce((s, h) => s + h.loss, 0) / since.length,
+  });
 }
 
 /** The points of a `curve.jsonl` file (one JSON point per line), in file order; none when the file is missing. */

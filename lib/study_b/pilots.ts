@@ -60,6 +60,20 @@ const PILOT_LM: Partial<LmTrainConfig> = {
   checkpoint_every: 25,
 };
 
+/** The wide pilots' shape: d_model 256, 8 heads, positional embeddings started as sinusoids (still learned). */
+const WIDE_SIN: Partial<EmbeddedConfig> = { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" };
+
+/** The doubling pilots' LM: lr 2e-3, 8-row micro-batches, rows of 128, 256, 512 (200 steps each), then 1024. */
+const DOUBLING: Partial<LmTrainConfig> = {
+  lr: 2e-3,
+  micro_batch_rows: 8,
+  repeat_fraction: 1,
+  ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
+};
+
+/** Dense copies: spans of 16–256 tokens, at most a quarter of the row, copied 1–4 times back to back. */
+const DENSE: Partial<LmTrainConfig> = { repeat_span: [16, 256], repeat_max_fraction: 0.25, repeat_copies: 4 };
+
 function recipe(
   name: string,
   description: string,
@@ -123,7 +137,7 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       "wide-sin-copy",
       "d_model 256 (8 heads), lr 2e-3, copy spans as in copy, positional embeddings started as sinusoids (still learned)",
       { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, repeat_span: [32, 384], repeat_max_fraction: 0.5 },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+      WIDE_SIN,
     ),
     recipe(
       "wide-sin-curriculum-copy",
@@ -136,66 +150,35 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
         repeat_max_fraction: 0.5,
         ctx_curriculum: [[200, 128], [400, 256]],
       },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+      WIDE_SIN,
     ),
     recipe(
       "wide-sin-doubling-copy",
       "as wide-sin-curriculum-copy (identical for 400 steps), then rows of 512 positions for 200 steps before " +
         "1024: row length doubling 128, 256, 512, 1024 (same tokens per step)",
-      {
-        lr: 2e-3,
-        micro_batch_rows: 8,
-        repeat_fraction: 1,
-        repeat_span: [32, 384],
-        repeat_max_fraction: 0.5,
-        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
-      },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+      { ...DOUBLING, repeat_span: [32, 384], repeat_max_fraction: 0.5 },
+      WIDE_SIN,
     ),
     recipe(
       "wide-sin-doubling-varied",
       "as wide-sin-doubling-copy with copies that vary in distance: spans of 32–256 tokens, at most a quarter of " +
         "the row, so on rows of 128 the copy no longer always sits exactly half a row back (the embedded default v2)",
-      {
-        lr: 2e-3,
-        micro_batch_rows: 8,
-        repeat_fraction: 1,
-        repeat_span: [32, 256],
-        repeat_max_fraction: 0.25,
-        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
-      },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+      { ...DOUBLING, repeat_span: [32, 256], repeat_max_fraction: 0.25 },
+      WIDE_SIN,
     ),
     recipe(
       "wide-sin-doubling-dense",
       "as wide-sin-doubling-varied with denser copying: spans of 16–256 tokens (at most a quarter of the row) " +
         "copied 1–4 times back to back, about 55% of each row of 128 and 31% of each row of 1024 a copy",
-      {
-        lr: 2e-3,
-        micro_batch_rows: 8,
-        repeat_fraction: 1,
-        repeat_span: [16, 256],
-        repeat_max_fraction: 0.25,
-        repeat_copies: 4,
-        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
-      },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+      { ...DOUBLING, ...DENSE },
+      WIDE_SIN,
     ),
     recipe(
       "wide-sin-doubling-dense-offsets",
       "as wide-sin-doubling-dense with every shorter row at a random absolute position (ctx_offsets random), so " +
         "positions 512–1023 are trained from the start and the switch to rows of 1024 adds only longer contexts",
-      {
-        lr: 2e-3,
-        micro_batch_rows: 8,
-        repeat_fraction: 1,
-        repeat_span: [16, 256],
-        repeat_max_fraction: 0.25,
-        repeat_copies: 4,
-        ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
-        ctx_offsets: "random",
-      },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" },
+      { ...DOUBLING, ...DENSE, ctx_offsets: "random" },
+      WIDE_SIN,
     ),
     recipe(
       "offset-curriculum-copy",
