@@ -11,7 +11,18 @@
  *   positions < 512 only");
  * - `lr10`: rows of 1024 at a tenth of the learning rate;
  * - `offset512`: rows of 512 at uniform random absolute offsets in [0, 512],
- *   training positions 512–1023 without contexts longer than 512.
+ *   training positions 512–1023 without contexts longer than 512;
+ * - `wpe1024`: the recipe (rows of 1024) with its first `--wpe` steps (default
+ *   50) updating only the positional embedding (`wpe_warmup_steps`), so the
+ *   never-trained positions 512–1023 are fitted before their gradients reach
+ *   the rest of the network;
+ * - `copies<k>` (e.g. `copies12`): the recipe with up to k back-to-back copies
+ *   per row (`repeat_copies`), so more of each row of 1024 is a copy;
+ * - `span<m>` (e.g. `span128`): the recipe with copied spans of at most m
+ *   tokens, so the copy distances on rows of 1024 stay those of the rows
+ *   before (`span<m>wpe` adds the `wpe1024` warm-up);
+ * - `offset512x<n>` (e.g. `offset512x200`): rows of 512 at random offsets for
+ *   n steps, then the recipe's rows of 1024 (run it with `--steps` above n).
  *
  * Each arm runs in a copy of the checkpoint folder whose saved config is set to
  * the arm's (the trainer refuses to resume a checkpoint of another config), so
@@ -43,6 +54,7 @@ const src = String(args.get("ckpt") ?? "");
 const out = String(args.get("out") ?? "switch_experiment.jsonl");
 const steps = Number(args.get("steps") ?? 100);
 const every = Number(args.get("every") ?? 25);
+const wpeSteps = Number(args.get("wpe") ?? 50);
 const arms = String(args.get("arms") ?? "recipe,stay512,lr10,offset512").split(",");
 
 const latest = JSON.parse(await Deno.readTextFile(join(src, "lm-latest.json"))) as { step: number; record: string };
@@ -51,9 +63,11 @@ const base = recipe.config.lm;
 const stages = base.ctx_curriculum.filter(([until]) => until <= from);
 // rows of 512 continue: the stage of 512 ending at the switch is lengthened (its row stream goes on, no row repeats)
 const last = stages.at(-1);
-const longer512: [number, number][] = last !== undefined && last[0] === from && last[1] === 512
-  ? [...stages.slice(0, -1), [from + steps, 512]]
-  : [...stages, [from + steps, 512]];
+const withLast512 = (until: number): [number, number][] =>
+  last !== undefined && last[0] === from && last[1] === 512
+    ? [...stages.slice(0, -1), [until, 512]]
+    : [...stages, [until, 512]];
+const longer512 = withLast512(from + steps);
 
 function armConfig(arm: string): LmTrainConfig {
   switch (arm) {
@@ -65,8 +79,22 @@ function armConfig(arm: string): LmTrainConfig {
       return { ...base, lr: base.lr / 10 };
     case "offset512":
       return { ...base, ctx_curriculum: longer512, ctx_offsets: "random" };
-    default:
-      throw new Error(`--arms: unknown arm "${arm}" (recipe, stay512, lr10, offset512)`);
+    case "wpe1024":
+      return { ...base, wpe_warmup_steps: wpeSteps };
+    default: {
+      const copies = /^copies([1-9][0-9]*)$/.exec(arm);
+      if (copies) return { ...base, repeat_copies: Number(copies[1]) };
+      const span = /^span([1-9][0-9]*)(wpe)?$/.exec(arm);
+      if (span) {
+        const cfg: LmTrainConfig = { ...base, repeat_span: [base.repeat_span[0], Number(span[1])] };
+        return span[2] ? { ...cfg, wpe_warmup_steps: wpeSteps } : cfg;
+      }
+      const then = /^offset512x([1-9][0-9]*)$/.exec(arm);
+      if (then) return { ...base, ctx_curriculum: withLast512(from + Number(then[1])), ctx_offsets: "random" };
+      throw new Error(
+        `--arms: unknown arm "${arm}" (recipe, stay512, lr10, offset512, wpe1024, copies<k>, span<m>[wpe], offset512x<n>)`,
+      );
+    }
   }
 }
 

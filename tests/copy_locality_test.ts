@@ -1,6 +1,6 @@
 // Copy locality: content-based copying against a head fixed at half the trained row, and where it cannot judge.
 import { copyLocality, repeatLossFigure } from "../lib/study_b/copy_locality.ts";
-import { loadSwitchPoints, switchFigure } from "../lib/study_b/switch_arms.ts";
+import { loadLongCopyProbes, loadSwitchPoints, longCopyFigure, switchFigure } from "../lib/study_b/switch_arms.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
@@ -56,6 +56,51 @@ Deno.test("switch points are validated naming the line and field, and drawn one 
       msg = (e as Error).message;
     }
     assert(msg.includes(f) && msg.includes("line 1") && msg.includes("val_loss"), msg);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the whole-context copying probe reads its lines, draws one line per checkpoint and names a bad field", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const f = `${dir}/p.jsonl`;
+    const w = { mean_norm: 0.7, mean_neighbour_cosine: 0.5 };
+    const q = {
+      label: "a",
+      recipe: "r",
+      step: 600,
+      segment: 64,
+      gain_early: 7,
+      gain_late: -0.1,
+      wpe: { before: w, from: w },
+    };
+    const losses = [11, 10, 3, 3, 11, 11, 11, 11];
+    await Deno.writeTextFile(
+      f,
+      [{ ...q, loss_by_repeat: losses }, { ...q, label: "b", loss_by_repeat: losses }].map((x) => JSON.stringify(x))
+        .join("\n"),
+    );
+    const probes = await loadLongCopyProbes(f);
+    const fig = longCopyFigure(probes);
+    assert(fig.data.length === 2, "two checkpoints, two lines");
+    const x = (fig.data[0] as { x: number[] }).x;
+    assert(x.join() === "0,64,128,192,256,320,384,448", `x = first position of each repeat, got ${x}`);
+    for (
+      const [bad, field] of [[{ ...q, loss_by_repeat: [1, 2] }, "loss_by_repeat"], [
+        { ...q, gain_late: null },
+        "gain_late",
+      ]] as const
+    ) {
+      await Deno.writeTextFile(f, JSON.stringify(bad));
+      let msg = "";
+      try {
+        await loadLongCopyProbes(f);
+      } catch (e) {
+        msg = (e as Error).message;
+      }
+      assert(msg.includes(f) && msg.includes("line 1") && msg.includes(field), msg);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,7 +11,7 @@ import { Rng } from "../lib/engine/rng.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import { defaultInductionTaskConfig, runInductionCondition } from "../lib/lm/induction_task.ts";
-import { defaultLmTrainConfig, LmBatches, type LmData, lmStage, trainLm } from "../lib/lm/train.ts";
+import { defaultLmTrainConfig, LmBatches, type LmData, lmStage, lmWpeOnly, trainLm } from "../lib/lm/train.ts";
 import { assert, assertThrows, expectRejects, maxAbsDiff } from "./helpers.ts";
 
 await initBackend();
@@ -303,4 +303,88 @@ Deno.test("induction task: short rows at random positions are deterministic and 
   assert(JSON.stringify(a) === JSON.stringify(b), "the same condition gave different curves");
   assert(JSON.stringify(z) === JSON.stringify(zAbsent), '"zero" differs from an absent short_offsets');
   assert(a[0]!.first_half !== z[0]!.first_half, "random offsets gave the offset-0 curve");
+});
+
+// ---- the trainer's wpe_warmup_steps ----
+
+Deno.test("wpe_warmup_steps: only at the start of a stage of longer rows; absent from the defaults; validated", () => {
+  assert(!("wpe_warmup_steps" in defaultLmTrainConfig()), "defaultLmTrainConfig() gained a wpe_warmup_steps key");
+  assertThrows(() => cfgWith({ wpe_warmup_steps: -1 }), ["wpe_warmup_steps", "integer ≥ 0", "-1"]);
+  assertThrows(() => cfgWith({ wpe_warmup_steps: 1.5 }), ["wpe_warmup_steps", "1.5"]);
+  // stages: steps 0–3 rows of 8, 4–6 rows of 16, 7+ rows of 32
+  const c = cfgWith({ wpe_warmup_steps: 2 });
+  const only = Array.from({ length: 10 }, (_, s) => lmWpeOnly(c, s));
+  assert(only.join() === [0, 0, 0, 0, 1, 1, 0, 1, 1, 0].map(Boolean).join(), `wpe-only steps: ${only}`);
+  assert(Array.from({ length: 10 }, (_, s) => lmWpeOnly(cfgWith(), s)).every((x) => !x), "absent must mean 0");
+  // a stage of shorter rows after longer ones brings no new positions
+  const down = cfgWith({ ctx_curriculum: [[4, 16], [7, 8]], wpe_warmup_steps: 2 });
+  assert(!lmWpeOnly(down, 4) && lmWpeOnly(down, 7), "rows 16 → 8 must not warm up; 8 → 32 must");
+});
+
+Deno.test("wpe_warmup_steps: those steps change wpe.weight only, later steps every parameter; resume refuses another value", async () => {
+  const data = tinyData();
+  const cfg = cfgWith({ wpe_warmup_steps: 2 });
+  const dir = await Deno.makeTempDir({ prefix: "lm_wpe_" });
+  try {
+    const n0 = tf.memory().numTensors;
+    const model = Gpt2.random(TINY, 0);
+    const at = async (step: number) => {
+      await trainLm(model, data, cfg, { progress: false, checkpointDir: dir, stopAtStep: step });
+      return model.toArrays();
+    };
+    const s4 = await at(4), s6 = await at(6), s7 = await at(7);
+    for (const [k, v] of s4) {
+      const changed = maxAbsDiff(v, s6.get(k)!) > 0;
+      assert(changed === (k === "wpe.weight"), `steps 5–6 (wpe only): ${k} ${changed ? "changed" : "unchanged"}`);
+      assert(maxAbsDiff(s6.get(k)!, s7.get(k)!) > 0, `step 7 (all parameters): ${k} unchanged`);
+    }
+    // the held parameters are exactly those of step 4, and the run differs from one without the warm-up
+    const plain = Gpt2.random(TINY, 0);
+    const p = await trainLm(plain, data, cfgWith({ total_steps: 6 }), { progress: false });
+    const warm = Gpt2.random(TINY, 0);
+    const w = await trainLm(warm, data, cfgWith({ total_steps: 6, wpe_warmup_steps: 2 }), { progress: false });
+    assert(p.history[4]!.loss === w.history[4]!.loss, "step 5's loss must not depend on the warm-up (same start)");
+    assert(p.history[5]!.loss !== w.history[5]!.loss, "step 6 trained the same parameters with and without warm-up");
+    const other = Gpt2.random(TINY, 0);
+    await expectRejects(
+      () => trainLm(other, data, cfgWith({ total_steps: 12 }), { progress: false, checkpointDir: dir }),
+      "wpe_warmup_steps = 2",
+      "0",
+    );
+    for (const m of [model, plain, warm, other]) m.dispose();
+    assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("wpe_hold_steps: wpe.weight stays at its start for those steps while the rest trains, then trains; validated", async () => {
+  assertThrows(() => cfgWith({ wpe_hold_steps: -2 }), ["wpe_hold_steps", "integer ≥ 0", "-2"]);
+  assert(!("wpe_hold_steps" in defaultLmTrainConfig()), "defaultLmTrainConfig() gained a wpe_hold_steps key");
+  const data = tinyData();
+  const cfg = cfgWith({ wpe_hold_steps: 5 });
+  const dir = await Deno.makeTempDir({ prefix: "lm_wpe_hold_" });
+  try {
+    const n0 = tf.memory().numTensors;
+    const model = Gpt2.random(TINY, 0);
+    const start = model.toArrays();
+    await trainLm(model, data, cfg, { progress: false, checkpointDir: dir, stopAtStep: 5 });
+    const s5 = model.toArrays();
+    for (const [k, v] of start) {
+      const changed = maxAbsDiff(v, s5.get(k)!) > 0;
+      assert(changed === (k !== "wpe.weight"), `steps 1–5 (wpe held): ${k} ${changed ? "changed" : "unchanged"}`);
+    }
+    await trainLm(model, data, cfg, { progress: false, checkpointDir: dir, stopAtStep: 6 });
+    assert(maxAbsDiff(s5.get("wpe.weight")!, model.toArrays().get("wpe.weight")!) > 0, "step 6 must train wpe");
+    const other = Gpt2.random(TINY, 0);
+    await expectRejects(
+      () => trainLm(other, data, cfgWith(), { progress: false, checkpointDir: dir }),
+      "wpe_hold_steps = 5",
+      "0",
+    );
+    for (const m of [model, other]) m.dispose();
+    assert(tf.memory().numTensors === n0, `tensors ${n0} → ${tf.memory().numTensors}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -146,6 +146,25 @@ export interface LmTrainConfig {
    * before it (and their hashes) are unchanged.
    */
   ctx_offsets?: "zero" | "random";
+  /**
+   * Steps at the start of every curriculum stage whose rows are longer than
+   * the previous stage's (the full-row stage included) during which only the
+   * positional embedding `wpe.weight` is updated; the rest of the network is
+   * held. Under `ctx_offsets` "zero" a stage of longer rows brings positions
+   * that were never trained; fitting their embeddings first lets the circuits
+   * learned on short rows (copying) work there before their gradients reach
+   * the shared weights. Absent: 0 (every parameter is updated on every step).
+   */
+  wpe_warmup_steps?: number;
+  /**
+   * Steps at the start of training during which the positional embedding
+   * `wpe.weight` is held at its initialisation (every other parameter is
+   * updated). With sinusoidal starting embeddings (`wpe_init` "sinusoid")
+   * and short rows early in a curriculum, circuits learned then can read
+   * relative position from a structure that is the same at the positions not
+   * yet trained. Absent: 0.
+   */
+  wpe_hold_steps?: number;
 }
 
 /**
@@ -195,7 +214,13 @@ export function defaultLmTrainConfig(overrides: Partial<LmTrainConfig> = {}): Lm
  * What an optional field of {@link LmTrainConfig} means when absent (configs and checkpoints written before the
  * field existed): the one place the trainer, the batch stream and the resume check read these defaults from.
  */
-const ABSENT = { ctx_offsets: "zero", repeat_max_fraction: 0.5, repeat_copies: 1 } as const;
+const ABSENT = {
+  ctx_offsets: "zero",
+  repeat_max_fraction: 0.5,
+  repeat_copies: 1,
+  wpe_warmup_steps: 0,
+  wpe_hold_steps: 0,
+} as const;
 
 /**
  * Throws naming the field when a config is invalid.
@@ -266,6 +291,12 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
   if (!(Number.isSafeInteger(k) && k >= 1)) {
     throw new RangeError(`LmTrainConfig.repeat_copies: expected an integer ≥ 1, got ${k}`);
   }
+  for (const key of ["wpe_warmup_steps", "wpe_hold_steps"] as const) {
+    const w = c[key] ?? ABSENT[key];
+    if (!(Number.isSafeInteger(w) && w >= 0)) {
+      throw new RangeError(`LmTrainConfig.${key}: expected an integer ≥ 0, got ${w}`);
+    }
+  }
   if (!Number.isFinite(c.seed)) throw new RangeError(`LmTrainConfig.seed: expected a finite number, got ${c.seed}`);
   let prev = 0;
   for (const [k, stage] of (c.ctx_curriculum ?? []).entries()) {
@@ -315,6 +346,28 @@ export function lmStage(c: LmTrainConfig, step: number): LmStage {
     from = until;
   }
   return { from, until: Infinity, ctx: c.n_ctx, rows: c.batch_rows, micro: c.micro_batch_rows };
+}
+
+/**
+ * Whether 0-based step `step` updates only the positional embedding (see
+ * `wpe_warmup_steps`): within the first `wpe_warmup_steps` steps of a stage
+ * whose rows are longer than the previous stage's.
+ *
+ * @example
+ * ```ts
+ * import { defaultLmTrainConfig, lmWpeOnly } from "./train.ts";
+ * const c = defaultLmTrainConfig({ ctx_curriculum: [[100, 256]], wpe_warmup_steps: 10 });
+ * lmWpeOnly(c, 5); // false: the first stage has no shorter stage before it
+ * lmWpeOnly(c, 105); // true
+ * lmWpeOnly(c, 110); // false
+ * ```
+ */
+export function lmWpeOnly(c: LmTrainConfig, step: number): boolean {
+  const w = c.wpe_warmup_steps ?? ABSENT.wpe_warmup_steps;
+  if (w === 0) return false;
+  const st = lmStage(c, step);
+  if (st.from === 0 || step - st.from >= w) return false;
+  return lmStage(c, st.from - 1).ctx < st.ctx;
 }
 
 /**
@@ -764,7 +817,12 @@ export async function trainLm(
       const stage = lmStage(cfg, step);
       const stepCfg = stage.ctx === cfg.n_ctx ? cfg : { ...cfg, micro_batch_rows: stage.micro };
       const offsets = (cfg.ctx_offsets ?? ABSENT.ctx_offsets) === "zero" ? undefined : batches.offsets(step);
-      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr, worker, offsets);
+      const only = lmWpeOnly(cfg, step)
+        ? ["wpe.weight"]
+        : step < (cfg.wpe_hold_steps ?? ABSENT.wpe_hold_steps)
+        ? names.filter((n) => n !== "wpe.weight")
+        : undefined;
+      const { loss, gradNorm } = trainStep(model, optimizer, batches.rows(step), stepCfg, lr, worker, offsets, only);
       // parameters were updated only after the finiteness check (see trainStep)
       watch.observe(step + 1, loss, gradNorm, lastCheckpoint);
       step++;
@@ -886,7 +944,9 @@ export function useAttentionWorker(lm: LmTrainConfig): boolean {
  * over micro-batches, clipped, then AdamW — unless the loss or the gradient
  * norm is not finite, in which case nothing is updated. `offsets` (`[rows]`,
  * optional): the absolute position of each row's first input token (see
- * {@link LmBatches.offsets}); omitted: 0.
+ * {@link LmBatches.offsets}); omitted: 0. `only` (optional): the names of the
+ * parameters to update (their gradient norm is the one clipped and
+ * returned); omitted: all.
  */
 export function trainStep(
   model: Gpt2,
@@ -896,6 +956,7 @@ export function trainStep(
   lr: number,
   attentionWorker: boolean = attentionWorkerRequested(),
   offsets?: Int32Array,
+  only?: readonly string[],
 ): { loss: number; gradNorm: number } {
   if (offsets !== undefined && offsets.length !== rows.length) {
     throw new RangeError(`trainStep: ${offsets.length} position offsets for ${rows.length} rows`);
@@ -904,7 +965,7 @@ export function trainStep(
   // TrainLmOptions.attentionWorker; bit-for-bit the one-thread result
   const blas = attentionWorker ? fusedLmOps()?.blas ?? null : null;
   const pool = blas === null ? null : sharedAttentionPool(blas);
-  return usingAttentionPool(pool, () => trainStepOn(model, optimizer, rows, cfg, lr, offsets));
+  return usingAttentionPool(pool, () => trainStepOn(model, optimizer, rows, cfg, lr, offsets, only));
 }
 
 function trainStepOn(
@@ -914,9 +975,14 @@ function trainStepOn(
   cfg: LmTrainConfig,
   lr: number,
   offsets: Int32Array | undefined,
+  only: readonly string[] | undefined,
 ): { loss: number; gradNorm: number } {
   const nMicro = rows.length / cfg.micro_batch_rows;
-  const vars = model.trainableVariables();
+  const vars = only === undefined ? model.trainableVariables() : only.map((n) => {
+    const v = model.params.get(n);
+    if (v === undefined) throw new RangeError(`trainStep: the model has no parameter "${n}"`);
+    return v;
+  });
   const { grads, lossSum } = summedGradients(model, rows, cfg.micro_batch_rows, vars, offsets);
   try {
     const gradNorm = globalNorm(grads) / nMicro;

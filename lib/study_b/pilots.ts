@@ -181,6 +181,22 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       WIDE_SIN,
     ),
     recipe(
+      "wide-sin-doubling-dense-held",
+      "as wide-sin-doubling-dense with the positional embeddings held at their sinusoidal start for the 600 steps " +
+        "of short rows (wpe_hold_steps), so what the model learns about relative position on rows of 128–512 holds " +
+        "at the positions 512–1023 it has not trained; learned from the switch to rows of 1024 on",
+      { ...DOUBLING, ...DENSE, wpe_hold_steps: 600 },
+      WIDE_SIN,
+    ),
+    recipe(
+      "wide-sin-dense-full",
+      "rows of 1024 from the first step (no curriculum) with dense copies: spans of 16–256 tokens copied 1–12 times " +
+        "back to back, about 53% of each row a copy (as on the dense recipe's rows of 256), so copying has to form " +
+        "at every position at once",
+      { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, ...DENSE, repeat_copies: 12 },
+      WIDE_SIN,
+    ),
+    recipe(
       "offset-curriculum-copy",
       "copy spans as in copy; rows of 128 positions for 200 steps, then 256 for 200 (same tokens per step), " +
         "each short row at a random absolute position so every positional embedding is trained before full rows",
@@ -279,11 +295,13 @@ export function pilotFigure(pilots: readonly PilotRun[], metric: "induction_gain
   };
   const [label, target] = titles[metric];
   return figure(
-    pilots.map((p) =>
+    pilots.map((p, i) =>
       lineTrace(p.curve.map((q) => q.tokens), p.curve.map((q) => q[metric]), {
         name: p.name,
         mode: "lines+markers",
         markerSize: 6,
+        // the colour cycle has 8 colours: later pilots repeat one, so they are dashed
+        ...(i >= 8 ? { dash: "dash" as const } : {}),
         ...(metric === "ctx_diff" ? { errorY: p.curve.map((q) => (q.ctx_diff_ci95[1] - q.ctx_diff_ci95[0]) / 2) } : {}),
       })
     ),

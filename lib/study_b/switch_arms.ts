@@ -4,6 +4,9 @@
  * arms that train on with one setting changed, each measured like a pilot
  * point every few steps. This module reads the points (one JSON line each,
  * `data/embedded/switch_experiment.jsonl`) and draws the induction gain per arm.
+ * It also reads the whole-context copying probe of some checkpoints
+ * (`scripts/long_copy_probe.ts`, `data/embedded/long_copy_probe.jsonl`): loss
+ * per repeat of a segment repeated over all 1024 positions.
  *
  * @module
  */
@@ -14,7 +17,7 @@ import type { Figure } from "../plot/types.ts";
 
 /** One measured point of one arm. */
 export interface SwitchPoint extends PilotPoint {
-  /** Arm name (`recipe`, `stay512`, `lr10`, `offset512`). */
+  /** Arm name (`recipe`, `stay512`, `lr10`, `offset512`, `wpe1024`, `copies12`). */
   arm: string;
   /** Step of the shared checkpoint every arm started from. */
   from: number;
@@ -30,14 +33,7 @@ export interface SwitchPoint extends PilotPoint {
  * ```
  */
 export async function loadSwitchPoints(path: string): Promise<SwitchPoint[]> {
-  const lines = (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim() !== "");
-  return lines.map((line, i) => {
-    let q: Partial<SwitchPoint>;
-    try {
-      q = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${path}: line ${i + 1}: not JSON (${(e as Error).message})`);
-    }
+  return (await jsonLines<SwitchPoint>(path)).map((q, i) => {
     if (typeof q.arm !== "string" || q.arm === "") throw new Error(`${path}: line ${i + 1}: arm: expected a name`);
     for (const f of ["from", "step", "tokens", "train_loss", "val_loss", "induction_gain"] as const) {
       if (!Number.isFinite(q[f])) {
@@ -46,6 +42,94 @@ export async function loadSwitchPoints(path: string): Promise<SwitchPoint[]> {
     }
     return q as SwitchPoint;
   });
+}
+
+/** The parsed lines of a JSON-lines file (blank lines skipped); throws naming the file and line that is not JSON. */
+async function jsonLines<T>(path: string): Promise<Partial<T>[]> {
+  const lines = (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim() !== "");
+  return lines.map((line, i) => {
+    try {
+      return JSON.parse(line) as Partial<T>;
+    } catch (e) {
+      throw new Error(`${path}: line ${i + 1}: not JSON (${(e as Error).message})`);
+    }
+  });
+}
+
+/** One checkpoint's copying over the whole context (`scripts/long_copy_probe.ts`). */
+export interface LongCopyProbe {
+  /** What the checkpoint is (recipe and step in words). */
+  label: string;
+  /** Pilot recipe name. */
+  recipe: string;
+  /** Training step of the checkpoint. */
+  step: number;
+  /** Segment length (tokens); repeat r covers positions r·segment … (r + 1)·segment − 1. */
+  segment: number;
+  /** Mean loss per repeat (the first is the first occurrence). */
+  loss_by_repeat: number[];
+  /** First occurrence minus the mean of the repeats before position n_ctx/2. */
+  gain_early: number;
+  /** First occurrence minus the mean of the repeats from position n_ctx/2 on. */
+  gain_late: number;
+  /** The positional embeddings of positions 1 … n_ctx/2 − 1 (`before`) and n_ctx/2 … n_ctx − 1 (`from`). */
+  wpe: { before: WpeStats; from: WpeStats };
+}
+
+/** Positional embedding rows of a range of positions. */
+export interface WpeStats {
+  /** Mean ℓ2 norm of a row. */
+  mean_norm: number;
+  /** Mean cosine of a row with the next one (how distinct neighbouring positions are). */
+  mean_neighbour_cosine: number;
+}
+
+/**
+ * Reads the probe's JSON lines; throws naming the file, line and field when one is missing or not finite.
+ *
+ * @example
+ * ```ts
+ * // const probes = await loadLongCopyProbes("data/embedded/long_copy_probe.jsonl");
+ * ```
+ */
+export async function loadLongCopyProbes(path: string): Promise<LongCopyProbe[]> {
+  return (await jsonLines<LongCopyProbe>(path)).map((q, i) => {
+    const at = `${path}: line ${i + 1}`;
+    if (typeof q.label !== "string" || typeof q.recipe !== "string") {
+      throw new Error(`${at}: label/recipe: expected text`);
+    }
+    for (const f of ["step", "segment", "gain_early", "gain_late"] as const) {
+      if (!Number.isFinite(q[f])) throw new Error(`${at}: ${f}: expected a number, got ${JSON.stringify(q[f])}`);
+    }
+    for (const part of ["before", "from"] as const) {
+      const w = q.wpe?.[part];
+      if (!Number.isFinite(w?.mean_norm) || !Number.isFinite(w?.mean_neighbour_cosine)) {
+        throw new Error(`${at}: wpe.${part}: expected mean_norm and mean_neighbour_cosine, got ${JSON.stringify(w)}`);
+      }
+    }
+    if (!Array.isArray(q.loss_by_repeat) || q.loss_by_repeat.length < 4 || !q.loss_by_repeat.every(Number.isFinite)) {
+      throw new Error(`${at}: loss_by_repeat: expected ≥ 4 numbers, got ${JSON.stringify(q.loss_by_repeat)}`);
+    }
+    return q as LongCopyProbe;
+  });
+}
+
+/** Loss per repeat against the repeat's first position, one line per probed checkpoint. */
+export function longCopyFigure(probes: readonly LongCopyProbe[]): Figure {
+  return figure(
+    probes.map((p) =>
+      lineTrace(p.loss_by_repeat.map((_, r) => r * p.segment), p.loss_by_repeat, {
+        name: p.label,
+        mode: "lines+markers",
+      })
+    ),
+    {
+      title: { text: "A 64-token segment repeated over all 1024 positions: loss per repeat" },
+      xaxis: { title: { text: "first position of the repeat" } },
+      yaxis: { title: { text: "mean loss on the repeat (nats)" } },
+      height: 460,
+    },
+  );
 }
 
 /**
