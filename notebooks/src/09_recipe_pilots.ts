@@ -314,7 +314,9 @@ for (const arm of ["stay512", "lr10", "offset512"]) {
 // %% [markdown]
 // **Reading the arms.** Single runs with four induction rows per point, so exploratory, not tests. From 7.00 nats at the
 // checkpoint, rows of 1024 at the full learning rate end at 0.61; rows of 512 continued keep 3.80 (noisy: 4.57, 6.05,
-// 3.55, 3.80); rows of 1024 at a tenth of the learning rate decay steadily to 3.07; rows of 512 at random offsets end
+// 3.55, 3.80); rows of 1024 at a tenth of the learning rate decay steadily, to 3.07 at step 700 and on to 2.01 at step
+// 900 (steps 750–900 come from a second run of the arm a session later, which agrees with the first to about 1e-7 at
+// steps 650 and 700); rows of 512 at random offsets end
 // at 2.57 while their training loss falls from 4.83 to 4.31. Those offset rows start 0.70 nats worse in training loss
 // than rows of 512 at offset 0 (4.83 against 4.12 over the first 25 steps; same kind of rows, same share of copies):
 // the positions beyond 512, never trained before the switch, carry loss. The two explanations tested next both fail.
