@@ -360,6 +360,9 @@ Deno.test("wpe_warmup_steps: those steps change wpe.weight only, later steps eve
 
 Deno.test("wpe_hold_steps: wpe.weight stays at its start for those steps while the rest trains, then trains; validated", async () => {
   assertThrows(() => cfgWith({ wpe_hold_steps: -2 }), ["wpe_hold_steps", "integer ≥ 0", "-2"]);
+  // stages of longer rows start at steps 4 and 7: a warm-up there cannot fall inside a hold of 5 steps
+  assertThrows(() => cfgWith({ wpe_hold_steps: 5, wpe_warmup_steps: 1 }), ["step 4", "wpe_hold_steps", "(5)"]);
+  cfgWith({ wpe_hold_steps: 4, wpe_warmup_steps: 1 }); // the warm-up at step 4 starts as the hold ends
   assert(!("wpe_hold_steps" in defaultLmTrainConfig()), "defaultLmTrainConfig() gained a wpe_hold_steps key");
   const data = tinyData();
   const cfg = cfgWith({ wpe_hold_steps: 5 });

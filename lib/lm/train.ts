@@ -162,7 +162,8 @@ export interface LmTrainConfig {
    * updated). With sinusoidal starting embeddings (`wpe_init` "sinusoid")
    * and short rows early in a curriculum, circuits learned then can read
    * relative position from a structure that is the same at the positions not
-   * yet trained. Absent: 0.
+   * yet trained. A `wpe_warmup_steps` step may not fall inside the hold.
+   * Absent: 0.
    */
   wpe_hold_steps?: number;
 }
@@ -295,6 +296,18 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
     const w = c[key] ?? ABSENT[key];
     if (!(Number.isSafeInteger(w) && w >= 0)) {
       throw new RangeError(`LmTrainConfig.${key}: expected an integer ≥ 0, got ${w}`);
+    }
+  }
+  const hold = c.wpe_hold_steps ?? ABSENT.wpe_hold_steps;
+  if (hold > 0 && (c.wpe_warmup_steps ?? ABSENT.wpe_warmup_steps) > 0) {
+    // a step cannot both hold wpe and update wpe alone
+    for (let step = 0; step < hold; step++) {
+      if (lmWpeOnly(c, step)) {
+        throw new RangeError(
+          `LmTrainConfig.wpe_warmup_steps: step ${step} would update only wpe.weight while wpe_hold_steps ` +
+            `(${hold}) holds it; start the warm-up after the hold`,
+        );
+      }
     }
   }
   if (!Number.isFinite(c.seed)) throw new RangeError(`LmTrainConfig.seed: expected a finite number, got ${c.seed}`);
