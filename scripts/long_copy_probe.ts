@@ -27,6 +27,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
+import { loadLmParams } from "../lib/lm/train.ts";
+import { pilotInductionIds } from "../lib/study_b/context_probe.ts";
 import { embeddedLmData, randomEmbeddedModel } from "../lib/study_b/embedded.ts";
 import { inductionScore } from "../lib/study_b/embedded_report.ts";
 import { PILOT_RECIPES } from "../lib/study_b/pilots.ts";
@@ -45,22 +47,10 @@ const { tokenMap } = await embeddedLmData(recipe.config);
 const model = randomEmbeddedModel(recipe.config, tokenMap.modelVocab);
 try {
   const ckpt = await loadCheckpoint<{ step: number }>(record);
-  for (const [n, v] of model.params) {
-    const t = ckpt.tensors.get(`param/${n}`);
-    if (!t || t.shape.join() !== v.shape.join()) {
-      throw new Error(`${record}: param/${n}: expected shape [${v.shape}], got ${t ? `[${t.shape}]` : "none"}`);
-    }
-    const x = tf.tensor(t.data as Float32Array, v.shape, "float32");
-    v.assign(x);
-    x.dispose();
-  }
+  loadLmParams(model, ckpt.tensors, record);
   const V = model.cfg.d_vocab, T = model.cfg.n_ctx, L = 64;
-  // the pilot probe's ids and seed (lib/study_b/context_probe.ts measurePilotPoint)
-  const s = inductionScore(model, {
-    segment: L,
-    positions: T,
-    ids: [Math.max(1, Math.floor(V / 64)), Math.floor(V / 2)],
-  });
+  // the pilot probe's ids and seed
+  const s = inductionScore(model, { segment: L, positions: T, ids: pilotInductionIds(V) });
   const half = T / 2 / L;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const first = s.loss_by_repeat[0] as number;

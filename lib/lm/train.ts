@@ -1132,6 +1132,49 @@ function checkResumable(state: LmCheckpointState, cfg: LmTrainConfig, file: stri
   }
 }
 
+/** A checkpoint's tensor `key` as a float array, checked against `shape`; throws naming `file`, the key and shapes. */
+function checkpointArray(
+  tensors: ReadonlyMap<string, { shape: number[]; data: unknown }>,
+  key: string,
+  shape: readonly number[],
+  file: string,
+): Float32Array {
+  const t = tensors.get(key);
+  if (!t) throw new Error(`${file}: checkpoint has no tensor "${key}"`);
+  if (t.shape.join() !== shape.join()) {
+    throw new Error(`${file}: "${key}" has shape [${t.shape}], the model needs [${shape}]`);
+  }
+  return t.data as Float32Array;
+}
+
+/**
+ * Sets the model's parameters from an LM training checkpoint's tensors
+ * (`param/<name>`, as {@link trainLm} writes them; `loadCheckpoint` of
+ * `lib/io/checkpoint.ts` reads them), leaving any optimiser state aside:
+ * for measuring a checkpoint without resuming its training.
+ *
+ * @throws {Error} naming `file` and the tensor when one is missing or has another shape
+ *
+ * @example
+ * ```ts
+ * // const ckpt = await loadCheckpoint(".../lm-0000000600.json");
+ * // loadLmParams(model, ckpt.tensors, ".../lm-0000000600.json");
+ * ```
+ */
+export function loadLmParams(
+  model: Gpt2,
+  tensors: ReadonlyMap<string, { shape: number[]; data: unknown }>,
+  file: string,
+  names: readonly string[] = [...model.params.keys()],
+): void {
+  for (const n of names) {
+    const v = model.params.get(n) as tf.Variable;
+    const p = tf.tensor(checkpointArray(tensors, `param/${n}`, v.shape, file), v.shape, "float32");
+    v.assign(p);
+    p.dispose();
+  }
+}
+
 async function restore(
   model: Gpt2,
   optimizer: FusedAdamOptimizer,
@@ -1140,25 +1183,16 @@ async function restore(
   file: string,
   step: number,
 ): Promise<void> {
-  const get = (key: string, shape: readonly number[]) => {
-    const t = tensors.get(key);
-    if (!t) throw new Error(`${file}: checkpoint has no tensor "${key}"`);
-    if (t.shape.join() !== shape.join()) {
-      throw new Error(`${file}: "${key}" has shape [${t.shape}], the model needs [${shape}]`);
-    }
-    return t.data as Float32Array;
-  };
+  loadLmParams(model, tensors, file, names);
   const ms: { name: string; tensor: tf.Tensor }[] = [];
   const vs: { name: string; tensor: tf.Tensor }[] = [];
   for (const n of names) {
+    if (!tensors.has(`adam_m/${n}`)) continue;
     const v = model.params.get(n) as tf.Variable;
-    const p = tf.tensor(get(`param/${n}`, v.shape), v.shape, "float32");
-    v.assign(p);
-    p.dispose();
-    if (tensors.has(`adam_m/${n}`)) {
-      ms.push({ name: `${v.name}/m`, tensor: tf.tensor(get(`adam_m/${n}`, v.shape), v.shape, "float32") });
-      vs.push({ name: `${v.name}/v`, tensor: tf.tensor(get(`adam_v/${n}`, v.shape), v.shape, "float32") });
-    }
+    const moment = (kind: "m" | "v") =>
+      tf.tensor(checkpointArray(tensors, `adam_${kind}/${n}`, v.shape, file), v.shape, "float32");
+    ms.push({ name: `${v.name}/m`, tensor: moment("m") });
+    vs.push({ name: `${v.name}/v`, tensor: moment("v") });
   }
   const iter = tf.scalar(step, "int32");
   await optimizer.setWeights([{ name: "iter", tensor: iter }, ...ms, ...vs]);

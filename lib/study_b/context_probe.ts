@@ -45,6 +45,21 @@ export function spreadValidationRows(docs: readonly Int32Array[], bos: number, T
 }
 
 /**
+ * The id range of the pilot probe's random induction segments in a vocabulary
+ * of `vocab` ids ranked by frequency: `[vocab/64, vocab/2)`, the middle of the
+ * ranking (neither the commonest tokens nor ones rarely trained).
+ *
+ * @example
+ * ```ts
+ * import { pilotInductionIds } from "./context_probe.ts";
+ * pilotInductionIds(8192); // [128, 4096]
+ * ```
+ */
+export function pilotInductionIds(vocab: number): [number, number] {
+  return [Math.max(1, Math.floor(vocab / 64)), Math.floor(vocab / 2)];
+}
+
+/**
  * Measures one curve point (see the module notes). `trainedCtx` is the
  * longest row length trained so far (caps the induction rows).
  */
@@ -58,7 +73,7 @@ export function measurePilotPoint(
   const induction = inductionScore(model, {
     segment: Math.min(64, Math.floor(positions / 2)),
     positions,
-    ids: [Math.max(1, Math.floor(V / 64)), Math.floor(V / 2)],
+    ids: pilotInductionIds(V),
     rows: 4,
   });
   // at n_ctx 1024: positions 65–128 (inside the SAE window) against 513–1023
