@@ -28,9 +28,8 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import { loadLmParams } from "../lib/lm/train.ts";
-import { pilotInductionIds } from "../lib/study_b/context_probe.ts";
 import { embeddedLmData, randomEmbeddedModel } from "../lib/study_b/embedded.ts";
-import { inductionScore } from "../lib/study_b/embedded_report.ts";
+import { inductionScore, pilotInductionIds } from "../lib/study_b/embedded_report.ts";
 import { PILOT_RECIPES } from "../lib/study_b/pilots.ts";
 import { parseArgs } from "./train_cli.ts";
 

@@ -12,7 +12,9 @@
  * Two more modes: `--reference` measures the shipped model in `data/` the
  * same way (one point, at its training tokens) into `<dir>/shipped-v1/`;
  * `--export FILE` collects every pilot's recipe and curve under `<dir>` into
- * one JSON file (`data/embedded/pilots.json`, read by notebook 09); `--also
+ * one JSON file (`data/embedded/pilots.json`, read by notebook 09); with
+ * `--merge`, the pilots already in FILE whose folders are not under `<dir>`
+ * are kept as they are (pilot folders do not outlive a session); `--also
  * NAME=FILE` (repeatable) adds the points of a longer run of pilot NAME's
  * recipe, such as the embedded default's own `curve.jsonl`.
  *
@@ -53,6 +55,16 @@ if (args.has("export")) {
     if (curve.length === 0) continue;
     const recipe = JSON.parse(await Deno.readTextFile(join(root, entry, "recipe.json")));
     pilots.push({ ...recipe, curve: curve.sort((a, b) => a.step - b.step) });
+  }
+  if (args.has("merge")) {
+    // pilots measured in earlier sessions, whose folders are gone, stay as they are in FILE
+    const here = new Set([...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name));
+    const before = JSON.parse(await Deno.readTextFile(out)) as { format: string; pilots: { name: string }[] };
+    if (before.format !== "pilots/1") throw new Error(`${out}: format: expected "pilots/1", got ${before.format}`);
+    const kept = before.pilots.filter((p) => !here.has(p.name));
+    pilots.push(...kept);
+    (pilots as { name: string }[]).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    console.log(`kept ${kept.length} pilots of ${out} without a folder under ${root}`);
   }
   await Deno.writeTextFile(out, JSON.stringify({ format: "pilots/1", pilots }, null, 1) + "\n");
   console.log(`wrote ${pilots.length} pilots to ${out}`);

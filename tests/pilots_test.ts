@@ -50,6 +50,24 @@ Deno.test("the pilots file is validated, naming the field", async () => {
       msg = (e as Error).message;
     }
     assert(msg.includes("format") && msg.includes("pilots/1"), msg);
+    // the aperiodic gain is optional (older points lack it) and may be null, but not text
+    const point = { tokens: 1, induction_gain: 0, ctx_diff: 0, val_loss: 5 };
+    const withGain = (v: unknown) => ({
+      format: "pilots/1",
+      pilots: [{ name: "a", curve: [{ ...point, induction_gain_aperiodic: v }] }],
+    });
+    for (const ok of [undefined, null, 0.3]) {
+      await Deno.writeTextFile(f, JSON.stringify(withGain(ok)));
+      await loadPilots(f);
+    }
+    await Deno.writeTextFile(f, JSON.stringify(withGain("x")));
+    msg = "";
+    try {
+      await loadPilots(f);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert(msg.includes("curve[0].induction_gain_aperiodic") && msg.includes("x"), msg);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,7 +6,14 @@
  * @module
  */
 
-import { type ContextUse, contextUse, type InductionScore, inductionScore } from "./embedded_report.ts";
+import {
+  type ContextUse,
+  contextUse,
+  type InductionScore,
+  inductionScore,
+  pilotInductionIds,
+} from "./embedded_report.ts";
+import { APERIODIC_SEGMENTS, copyDistance } from "./copy_distance.ts";
 import { type LmLogEntry, lmStage, type LmTrainConfig, loadAverage, validationRows } from "../lm/train.ts";
 import type { Gpt2 } from "../lm/gpt2.ts";
 
@@ -21,6 +28,14 @@ export interface PilotPoint {
   /** Mean validation loss over all positions of the context rows. */
   val_loss: number;
   induction_gain: number;
+  /**
+   * The smallest induction gain over the aperiodic segment lengths that fit
+   * twice into the induction rows (50, 75, 100 tokens; see
+   * `copy_distance.ts`): copying that a head looking a fixed multiple of 64
+   * back cannot give. Null when none fits; absent from points measured before
+   * it existed.
+   */
+  induction_gain_aperiodic?: number | null;
   induction_loss_by_repeat: number[];
   /** Positions of the induction rows. */
   induction_positions: number;
@@ -45,21 +60,6 @@ export function spreadValidationRows(docs: readonly Int32Array[], bos: number, T
 }
 
 /**
- * The id range of the pilot probe's random induction segments in a vocabulary
- * of `vocab` ids ranked by frequency: `[vocab/64, vocab/2)`, the middle of the
- * ranking (neither the commonest tokens nor ones rarely trained).
- *
- * @example
- * ```ts
- * import { pilotInductionIds } from "./context_probe.ts";
- * pilotInductionIds(8192); // [128, 4096]
- * ```
- */
-export function pilotInductionIds(vocab: number): [number, number] {
-  return [Math.max(1, Math.floor(vocab / 64)), Math.floor(vocab / 2)];
-}
-
-/**
  * Measures one curve point (see the module notes). `trainedCtx` is the
  * longest row length trained so far (caps the induction rows).
  */
@@ -67,7 +67,7 @@ export function measurePilotPoint(
   model: Gpt2,
   rows: readonly Int32Array[],
   trainedCtx: number,
-): { induction: InductionScore; use: ContextUse } {
+): { induction: InductionScore; aperiodic: number | null; use: ContextUse } {
   const V = model.cfg.d_vocab;
   const positions = Math.min(512, trainedCtx);
   const induction = inductionScore(model, {
@@ -76,6 +76,8 @@ export function measurePilotPoint(
     ids: pilotInductionIds(V),
     rows: 4,
   });
+  const fits = APERIODIC_SEGMENTS.filter((L) => 2 * L <= positions);
+  const aperiodic = fits.length === 0 ? null : Math.min(...copyDistance(model, fits, positions).map((r) => r.gain));
   // at n_ctx 1024: positions 65–128 (inside the SAE window) against 513–1023
   const T = (rows[0] as Int32Array).length - 1;
   const use = contextUse(model, rows, {
@@ -84,7 +86,7 @@ export function measurePilotPoint(
     late: [T / 2 + 1, T],
     progress: false,
   });
-  return { induction, use };
+  return { induction, aperiodic, use };
 }
 
 /**
@@ -97,11 +99,12 @@ export function probePoint(
   trainedCtx: number,
   at: { step: number; tokens: number; train_seconds: number; train_loss: number },
 ): PilotPoint {
-  const { induction, use } = measurePilotPoint(model, rows, trainedCtx);
+  const { induction, aperiodic, use } = measurePilotPoint(model, rows, trainedCtx);
   return {
     ...at,
     val_loss: use.by_position.reduce((s, v) => s + v, 0) / use.by_position.length,
     induction_gain: induction.gain,
+    induction_gain_aperiodic: aperiodic,
     induction_loss_by_repeat: induction.loss_by_repeat,
     induction_positions: induction.segment * induction.repeats,
     ctx_early_span: use.early_span,

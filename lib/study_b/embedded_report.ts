@@ -154,6 +154,21 @@ export function contextUse(model: Gpt2, rows: readonly Int32Array[], opts: Conte
   };
 }
 
+/**
+ * The id range of the pilot probe's random induction segments in a vocabulary
+ * of `vocab` ids ranked by frequency: `[vocab/64, vocab/2)`, the middle of the
+ * ranking (neither the commonest tokens nor ones rarely trained).
+ *
+ * @example
+ * ```ts
+ * import { pilotInductionIds } from "./embedded_report.ts";
+ * pilotInductionIds(8192); // [128, 4096]
+ * ```
+ */
+export function pilotInductionIds(vocab: number): [number, number] {
+  return [Math.max(1, Math.floor(vocab / 64)), Math.floor(vocab / 2)];
+}
+
 /** What {@link inductionScore} measures. */
 export interface InductionScore {
   /** Rows, segment length and repeats of the test. */

@@ -69,3 +69,4 @@ export * from "./context_probe.ts";
 export * from "./pilots.ts";
 export * from "./copy_locality.ts";
 export * from "./switch_arms.ts";
+export * from "./copy_distance.ts";

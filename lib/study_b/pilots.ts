@@ -241,6 +241,12 @@ export async function loadPilots(path: string): Promise<PilotRun[]> {
       for (const f of ["tokens", "induction_gain", "ctx_diff", "val_loss"] as const) {
         if (!Number.isFinite(q[f])) throw new Error(`${path}: pilots[${i}].curve[${k}].${f}: not a number`);
       }
+      const a = q.induction_gain_aperiodic;
+      if (a !== undefined && a !== null && !Number.isFinite(a)) {
+        throw new Error(
+          `${path}: pilots[${i}].curve[${k}].induction_gain_aperiodic: expected a number or null, got ${a}`,
+        );
+      }
     });
   });
   return raw.pilots;
