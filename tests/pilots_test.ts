@@ -2,6 +2,7 @@
 
 import {
   chooseRecipe,
+  chooseRecipeByAperiodicCopying,
   chooseRecipeOnFullRows,
   extrapolateTokens,
   loadPilots,
@@ -127,4 +128,25 @@ Deno.test("the second choice rule judges each pilot at its last point, only afte
     msg = (e as Error).message;
   }
   assert(msg.includes("200 steps"), msg);
+});
+
+Deno.test("the third choice rule counts copying only by the aperiodic gain; a point without it does not copy", () => {
+  const pt = (step: number, induction_gain: number, aperiodic: number | undefined, ctx_diff: number) =>
+    ({
+      step,
+      tokens: step * 8192,
+      induction_gain,
+      ...(aperiodic === undefined ? {} : { induction_gain_aperiodic: aperiodic }),
+      ctx_diff,
+      ctx_diff_ci95: [ctx_diff - 0.1, ctx_diff + 0.1],
+    }) as PilotPoint;
+  const run = (name: string, curve: PilotPoint[]) => ({ ...PILOT_RECIPES["copy"]!, name, curve }) as PilotRun;
+  const offset = run("offset", [pt(400, 6, 0.1, -0.02)]); // passes the 64-token test through a fixed-offset head
+  const content = run("content", [pt(400, 2.5, 2.2, -0.01)]);
+  const old = run("old", [pt(400, 3, undefined, -0.05)]); // measured before the field existed
+  assert(chooseRecipeOnFullRows([offset, content, old]).name === "offset", "rule 2 follows the 64-token gain");
+  const c3 = chooseRecipeByAperiodicCopying([offset, content, old]);
+  assert(c3.name === "content" && c3.reason.includes("aperiodic induction gain (2.20"), c3.reason);
+  const none = chooseRecipeByAperiodicCopying([offset, old]);
+  assert(none.name === "old" && none.reason.includes("lowest context difference"), none.reason);
 });

@@ -385,6 +385,45 @@ export function chooseRecipeOnFullRows(
   minFullSteps = 200,
   formedAt = 0.5,
 ): { name: string; tokens: number; reason: string; candidates: string[] } {
+  return chooseOnFullRows(pilots, minFullSteps, formedAt, (q) => q.induction_gain, "induction gain");
+}
+
+/**
+ * The recipe choice, third version (written after the probe by segment length
+ * showed that the 64-token induction test passes a fixed-offset head, and
+ * before any pilot point recorded `induction_gain_aperiodic`): as
+ * {@link chooseRecipeOnFullRows}, but a pilot counts as copying only by its
+ * aperiodic gain (the smallest gain at segment lengths none of whose repeat
+ * distances is a multiple of 64; see `copy_distance.ts`), and the largest
+ * aperiodic gain wins. A point without the field does not count as copying.
+ *
+ * @example
+ * ```ts
+ * // const { name, reason } = chooseRecipeByAperiodicCopying(await loadPilots("data/embedded/pilots.json"));
+ * ```
+ */
+export function chooseRecipeByAperiodicCopying(
+  pilots: readonly PilotRun[],
+  minFullSteps = 200,
+  formedAt = 0.5,
+): { name: string; tokens: number; reason: string; candidates: string[] } {
+  return chooseOnFullRows(
+    pilots,
+    minFullSteps,
+    formedAt,
+    (q) => q.induction_gain_aperiodic ?? -Infinity,
+    "aperiodic induction gain",
+  );
+}
+
+/** The second and third choice rules, by the copying measure `gain` (named `what` in the reason). */
+function chooseOnFullRows(
+  pilots: readonly PilotRun[],
+  minFullSteps: number,
+  formedAt: number,
+  gain: (q: PilotPoint) => number,
+  what: string,
+): { name: string; tokens: number; reason: string; candidates: string[] } {
   const at = pilots.flatMap((p) => {
     const q = p.curve.at(-1);
     return q !== undefined && q.step - fullRowsFrom(p) >= minFullSteps ? [{ p, q }] : [];
@@ -392,15 +431,15 @@ export function chooseRecipeOnFullRows(
   if (at.length === 0) {
     throw new RangeError(`chooseRecipeOnFullRows: no pilot has a point ${minFullSteps} steps into full-length rows`);
   }
-  const formed = at.filter((a) => a.q.induction_gain >= formedAt);
+  const formed = at.filter((a) => gain(a.q) >= formedAt);
   const pick = formed.length > 0
-    ? formed.reduce((a, b) => (b.q.induction_gain > a.q.induction_gain ? b : a))
+    ? formed.reduce((a, b) => (gain(b.q) > gain(a.q) ? b : a))
     : at.reduce((a, b) => (b.q.ctx_diff < a.q.ctx_diff ? b : a));
   const where = `at its last point (${(pick.q.tokens / 1e6).toFixed(2)}M tokens, step ${pick.q.step}, ` +
     `${pick.q.step - fullRowsFrom(pick.p)} steps on full-length rows)`;
   const reason = formed.length > 0
-    ? `largest induction gain (${pick.q.induction_gain.toFixed(2)} nats) ${where}`
-    : `no candidate formed induction (gain < ${formedAt} nats); lowest context difference ` +
+    ? `largest ${what} (${gain(pick.q).toFixed(2)} nats) ${where}`
+    : `no candidate formed induction (${what} < ${formedAt} nats); lowest context difference ` +
       `(${pick.q.ctx_diff.toFixed(3)} nats, 95% [${
         pick.q.ctx_diff_ci95.map((v) => v.toFixed(3)).join(", ")
       }]) ${where}`;

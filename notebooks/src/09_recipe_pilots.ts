@@ -62,6 +62,7 @@ import { check, dataDir, join } from "@lib/core";
 import { saveAndShow, showText } from "@lib/plot";
 import {
   chooseRecipe,
+  chooseRecipeByAperiodicCopying,
   chooseRecipeOnFullRows,
   copyDistanceFigure,
   copyLocality,
@@ -463,8 +464,10 @@ for (const [recipe, step, want] of expected) {
 // falls while they still train on short rows; it picked a recipe whose copying was lost on rows of 1024. The second rule (`chooseRecipeOnFullRows`, written and committed before any point of the
 // fourth pilot existed) judges each pilot at its last point and admits only pilots with at least 200 steps on
 // full-length rows there; then the same order as before: the largest induction gain if any candidate reaches 0.5
-// nats, else the lowest context difference. The default recipe must be the second rule's pick; the first rule's pick
-// is shown for the record.
+// nats, else the lowest context difference. The third rule (`chooseRecipeByAperiodicCopying`, written after the probe
+// by segment length and before any pilot point recorded the aperiodic gain) is the second with copying judged only by
+// `induction_gain_aperiodic`, so a fixed-offset head cannot win; a point measured before that field existed counts as
+// not copying. The default recipe must be the third rule's pick; the first two rules' picks are shown for the record.
 
 // %%
 await showText(
@@ -472,7 +475,8 @@ await showText(
     (candidates.length < 3 ? " — fewer than the three the issue asks for; the comparison is incomplete" : ""),
 );
 const first = chooseRecipe(candidates);
-const choice = chooseRecipeOnFullRows(candidates);
+const second = chooseRecipeOnFullRows(candidates);
+const choice = chooseRecipeByAperiodicCopying(candidates);
 const shipped = defaultEmbeddedConfig();
 const match = candidates.find((p) =>
   sameLmRecipe(p.config.lm, shipped.lm) && JSON.stringify(p.config.model) === JSON.stringify(shipped.model) &&
@@ -486,7 +490,8 @@ check(
 );
 await showText(
   `first rule (for the record): "${first.name}" — ${first.reason}\n` +
-    `second rule, candidates ${choice.candidates.join(", ")}: "${choice.name}" — ${choice.reason}\n` +
+    `second rule (for the record): "${second.name}" — ${second.reason}\n` +
+    `third rule, candidates ${choice.candidates.join(", ")}: "${choice.name}" — ${choice.reason}\n` +
     `default recipe (defaultEmbeddedConfig; not trained while no pilot keeps copying on rows of 1024): pilot ` +
     `"${choice.name}" (${match.description}); a full run is ` +
     `${shipped.lm.total_steps} steps × ${shipped.lm.batch_rows} rows × ${shipped.lm.n_ctx} tokens ` +
@@ -550,7 +555,8 @@ pl.DataFrame(candidates.map((p) => {
 //   no induction either in this budget.
 //
 // The second rule judges every pilot at its last point; none of the seven candidates copies there (all below 0.5
-// nats), so it falls back to the lowest context difference and picks `wide-sin-doubling-dense-held` (−0.086 nats,
+// nats), and the third finds no aperiodic gain (no point has one yet), so both fall back to the lowest context
+// difference and pick `wide-sin-doubling-dense-held` (−0.086 nats,
 // 95% interval [−0.299, 0.126]); the candidates' intervals overlap, so that pick is weakly determined, and it does
 // not matter yet: `defaultEmbeddedConfig` follows the rule, but no pilot keeps copying on rows of 1024, a full run of
 // the picked recipe would miss notebook 10's induction target, and no version 2 is trained or shipped (notebook 10
