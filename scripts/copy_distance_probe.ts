@@ -21,9 +21,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
-import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import type { Gpt2 } from "../lib/lm/gpt2.ts";
-import { loadLmParams } from "../lib/lm/train.ts";
 import {
   COPY_POSITIONS,
   COPY_SEGMENTS,
@@ -32,8 +30,8 @@ import {
   copyVerdict,
   lagCosines,
 } from "../lib/study_b/copy_distance.ts";
-import { embeddedLmData, loadEmbedded, randomEmbeddedModel } from "../lib/study_b/embedded.ts";
-import { PILOT_RECIPES } from "../lib/study_b/pilots.ts";
+import { loadEmbedded } from "../lib/study_b/embedded.ts";
+import { loadPilotCheckpoint, pilotRecipe } from "../lib/study_b/pilots.ts";
 import { parseArgs } from "./train_cli.ts";
 
 const args = parseArgs(Deno.args);
@@ -54,14 +52,7 @@ if (args.has("shipped")) {
   [model, recipe, step] = [emb.model, "shipped-v1", lm.history.at(-1).step];
 } else {
   recipe = String(args.get("recipe") ?? "");
-  const r = PILOT_RECIPES[recipe];
-  if (!r) throw new Error(`--recipe: expected one of ${Object.keys(PILOT_RECIPES).join(", ")}, got "${recipe}"`);
-  const record = String(args.get("record") ?? "");
-  const { tokenMap } = await embeddedLmData(r.config);
-  model = randomEmbeddedModel(r.config, tokenMap.modelVocab);
-  const ckpt = await loadCheckpoint<{ step: number }>(record);
-  loadLmParams(model, ckpt.tensors, record);
-  step = ckpt.step;
+  ({ model, step } = await loadPilotCheckpoint(pilotRecipe(recipe), String(args.get("record") ?? "")));
 }
 try {
   const label = String(args.get("label") ?? `${recipe}, step ${step}`);

@@ -26,27 +26,20 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/engine/backend.ts";
-import { loadCheckpoint } from "../lib/io/checkpoint.ts";
-import { loadLmParams } from "../lib/lm/train.ts";
-import { embeddedLmData, randomEmbeddedModel } from "../lib/study_b/embedded.ts";
 import { inductionScore, pilotInductionIds } from "../lib/study_b/embedded_report.ts";
-import { PILOT_RECIPES } from "../lib/study_b/pilots.ts";
+import { loadPilotCheckpoint, pilotRecipe } from "../lib/study_b/pilots.ts";
 import { parseArgs } from "./train_cli.ts";
 
 const args = parseArgs(Deno.args);
 const name = String(args.get("recipe") ?? "");
-const recipe = PILOT_RECIPES[name];
-if (!recipe) throw new Error(`--recipe: expected one of ${Object.keys(PILOT_RECIPES).join(", ")}, got "${name}"`);
+const recipe = pilotRecipe(name);
 const record = String(args.get("record") ?? "");
 const out = String(args.get("out") ?? "long_copy_probe.jsonl");
 const label = String(args.get("label") ?? name);
 
 console.log((await initBackend()).summary);
-const { tokenMap } = await embeddedLmData(recipe.config);
-const model = randomEmbeddedModel(recipe.config, tokenMap.modelVocab);
+const { model, step } = await loadPilotCheckpoint(recipe, record);
 try {
-  const ckpt = await loadCheckpoint<{ step: number }>(record);
-  loadLmParams(model, ckpt.tensors, record);
   const V = model.cfg.d_vocab, T = model.cfg.n_ctx, L = 64;
   // the pilot probe's ids and seed
   const s = inductionScore(model, { segment: L, positions: T, ids: pilotInductionIds(V) });
@@ -68,7 +61,7 @@ try {
   const line = {
     label,
     recipe: name,
-    step: ckpt.step,
+    step,
     segment: L,
     loss_by_repeat: s.loss_by_repeat,
     gain_early: first - mean(s.loss_by_repeat.slice(1, half)),

@@ -30,7 +30,7 @@ import { initBackend } from "../lib/engine/backend.ts";
 import { embeddedLmData, loadEmbedded, randomEmbeddedModel, splitDocs } from "../lib/study_b/embedded.ts";
 import { bitsPerByte } from "../lib/study_b/embedded_report.ts";
 import type { LmRecord } from "../lib/study_b/embedded.ts";
-import { PILOT_RECIPES, probePoint, spreadValidationRows } from "../lib/study_b/pilots.ts";
+import { pilotRecipe, probePoint, spreadValidationRows } from "../lib/study_b/pilots.ts";
 import { pointAfterTraining, readCurve } from "../lib/study_b/context_probe.ts";
 import { trainLm } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
@@ -45,7 +45,8 @@ const root = String(args.get("dir") ?? ".scratch/pilots");
 if (args.has("export")) {
   const out = String(args.get("export"));
   const pilots: unknown[] = [];
-  for (const entry of [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name).sort()) {
+  const folders = [...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+  for (const entry of folders) {
     const curve = await readCurve(join(root, entry, "curve.jsonl"));
     // --also NAME=FILE: points of a longer run of the same recipe (the embedded default's own curve) join NAME's curve
     const also = stringArgs("also").filter((v) => v.startsWith(`${entry}=`)).map((v) => v.slice(entry.length + 1));
@@ -58,10 +59,9 @@ if (args.has("export")) {
   }
   if (args.has("merge")) {
     // pilots measured in earlier sessions, whose folders are gone, stay as they are in FILE
-    const here = new Set([...Deno.readDirSync(root)].filter((e) => e.isDirectory).map((e) => e.name));
     const before = JSON.parse(await Deno.readTextFile(out)) as { format: string; pilots: { name: string }[] };
     if (before.format !== "pilots/1") throw new Error(`${out}: format: expected "pilots/1", got ${before.format}`);
-    const kept = before.pilots.filter((p) => !here.has(p.name));
+    const kept = before.pilots.filter((p) => !folders.includes(p.name));
     pilots.push(...kept);
     (pilots as { name: string }[]).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     console.log(`kept ${kept.length} pilots of ${out} without a folder under ${root}`);
@@ -109,8 +109,7 @@ if (args.has("reference")) {
 }
 
 const name = String(args.get("recipe") ?? "");
-const recipe = PILOT_RECIPES[name];
-if (!recipe) throw new Error(`--recipe: expected one of ${Object.keys(PILOT_RECIPES).join(", ")}, got "${name}"`);
+const recipe = pilotRecipe(name);
 const dir = join(root, name);
 const cfg = recipe.config;
 const until = Math.min(Number(args.get("until-step") ?? cfg.lm.total_steps), cfg.lm.total_steps);

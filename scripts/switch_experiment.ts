@@ -40,7 +40,7 @@
 
 import { initBackend } from "../lib/engine/backend.ts";
 import { embeddedLmData, randomEmbeddedModel } from "../lib/study_b/embedded.ts";
-import { PILOT_RECIPES, spreadValidationRows } from "../lib/study_b/pilots.ts";
+import { pilotRecipe, spreadValidationRows } from "../lib/study_b/pilots.ts";
 import { pointAfterTraining } from "../lib/study_b/context_probe.ts";
 import { type LmTrainConfig, trainLm } from "../lib/lm/train.ts";
 import { join } from "../lib/path.ts";
@@ -48,8 +48,7 @@ import { parseArgs } from "./train_cli.ts";
 
 const args = parseArgs(Deno.args);
 const name = String(args.get("recipe") ?? "");
-const recipe = PILOT_RECIPES[name];
-if (!recipe) throw new Error(`--recipe: expected one of ${Object.keys(PILOT_RECIPES).join(", ")}, got "${name}"`);
+const recipe = pilotRecipe(name);
 const src = String(args.get("ckpt") ?? "");
 const out = String(args.get("out") ?? "switch_experiment.jsonl");
 const steps = Number(args.get("steps") ?? 100);

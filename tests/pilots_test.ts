@@ -8,6 +8,7 @@ import {
   loadPilots,
   PILOT_RECIPES,
   type PilotPoint,
+  pilotRecipe,
   type PilotRun,
   sameLmRecipe,
   spreadValidationRows,
@@ -149,4 +150,15 @@ Deno.test("the third choice rule counts copying only by the aperiodic gain; a po
   assert(c3.name === "content" && c3.reason.includes("aperiodic induction gain (2.20"), c3.reason);
   const none = chooseRecipeByAperiodicCopying([offset, old]);
   assert(none.name === "old" && none.reason.includes("lowest context difference"), none.reason);
+});
+
+Deno.test("a pilot recipe is looked up by name, and an unknown name lists every recipe", () => {
+  assert(pilotRecipe("wide-sin-dense-full").name === "wide-sin-dense-full", "lookup");
+  let msg = "";
+  try {
+    pilotRecipe("nope");
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.startsWith("--recipe: expected one of base, copy,") && msg.endsWith('got "nope"'), msg);
 });

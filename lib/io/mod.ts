@@ -22,3 +22,4 @@ export * from "./atomic.ts";
 export * from "./manifest.ts";
 export * from "./checkpoint.ts";
 export * from "./weights_files.ts";
+export * from "./json_lines.ts";

@@ -34,6 +34,7 @@
  */
 
 import { inductionScore, pilotInductionIds } from "./embedded_report.ts";
+import { readJsonLines } from "../io/json_lines.ts";
 import type { Gpt2 } from "../lm/gpt2.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
@@ -197,15 +198,8 @@ export function copyVerdict(
  * ```
  */
 export async function loadCopyDistanceProbes(path: string): Promise<CopyDistanceProbe[]> {
-  const lines = (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim() !== "");
-  return lines.map((line, i) => {
+  return (await readJsonLines<CopyDistanceProbe>(path)).map((q, i) => {
     const at = `${path}: line ${i + 1}`;
-    let q: Partial<CopyDistanceProbe>;
-    try {
-      q = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${at}: not JSON (${(e as Error).message})`);
-    }
     if (typeof q.label !== "string" || typeof q.recipe !== "string") {
       throw new Error(`${at}: label/recipe: expected text`);
     }

@@ -23,8 +23,10 @@
 
 import type { PilotPoint } from "./context_probe.ts";
 import type { BitsPerByte } from "./embedded_report.ts";
-import { defaultEmbeddedConfig, type EmbeddedConfig } from "./embedded.ts";
-import { defaultLmTrainConfig, type LmTrainConfig } from "../lm/train.ts";
+import { defaultEmbeddedConfig, type EmbeddedConfig, embeddedLmData, randomEmbeddedModel } from "./embedded.ts";
+import { defaultLmTrainConfig, type LmTrainConfig, loadLmParams } from "../lm/train.ts";
+import type { Gpt2 } from "../lm/gpt2.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 
@@ -358,6 +360,46 @@ export function chooseRecipe(
   return { name: pick.p.name, tokens, reason };
 }
 
+/**
+ * The pilot recipe named `name`; throws naming `flag` and every recipe when there is none (the scripts' `--recipe`).
+ *
+ * @example
+ * ```ts
+ * import { pilotRecipe } from "./pilots.ts";
+ * pilotRecipe("copy").config.lm.repeat_fraction; // 1
+ * ```
+ */
+export function pilotRecipe(name: string, flag = "--recipe"): PilotRecipe {
+  const recipe = PILOT_RECIPES[name];
+  if (!recipe) throw new Error(`${flag}: expected one of ${Object.keys(PILOT_RECIPES).join(", ")}, got "${name}"`);
+  return recipe;
+}
+
+/**
+ * A model of `recipe`'s shape and vocabulary with the parameters of one of its
+ * LM checkpoints (`record`, a `lm-<step>.json`; optimiser state left aside),
+ * and the checkpoint's step. The caller disposes the model.
+ *
+ * @throws {Error} naming the file and tensor when a parameter is missing or mis-shaped (the model is freed)
+ *
+ * @example
+ * ```ts
+ * // const { model, step } = await loadPilotCheckpoint(pilotRecipe("wide-sin-doubling-dense"), "ckpt/lm-0000000600.json");
+ * ```
+ */
+export async function loadPilotCheckpoint(recipe: PilotRecipe, record: string): Promise<{ model: Gpt2; step: number }> {
+  const { tokenMap } = await embeddedLmData(recipe.config);
+  const model = randomEmbeddedModel(recipe.config, tokenMap.modelVocab);
+  try {
+    const ckpt = await loadCheckpoint<{ step: number }>(record);
+    loadLmParams(model, ckpt.tensors, record);
+    return { model, step: ckpt.step };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
 /** First 0-based step of a pilot's training on full-length rows (the end of its last curriculum stage; 0 without one). */
 export function fullRowsFrom(p: PilotRecipe): number {
   return p.config.lm.ctx_curriculum.at(-1)?.[0] ?? 0;
@@ -385,7 +427,14 @@ export function chooseRecipeOnFullRows(
   minFullSteps = 200,
   formedAt = 0.5,
 ): { name: string; tokens: number; reason: string; candidates: string[] } {
-  return chooseOnFullRows(pilots, minFullSteps, formedAt, (q) => q.induction_gain, "induction gain");
+  return chooseOnFullRows(
+    "chooseRecipeOnFullRows",
+    pilots,
+    minFullSteps,
+    formedAt,
+    (q) => q.induction_gain,
+    "induction gain",
+  );
 }
 
 /**
@@ -408,6 +457,7 @@ export function chooseRecipeByAperiodicCopying(
   formedAt = 0.5,
 ): { name: string; tokens: number; reason: string; candidates: string[] } {
   return chooseOnFullRows(
+    "chooseRecipeByAperiodicCopying",
     pilots,
     minFullSteps,
     formedAt,
@@ -416,8 +466,9 @@ export function chooseRecipeByAperiodicCopying(
   );
 }
 
-/** The second and third choice rules, by the copying measure `gain` (named `what` in the reason). */
+/** The second and third choice rules (`fn` names the rule in errors), by the copying measure `gain` (`what`). */
 function chooseOnFullRows(
+  fn: string,
   pilots: readonly PilotRun[],
   minFullSteps: number,
   formedAt: number,
@@ -429,7 +480,7 @@ function chooseOnFullRows(
     return q !== undefined && q.step - fullRowsFrom(p) >= minFullSteps ? [{ p, q }] : [];
   });
   if (at.length === 0) {
-    throw new RangeError(`chooseRecipeOnFullRows: no pilot has a point ${minFullSteps} steps into full-length rows`);
+    throw new RangeError(`${fn}: no pilot has a point ${minFullSteps} steps into full-length rows`);
   }
   const formed = at.filter((a) => gain(a.q) >= formedAt);
   const pick = formed.length > 0

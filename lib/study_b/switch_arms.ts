@@ -12,6 +12,7 @@
  */
 
 import type { PilotPoint } from "./context_probe.ts";
+import { readJsonLines } from "../io/json_lines.ts";
 import { figure, lineTrace } from "../plot/mod.ts";
 import type { Figure } from "../plot/types.ts";
 
@@ -33,7 +34,7 @@ export interface SwitchPoint extends PilotPoint {
  * ```
  */
 export async function loadSwitchPoints(path: string): Promise<SwitchPoint[]> {
-  return (await jsonLines<SwitchPoint>(path)).map((q, i) => {
+  return (await readJsonLines<SwitchPoint>(path)).map((q, i) => {
     if (typeof q.arm !== "string" || q.arm === "") throw new Error(`${path}: line ${i + 1}: arm: expected a name`);
     for (const f of ["from", "step", "tokens", "train_loss", "val_loss", "induction_gain"] as const) {
       if (!Number.isFinite(q[f])) {
@@ -41,18 +42,6 @@ export async function loadSwitchPoints(path: string): Promise<SwitchPoint[]> {
       }
     }
     return q as SwitchPoint;
-  });
-}
-
-/** The parsed lines of a JSON-lines file (blank lines skipped); throws naming the file and line that is not JSON. */
-async function jsonLines<T>(path: string): Promise<Partial<T>[]> {
-  const lines = (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim() !== "");
-  return lines.map((line, i) => {
-    try {
-      return JSON.parse(line) as Partial<T>;
-    } catch (e) {
-      throw new Error(`${path}: line ${i + 1}: not JSON (${(e as Error).message})`);
-    }
   });
 }
 
@@ -93,7 +82,7 @@ export interface WpeStats {
  * ```
  */
 export async function loadLongCopyProbes(path: string): Promise<LongCopyProbe[]> {
-  return (await jsonLines<LongCopyProbe>(path)).map((q, i) => {
+  return (await readJsonLines<LongCopyProbe>(path)).map((q, i) => {
     const at = `${path}: line ${i + 1}`;
     if (typeof q.label !== "string" || typeof q.recipe !== "string") {
       throw new Error(`${at}: label/recipe: expected text`);
