@@ -415,3 +415,63 @@ Deno.test("repeat_copies writes back-to-back copies that fit, keeps the one-copy
   }
   assert(msg.includes("repeat_copies") && msg.includes("got 0"), `message: ${msg}`);
 });
+
+Deno.test("repeat_random_ids fills the source span with ids from the range before copying, and is validated", async () => {
+  const row = Int32Array.from({ length: 129 }, (_, i) => 1000 + i);
+  for (let g = 0; g < 100; g++) {
+    const plain = repeatSpan(row, [16, 256], new Rng(0, `test/random/${g}`), 0.25, 4);
+    const { row: out, span } = repeatSpan(row, [16, 256], new Rng(0, `test/random/${g}`), 0.25, 4, [5, 50]);
+    assert(JSON.stringify(span) === JSON.stringify(plain.span), "the ids are drawn after the span's place");
+    for (let j = 0; j < row.length; j++) {
+      const c = j - span.dst;
+      if (j >= span.src && j < span.src + span.len) assert(out[j]! >= 5 && out[j]! < 50, `source id ${out[j]}`);
+      else if (c >= 0 && c < span.copies * span.len) {
+        assert(out[j] === out[span.src + (c % span.len)], `row ${g} position ${j} is a copy of the new source`);
+      } else assert(out[j] === row[j], `row ${g} position ${j} is untouched`);
+    }
+  }
+  let msg = "";
+  try {
+    quickCfg({ repeat_fraction: 0.5, repeat_span: [4, 12], repeat_random_ids: [7, 7] });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("repeat_random_ids") && msg.includes("[7, 7]"), `message: ${msg}`);
+  await initBackend();
+  const model = Gpt2.random(TINY, 0);
+  try {
+    const cfg = (ids: [number, number]) =>
+      quickCfg({ repeat_fraction: 1, repeat_span: [4, 12], repeat_random_ids: ids, total_steps: 2 });
+    await expectReject(trainLm(model, tinyData(), cfg([2, 25]), { progress: false }), "[0, 24)", "[2, 25)");
+    await expectReject(trainLm(model, tinyData(), cfg([0, 24]), { progress: false }), "BOS 0", "[0, 24)");
+    await trainLm(model, tinyData(), cfg([1, 24]), { progress: false });
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("repeat_span_draw: cut puts most short-row spans at the cap, within spreads them, and is validated", () => {
+  const row = new Int32Array(129);
+  const count = (draw: "cut" | "within") => {
+    const n = new Map<number, number>();
+    for (let g = 0; g < 2000; g++) {
+      const { span } = repeatSpan(row, [16, 256], new Rng(0, `test/draw/${g}`), 0.25, 4, undefined, draw);
+      n.set(span.len, (n.get(span.len) ?? 0) + 1);
+    }
+    return n;
+  };
+  const cut = count("cut"), within = count("within");
+  assert((cut.get(32) ?? 0) > 1800, `cut: ${cut.get(32)} of 2000 spans at the cap 32`);
+  assert([...within.keys()].every((L) => L >= 16 && L <= 32), `within: lengths ${[...within.keys()]}`);
+  assert(within.size === 17 && Math.max(...within.values()) < 200, `within: ${within.size} lengths, spread evenly`);
+  const plain = repeatSpan(row, [16, 256], new Rng(0, "test/draw/0"), 0.25, 4);
+  const same = repeatSpan(row, [16, 256], new Rng(0, "test/draw/0"), 0.25, 4, undefined, "cut");
+  assert(JSON.stringify(plain.span) === JSON.stringify(same.span), "cut is the rule before the field existed");
+  let msg = "";
+  try {
+    quickCfg({ repeat_fraction: 0.5, repeat_span: [4, 12], repeat_span_draw: "clip" as "cut" });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("repeat_span_draw") && msg.includes('"clip"'), `message: ${msg}`);
+});

@@ -59,6 +59,12 @@ export interface InductionCondition {
   d_model?: number;
   /** Heads for this condition (absent: the config's). */
   n_head?: number;
+  /** Layers for this condition (absent: the config's). */
+  n_layer?: number;
+  /** Vocabulary for this condition, training and evaluation rows alike (absent: the config's). */
+  vocab?: number;
+  /** Peak learning rate for this condition (absent: the config's). */
+  lr?: number;
   /**
    * Training rows: `"repeat"` (absent: the same) repeat their first half, a
    * copy always `half` back; `"varied"`: uniformly random rows in which one span
@@ -207,22 +213,23 @@ export function runInductionCondition(
 ): InductionPoint[] {
   const T = 2 * cond.half;
   const stages = inductionStages(cond);
+  const vocab = cond.vocab ?? cfg.vocab, lr = cond.lr ?? cfg.lr;
   const model = Gpt2.random(
     defaultGpt2Config({
-      n_layer: cfg.n_layer,
+      n_layer: cond.n_layer ?? cfg.n_layer,
       d_model: cond.d_model ?? cfg.d_model,
       n_head: cond.n_head ?? cfg.n_head,
       n_ctx: T,
-      d_vocab: cfg.vocab,
+      d_vocab: vocab,
     }),
     cfg.seed,
     { wpe: cond.wpe },
   );
-  const optimizer = fusedAdam(cfg.lr, 0.9, 0.95, 1e-8);
-  const lm = defaultLmTrainConfig({ n_ctx: T, batch_rows: cond.rows, micro_batch_rows: cond.rows, lr: cfg.lr });
+  const optimizer = fusedAdam(lr, 0.9, 0.95, 1e-8);
+  const lm = defaultLmTrainConfig({ n_ctx: T, batch_rows: cond.rows, micro_batch_rows: cond.rows, lr });
   const trainRng = new Rng(cfg.seed, `induction-task/${cond.name}/train`);
   const evalRng = new Rng(cfg.seed, "induction-task/eval");
-  const evalRows = Array.from({ length: cfg.eval_rows }, () => repeatedRow(evalRng, cond.half, cfg.vocab));
+  const evalRows = Array.from({ length: cfg.eval_rows }, () => repeatedRow(evalRng, cond.half, vocab));
   const offsetRng = (cond.short_offsets ?? "zero") === "random"
     ? new Rng(cfg.seed, `induction-task/${cond.name}/offsets`)
     : null;
@@ -235,13 +242,13 @@ export function runInductionCondition(
       const short = stage !== undefined;
       const half = stage?.half ?? cond.half;
       const n = (cond.rows * cond.half) / half;
-      const rows = Array.from({ length: n }, () => makeRow(trainRng, half, cfg.vocab));
+      const rows = Array.from({ length: n }, () => makeRow(trainRng, half, vocab));
       const stepCfg = short ? { ...lm, n_ctx: 2 * half, batch_rows: n, micro_batch_rows: n } : lm;
       // stage rows at random absolute positions [offset, offset + 2·half) of the model's n_ctx, when asked
       const offsets = short && offsetRng !== null
         ? Int32Array.from({ length: n }, () => offsetRng.int(T - 2 * half + 1))
         : undefined;
-      const { loss } = trainStep(model, optimizer, rows, stepCfg, cfg.lr, undefined, offsets);
+      const { loss } = trainStep(model, optimizer, rows, stepCfg, lr, undefined, offsets);
       if (!Number.isFinite(loss)) throw new Error(`induction task "${cond.name}": loss ${loss} at step ${s}`);
       tokens += n * 2 * half;
       if (s % cfg.eval_every === 0) {
@@ -258,12 +265,36 @@ export function runInductionCondition(
   }
 }
 
+/** Rows of 128 whose segment of 16–64 random tokens repeats to fill the row (copying by content only). */
+const PERIODIC_128: InductionCondition = {
+  name: "rows of 128, segments of 16-64 repeated",
+  half: 64,
+  rows: 32,
+  wpe: "normal",
+  copies: "periodic",
+};
+
+/**
+ * {@link PERIODIC_128} and one change at a time toward the LM pilots' settings (added after those pilots formed no
+ * copying on rows of 128 of random-token copies): the pilots' learning rate and sinusoidal start. Single runs of one
+ * seed each: where formation falls near the 800-step end, a later or earlier point is not resolved. The per-condition
+ * `vocab`, `n_layer` and `d_model` overrides allow the pilots' vocabulary, depth and width as further conditions.
+ */
+const PERIODIC_128_VARIANTS: readonly InductionCondition[] = [
+  PERIODIC_128,
+  { ...PERIODIC_128, name: `${PERIODIC_128.name}, lr 2e-3`, lr: 2e-3 },
+  { ...PERIODIC_128, name: `${PERIODIC_128.name}, sinusoidal start`, wpe: "sinusoid" },
+];
+
 /**
  * The conditions the project runs: short rows (64 tokens) as the control that
  * the trainer can form the heads at all, then rows of 1024 tokens with the
  * same tokens per step: GPT-2's normal positional start, the sinusoidal start,
  * 400 short-row steps first, and both; last, 400 short-row steps with each
  * short row at a random absolute position (every positional embedding trained).
+ * Added later: gentler row growth, rows of 64 whose copies sit at varying
+ * distances, and rows of 128 of repeated segments with one pilot setting
+ * changed at a time.
  */
 export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
   { name: "rows of 64", half: 32, rows: 64, wpe: "normal" },
@@ -306,6 +337,7 @@ export const INDUCTION_CONDITIONS: readonly InductionCondition[] = [
   },
   { name: "rows of 64, copies at varied distances", half: 32, rows: 64, wpe: "normal", copies: "varied" },
   { name: "rows of 64, segments of 8-32 repeated", half: 32, rows: 64, wpe: "normal", copies: "periodic" },
+  ...PERIODIC_128_VARIANTS,
 ];
 
 /** The file `scripts/induction_formation.ts` writes. */
@@ -339,11 +371,13 @@ export async function loadInductionFormation(path: string): Promise<InductionFor
 /** Copying gain (first half − repeated half) against training steps, one line per condition. */
 export function inductionFormationFigure(rec: InductionFormationRecord): Figure {
   return figure(
-    rec.runs.map((r) =>
+    rec.runs.map((r, i) =>
       lineTrace(r.curve.map((q) => q.step), r.curve.map((q) => q.gain), {
         name: r.condition.name,
         mode: "lines+markers",
         markerSize: 6,
+        // the colour cycle has 8 colours: later conditions repeat one, so they are dashed
+        ...(i >= 8 ? { dash: "dash" as const } : {}),
       })
     ),
     {

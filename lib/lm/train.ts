@@ -128,6 +128,26 @@ export interface LmTrainConfig {
    */
   repeat_copies?: number;
   /**
+   * Token ids `[lo, hi)` of synthetic copied spans: when present, the source
+   * span of every copy is first overwritten with ids drawn uniformly from this
+   * range (then copied as usual), so its first occurrence is unpredictable and
+   * the copies are predictable only by induction; absent: the row's own text is
+   * copied. Must lie inside the model's vocabulary and leave out the BOS id
+   * (checked by {@link trainLm}). Optional and absent from
+   * {@link defaultLmTrainConfig}, so configs written before it keep their hashes.
+   */
+  repeat_random_ids?: [number, number];
+  /**
+   * How a drawn span length above the cap `⌊(len − 1) · repeat_max_fraction⌋`
+   * is handled: `"cut"` (absent: the same) cuts it to the cap, so on short rows
+   * most spans have exactly the cap's length and back-to-back copies sit exactly
+   * that far back (with spans of 16–256 at a quarter of rows of 128, 93% of rows
+   * copy at distance 32: a fixed-offset head predicts them); `"within"` draws the
+   * length uniformly from `[min, min(max, cap)]`, so the distance varies on every
+   * row length. Optional and absent from {@link defaultLmTrainConfig}.
+   */
+  repeat_span_draw?: "cut" | "within";
+  /**
    * Sequence-length curriculum: stages `[until_step, ctx]`, ascending, each
    * `ctx` dividing `n_ctx`. Steps before `until_step` (and after the previous
    * stage) train on rows of `ctx` positions, `batch_rows · n_ctx / ctx` of them
@@ -219,6 +239,7 @@ const ABSENT = {
   ctx_offsets: "zero",
   repeat_max_fraction: 0.5,
   repeat_copies: 1,
+  repeat_span_draw: "cut",
   wpe_warmup_steps: 0,
   wpe_hold_steps: 0,
 } as const;
@@ -291,6 +312,16 @@ export function validateLmTrainConfig(c: LmTrainConfig): void {
   const k = c.repeat_copies ?? ABSENT.repeat_copies;
   if (!(Number.isSafeInteger(k) && k >= 1)) {
     throw new RangeError(`LmTrainConfig.repeat_copies: expected an integer ≥ 1, got ${k}`);
+  }
+  const draw = c.repeat_span_draw ?? ABSENT.repeat_span_draw;
+  if (draw !== "cut" && draw !== "within") {
+    throw new RangeError(`LmTrainConfig.repeat_span_draw: expected "cut" or "within", got ${JSON.stringify(draw)}`);
+  }
+  if (c.repeat_random_ids !== undefined) {
+    const [a, b] = c.repeat_random_ids;
+    if (!(Number.isSafeInteger(a) && Number.isSafeInteger(b) && a >= 0 && b > a)) {
+      throw new RangeError(`LmTrainConfig.repeat_random_ids: expected integers 0 ≤ lo < hi, got [${a}, ${b}]`);
+    }
   }
   for (const key of ["wpe_warmup_steps", "wpe_hold_steps"] as const) {
     const w = c[key] ?? ABSENT[key];
@@ -473,6 +504,11 @@ export function validationRows(
  * only by looking back `d − s` tokens. With `maxCopies` > 1, k copies (k
  * uniform in `[1, maxCopies]`, as many as fit) are written back to back from
  * d, s and d drawn so that all fit; the later copies are L after the previous.
+ * With `randomIds` `[lo, hi)`, the source span is first overwritten with ids
+ * uniform in that range (drawn after s and d), so only its copies are
+ * predictable. With `draw` "within", L is uniform in
+ * `[span[0], min(span[1], cap)]` instead of cut to the cap (a cap below
+ * `span[0]` still cuts).
  *
  * @example
  * ```ts
@@ -489,15 +525,20 @@ export function repeatSpan(
   rng: Rng,
   maxFraction = 0.5,
   maxCopies = 1,
+  randomIds?: readonly [number, number],
+  draw: "cut" | "within" = "cut",
 ): { row: Int32Array; span: { src: number; dst: number; len: number; copies: number } } {
   const n = row.length;
-  const len = Math.min(span[0] + rng.int(span[1] - span[0] + 1), Math.floor((n - 1) * maxFraction));
+  const cap = Math.floor((n - 1) * maxFraction);
+  const top = draw === "within" && cap >= span[0] ? Math.min(span[1], cap) : span[1];
+  const len = Math.min(span[0] + rng.int(top - span[0] + 1), cap);
   if (len < 1) return { row, span: { src: 0, dst: 0, len: 0, copies: 0 } };
   // k back-to-back copies (drawn only when more than one is allowed, so one copy keeps its random stream)
   const k = maxCopies > 1 ? Math.min(1 + rng.int(maxCopies), Math.floor((n - 1) / len) - 1) : 1;
   const src = 1 + rng.int(n - (k + 1) * len);
   const dst = src + len + rng.int(n - src - (k + 1) * len + 1);
   const out = row.slice();
+  if (randomIds) { for (let i = src; i < src + len; i++) out[i] = randomIds[0] + rng.int(randomIds[1] - randomIds[0]); }
   for (let j = 0; j < k; j++) out.copyWithin(dst + j * len, src, src + len);
   return { row: out, span: { src, dst, len, copies: k } };
 }
@@ -551,13 +592,16 @@ export class LmBatches {
     const out: Int32Array[] = [];
     const maxFraction = c.repeat_max_fraction ?? ABSENT.repeat_max_fraction;
     const maxCopies = c.repeat_copies ?? ABSENT.repeat_copies;
+    const draw = c.repeat_span_draw ?? ABSENT.repeat_span_draw;
     for (let g = (step - st.from) * st.rows; g < (step - st.from + 1) * st.rows; g++) {
       const row = this.#epochRows(st.ctx, Math.floor(g / perEpoch))[g % perEpoch] as Int32Array;
       if (c.repeat_fraction > 0) {
         // one stream per global row: the same step gives the same rows after a resume
         const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
         out.push(
-          rng.uniform() < c.repeat_fraction ? repeatSpan(row, c.repeat_span, rng, maxFraction, maxCopies).row : row,
+          rng.uniform() < c.repeat_fraction
+            ? repeatSpan(row, c.repeat_span, rng, maxFraction, maxCopies, c.repeat_random_ids, draw).row
+            : row,
         );
       } else out.push(row);
     }
@@ -774,6 +818,15 @@ export async function trainLm(
   validateLmTrainConfig(cfg);
   if (cfg.n_ctx > model.cfg.n_ctx) {
     throw new RangeError(`LmTrainConfig.n_ctx ${cfg.n_ctx} exceeds the model's n_ctx ${model.cfg.n_ctx}`);
+  }
+  if (cfg.repeat_random_ids) {
+    const [a, b] = cfg.repeat_random_ids;
+    if (b > model.cfg.d_vocab || (data.bos >= a && data.bos < b)) {
+      throw new RangeError(
+        `LmTrainConfig.repeat_random_ids: expected a range inside the vocabulary [0, ${model.cfg.d_vocab}) ` +
+          `that leaves out BOS ${data.bos}, got [${a}, ${b})`,
+      );
+    }
   }
   const batches = new LmBatches(data.train, data.bos, cfg);
   const evalRows = validationRows(data.validation, data.bos, cfg.n_ctx, cfg.eval_rows);

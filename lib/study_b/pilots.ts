@@ -73,7 +73,11 @@ const DOUBLING: Partial<LmTrainConfig> = {
   ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
 };
 
-/** Dense copies: spans of 16–256 tokens, at most a quarter of the row, copied 1–4 times back to back. */
+/**
+ * Dense copies: spans of 16–256 tokens, at most a quarter of the row, copied 1–4 times back to back. A longer span
+ * is cut to the quarter, so on rows of 128, 256 and 512 most spans (93%, 80%, 54%) have exactly that length and their
+ * back-to-back copies sit exactly a quarter of the row back.
+ */
 const DENSE: Partial<LmTrainConfig> = { repeat_span: [16, 256], repeat_max_fraction: 0.25, repeat_copies: 4 };
 
 function recipe(
@@ -197,6 +201,62 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
         "at every position at once",
       { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, ...DENSE, repeat_copies: 12 },
       WIDE_SIN,
+    ),
+    recipe(
+      "wide-sin-random-full",
+      "as wide-sin-dense-full with synthetic copied spans: each span's source is first overwritten with token ids " +
+        "drawn uniformly from the vocabulary (BOS left out), so its copies can be predicted only by induction and a " +
+        "copy's first occurrence carries no text statistics",
+      { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, ...DENSE, repeat_copies: 12, repeat_random_ids: [1, 8192] },
+      WIDE_SIN,
+    ),
+    recipe(
+      "wide-sin-doubling-random-offsets",
+      "synthetic copied spans as in wide-sin-random-full on a longer doubling curriculum at random absolute " +
+        "positions: rows of 128 to step 400, 256 to 600, 512 to 800, then 1024; on rows of 128 a span of random ids " +
+        "(93% of spans cut to 32 tokens, a quarter of the row) is repeated 1–4 times back to back, about 80% of " +
+        "each row: short rows that are mostly copies of random tokens, the setting in which the synthetic experiment " +
+        "formed copying by content",
+      {
+        ...DOUBLING,
+        ...DENSE,
+        ctx_curriculum: [[400, 128], [600, 256], [800, 512]],
+        ctx_offsets: "random",
+        repeat_random_ids: [1, 8192],
+      },
+      WIDE_SIN,
+    ),
+    recipe(
+      "wide-random-offsets-lr1e3",
+      "synthetic copied spans as in wide-sin-doubling-random-offsets with two changes that let copying by content " +
+        "form sooner in single synthetic runs on rows of 128 (peak lr 1e-3 instead of 2e-3, positional embeddings " +
+        "started from the normal draw instead of sinusoids), and a longer first stage: rows of 128 at random absolute " +
+        "positions to step 1000, then 256 to 1200, 512 to 1400, then 1024",
+      {
+        ...DOUBLING,
+        ...DENSE,
+        lr: 1e-3,
+        ctx_curriculum: [[1000, 128], [1200, 256], [1400, 512]],
+        ctx_offsets: "random",
+        repeat_random_ids: [1, 8192],
+      },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "normal" },
+    ),
+    recipe(
+      "wide-random-offsets-lr1e3-within",
+      "as wide-random-offsets-lr1e3 with span lengths drawn within the quarter-row cap (repeat_span_draw within) " +
+        "instead of cut to it: on rows of 128 spans of 16–32 tokens, evenly, so back-to-back copies sit 16–32 " +
+        "back and no fixed-offset head predicts them",
+      {
+        ...DOUBLING,
+        ...DENSE,
+        repeat_span_draw: "within",
+        lr: 1e-3,
+        ctx_curriculum: [[1000, 128], [1200, 256], [1400, 512]],
+        ctx_offsets: "random",
+        repeat_random_ids: [1, 8192],
+      },
+      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "normal" },
     ),
     recipe(
       "offset-curriculum-copy",
