@@ -141,8 +141,9 @@ export interface LmTrainConfig {
    * How a drawn span length above the cap `⌊(len − 1) · repeat_max_fraction⌋`
    * is handled: `"cut"` (absent: the same) cuts it to the cap, so on short rows
    * most spans have exactly the cap's length and back-to-back copies sit exactly
-   * that far back (with spans of 16–256 at a quarter of rows of 128, 93% of rows
-   * copy at distance 32: a fixed-offset head predicts them); `"within"` draws the
+   * that far back (with spans of 16–256 at a quarter of rows of 128, 93% of spans
+   * are 32 long, so their later copies sit 32 back, where a fixed-offset head
+   * predicts them); `"within"` draws the
    * length uniformly from `[min, min(max, cap)]`, so the distance varies on every
    * row length. Optional and absent from {@link defaultLmTrainConfig}.
    */
