@@ -62,8 +62,11 @@ const PILOT_LM: Partial<LmTrainConfig> = {
   checkpoint_every: 25,
 };
 
-/** The wide pilots' shape: d_model 256, 8 heads, positional embeddings started as sinusoids (still learned). */
-const WIDE_SIN: Partial<EmbeddedConfig> = { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "sinusoid" };
+/** The wide pilots' shape: d_model 256, 8 heads, positional embeddings started from the normal draw. */
+const WIDE_NORMAL: Partial<EmbeddedConfig> = { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "normal" };
+
+/** The wide pilots' shape with positional embeddings started as sinusoids (still learned). */
+const WIDE_SIN: Partial<EmbeddedConfig> = { ...WIDE_NORMAL, wpe_init: "sinusoid" };
 
 /** The doubling pilots' LM: lr 2e-3, 8-row micro-batches, rows of 128, 256, 512 (200 steps each), then 1024. */
 const DOUBLING: Partial<LmTrainConfig> = {
@@ -80,6 +83,28 @@ const DOUBLING: Partial<LmTrainConfig> = {
  */
 const DENSE: Partial<LmTrainConfig> = { repeat_span: [16, 256], repeat_max_fraction: 0.25, repeat_copies: 4 };
 
+/** The pilots' vocabulary size. */
+const PILOT_VOCAB = 8192;
+
+/** Copied spans of random ids: every id of the pilots' vocabulary but BOS (id 0). */
+const RANDOM_IDS: Partial<LmTrainConfig> = { repeat_random_ids: [1, PILOT_VOCAB] };
+
+/**
+ * The lr-1e-3 random-token recipe's LM: doubling-and-dense copies with `extra` (placed after them), peak lr 1e-3,
+ * rows of 128 at random absolute positions to step 1000, then 256 to 1200, 512 to 1400, then 1024.
+ */
+function randomOffsetsLr1e3(extra: Partial<LmTrainConfig> = {}): Partial<LmTrainConfig> {
+  return {
+    ...DOUBLING,
+    ...DENSE,
+    ...extra,
+    lr: 1e-3,
+    ctx_curriculum: [[1000, 128], [1200, 256], [1400, 512]],
+    ctx_offsets: "random",
+    ...RANDOM_IDS,
+  };
+}
+
 function recipe(
   name: string,
   description: string,
@@ -92,7 +117,7 @@ function recipe(
     description,
     config: defaultEmbeddedConfig({
       model: PILOT_MODEL,
-      vocab: { max_vocab: 8192, min_count: 2 },
+      vocab: { max_vocab: PILOT_VOCAB, min_count: 2 },
       lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
       ...rest,
       name: `pilot-${name}`,
@@ -207,7 +232,7 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
       "as wide-sin-dense-full with synthetic copied spans: each span's source is first overwritten with token ids " +
         "drawn uniformly from the vocabulary (BOS left out), so its copies can be predicted only by induction and a " +
         "copy's first occurrence carries no text statistics",
-      { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, ...DENSE, repeat_copies: 12, repeat_random_ids: [1, 8192] },
+      { lr: 2e-3, micro_batch_rows: 8, repeat_fraction: 1, ...DENSE, repeat_copies: 12, ...RANDOM_IDS },
       WIDE_SIN,
     ),
     recipe(
@@ -222,7 +247,7 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
         ...DENSE,
         ctx_curriculum: [[400, 128], [600, 256], [800, 512]],
         ctx_offsets: "random",
-        repeat_random_ids: [1, 8192],
+        ...RANDOM_IDS,
       },
       WIDE_SIN,
     ),
@@ -232,31 +257,16 @@ export const PILOT_RECIPES: Record<string, PilotRecipe> = Object.fromEntries(
         "form sooner in single synthetic runs on rows of 128 (peak lr 1e-3 instead of 2e-3, positional embeddings " +
         "started from the normal draw instead of sinusoids), and a longer first stage: rows of 128 at random absolute " +
         "positions to step 1000, then 256 to 1200, 512 to 1400, then 1024",
-      {
-        ...DOUBLING,
-        ...DENSE,
-        lr: 1e-3,
-        ctx_curriculum: [[1000, 128], [1200, 256], [1400, 512]],
-        ctx_offsets: "random",
-        repeat_random_ids: [1, 8192],
-      },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "normal" },
+      randomOffsetsLr1e3(),
+      WIDE_NORMAL,
     ),
     recipe(
       "wide-random-offsets-lr1e3-within",
       "as wide-random-offsets-lr1e3 with span lengths drawn within the quarter-row cap (repeat_span_draw within) " +
         "instead of cut to it: on rows of 128 spans of 16–32 tokens, evenly, so back-to-back copies sit 16–32 " +
         "back and no fixed-offset head predicts them",
-      {
-        ...DOUBLING,
-        ...DENSE,
-        repeat_span_draw: "within",
-        lr: 1e-3,
-        ctx_curriculum: [[1000, 128], [1200, 256], [1400, 512]],
-        ctx_offsets: "random",
-        repeat_random_ids: [1, 8192],
-      },
-      { model: { ...PILOT_MODEL, d_model: 256, n_head: 8 }, wpe_init: "normal" },
+      randomOffsetsLr1e3({ repeat_span_draw: "within" }),
+      WIDE_NORMAL,
     ),
     recipe(
       "offset-curriculum-copy",

@@ -87,6 +87,12 @@ import { inductionFormationFigure, lmStage, loadInductionFormation } from "@lib/
 
 await initBackend();
 const pilots = await loadPilots(join(dataDir(), "embedded", "pilots.json"));
+/** The pilot of that name; the notebook stops when pilots.json lacks it. */
+const pilotNamed = (name: string) => {
+  const p = pilots.find((c) => c.name === name);
+  check(p !== undefined, `pilot ${name} is missing from pilots.json`);
+  return p;
+};
 const f3 = (v: number) => Math.round(v * 1000) / 1000;
 pl.DataFrame(pilots.map((p) => {
   const last = p.curve.at(-1)!;
@@ -587,8 +593,7 @@ pl.DataFrame(candidates.map((p) => {
 // %%
 // the reading must stay true of the data (a sanity check, not a test): the three remedy pilots never reach 0.5 nats
 for (const name of ["wide-sin-doubling-dense-offsets", "wide-sin-doubling-dense-held", "wide-sin-dense-full"]) {
-  const p = candidates.find((c) => c.name === name);
-  check(p !== undefined, `pilot ${name} is missing from pilots.json`);
+  const p = pilotNamed(name);
   const peak = Math.max(...p.curve.map((q) => q.induction_gain));
   check(peak < 0.5, `pilot ${name} reached ${peak.toFixed(2)} nats; the reading says it never copied (< 0.5)`);
 }
@@ -619,14 +624,9 @@ for (const name of ["wide-sin-doubling-dense-offsets", "wide-sin-doubling-dense-
 
 // %%
 const randomPilots = ["wide-sin-random-full", "wide-sin-doubling-random-offsets", "wide-random-offsets-lr1e3"].map(
-  (name) => {
-    const p = pilots.find((c) => c.name === name);
-    check(p !== undefined, `pilot ${name} is missing from pilots.json`);
-    return p;
-  },
+  pilotNamed,
 );
-const denseFull = pilots.find((c) => c.name === "wide-sin-dense-full");
-check(denseFull !== undefined, "pilot wide-sin-dense-full is missing from pilots.json");
+const denseFull = pilotNamed("wide-sin-dense-full");
 pl.DataFrame(randomPilots.map((p) => {
   const last = p.curve.at(-1)!;
   const same = denseFull.curve.find((q) => q.step === last.step);
