@@ -12,6 +12,7 @@ import {
   checkSaeQuality,
   type ContextUse,
   type EmbeddedSaeQualityRow,
+  inductionRows,
   inductionScore,
   lossByPositionFigure,
   positionBins,
@@ -134,6 +135,18 @@ Deno.test("the induction test finds copying in a model trained to copy and none 
     if (before.repeats !== 4 || before.loss_by_repeat.length !== 4) throw new Error(`repeats ${before.repeats}`);
     if (Math.abs(before.gain) > 0.2) throw new Error(`untrained model gains ${before.gain} nats on repeats`);
     if (!(after.gain > 1)) throw new Error(`trained copier gains only ${after.gain} nats on repeats`);
+    // row by row: the same rows, so the mean of the rows' gains is the pooled gain; the interval brackets it
+    const byRow = inductionRows(trained, { segment: 16, ids: [2, 64], rows: 6 });
+    const pooled = inductionScore(trained, { segment: 16, ids: [2, 64], rows: 6 });
+    if (byRow.gain_by_row.length !== 6) throw new Error(`${byRow.gain_by_row.length} row gains for 6 rows`);
+    if (Math.abs(byRow.gain - pooled.gain) > 1e-6) throw new Error(`row mean ${byRow.gain} vs pooled ${pooled.gain}`);
+    for (let r = 0; r < pooled.repeats; r++) {
+      const d = Math.abs((byRow.loss_by_repeat[r] as number) - (pooled.loss_by_repeat[r] as number));
+      if (d > 1e-6) throw new Error(`repeat ${r}: row-by-row loss differs from pooled by ${d}`);
+    }
+    const [lo, hi] = byRow.gain_ci95;
+    if (!(lo < byRow.gain && byRow.gain < hi)) throw new Error(`interval [${lo}, ${hi}] misses the mean ${byRow.gain}`);
+    if (!(new Set(byRow.gain_by_row).size > 1)) throw new Error("every row has the same gain: rows are not distinct");
   } finally {
     untrained.dispose();
     trained.dispose();

@@ -237,10 +237,12 @@ export function copyDistanceFigure(probes: readonly CopyDistanceProbe[]): Figure
   });
   return figure(
     [
-      ...probes.map((p) =>
+      ...probes.map((p, i) =>
         lineTrace(p.by_segment.map((r) => r.segment), p.by_segment.map((r) => r.gain), {
           name: p.label,
           mode: "lines+markers",
+          // the colour cycle has 8 colours: later probes repeat one, so they are dashed
+          ...(i >= 8 ? { dash: "dash" as const } : {}),
         })
       ),
       bar,

@@ -112,29 +112,24 @@ export interface EmbeddedConfig {
 /**
  * The full-size embedded default, version 2 (issue 13: a model that uses its
  * context), as notebook 09's choice rule picks it from the pilots: pilot
- * "wide-sin-doubling-dense-held" of `lib/study_b/pilots.ts` run to the end.
+ * "wide-random-offsets-lr1e3-within" of `lib/study_b/pilots.ts` run to the end.
  * 4 layers × d_model 256 × 8 heads, n_ctx 1024, 8192-token vocabulary (91% of
- * training tokens; the rest map to the unknown token), positional embeddings
- * started as sinusoids (`wpe_init`) and held there for the first 600 steps
- * (`wpe_hold_steps`), learned from then on. LM 3000 steps of 8 rows × 1024
- * tokens (≈ 24.6M tokens), lr 2e-3 with 100 warm-up steps and a cosine decay;
- * the row length doubles 128 (steps 0–199), 256 (–399), 512 (–599), then 1024
- * (same tokens per step); in every row a span of 16–256 of its own tokens, at
- * most a quarter of the row, is copied 1–4 times back to back to a later place
- * (`repeat_fraction` 1, `repeat_copies` 4): the copy distance varies from row
- * to row, so only copying by content predicts it. The induction gain and
- * context difference are recorded every 250 steps (`curve`). The rule picked
- * it by the lowest context difference because no candidate pilot still copied
- * (≥ 0.5 nats) at its last point; its own curve never copied beyond 0.48 nats,
- * so a full run of this recipe would miss notebook 10's induction target and
- * no version 2 is trained or shipped until a recipe keeps copying on rows of
- * 1024; the shipped artefacts stay version 1 (d_model
- * 128, 2400 steps × 4 rows of plain text, 9.8M tokens: validation loss 4.59,
- * induction gain 0.1 nats). SAEs at 128 tokens (n_ctx / 8), expansion 16
- * (d_sae 4096), 400 steps of 4096 tokens per hook at lr 3e-3, two ℓ1
- * coefficients (0.15 × 0.75 and × 1) trained side by side per hook, the best
- * one meeting the bars shipped; the control SAEs (`control_sae`) the same on
- * 1024-token rows.
+ * training tokens; the rest map to the unknown token), GPT-2's normal draw for
+ * the positional embeddings. LM 3000 steps of 8 rows × 1024 tokens (≈ 24.6M
+ * tokens), lr 1e-3 with 100 warm-up steps and a cosine decay; rows of 128
+ * (steps 0–999), 256 (–1199), 512 (–1399), then 1024, with the same tokens per
+ * step, each short row placed at a random absolute position (`ctx_offsets`) so
+ * every positional embedding trains from the start. In every row a span of
+ * 16–256 tokens, drawn evenly up to a quarter of the row (`repeat_span_draw`
+ * "within"), is overwritten with ids drawn uniformly from the vocabulary (BOS
+ * excepted; `repeat_random_ids`) and copied 1–4 times back to back to a later
+ * place (`repeat_fraction` 1, `repeat_copies` 4): only copying by content
+ * predicts the copies, at distances that vary from row to row. The induction
+ * gain and context difference are recorded every 250 steps (`curve`). SAEs at
+ * 128 tokens (n_ctx / 8), expansion 16 (d_sae 4096), 400 steps of 4096 tokens
+ * per hook at lr 3e-3, two ℓ1 coefficients (0.15 × 0.75 and × 1) trained side
+ * by side per hook, the best one meeting the bars shipped; the control SAEs
+ * (`control_sae`) the same on 1024-token rows.
  *
  * @example
  * ```ts
@@ -147,7 +142,7 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
     name: "embedded-gpt2",
     model: { n_layer: 4, d_model: 256, n_head: 8, n_ctx: 1024, layer_norm_epsilon: 1e-5 },
     model_seed: 0,
-    wpe_init: "sinusoid",
+    wpe_init: "normal",
     vocab: { max_vocab: 8192, min_count: 2 },
     lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
     sae_corpora: ["sotu", "spam-assassin"],
@@ -156,7 +151,7 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
       total_steps: 3000,
       batch_rows: 8,
       micro_batch_rows: 8,
-      lr: 2e-3,
+      lr: 1e-3,
       warmup_steps: 100,
       eval_every: 250,
       eval_rows: 8,
@@ -165,8 +160,10 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
       repeat_span: [16, 256],
       repeat_max_fraction: 0.25,
       repeat_copies: 4,
-      ctx_curriculum: [[200, 128], [400, 256], [600, 512]],
-      wpe_hold_steps: 600,
+      repeat_span_draw: "within",
+      repeat_random_ids: [1, 8192],
+      ctx_curriculum: [[1000, 128], [1200, 256], [1400, 512]],
+      ctx_offsets: "random",
     }),
     sae: defaultSaeTrainingConfig({
       context_size: 128,

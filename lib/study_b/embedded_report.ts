@@ -30,6 +30,7 @@ import { loadSaeLens } from "../sae/saelens.ts";
 import type { Gpt2 } from "../lm/gpt2.ts";
 import { evaluateModelSae, type SaeQuality, saeRows, type SaeTrainingConfig } from "../splice/sae_training.ts";
 import { lossByPosition, validationRows } from "../lm/train.ts";
+import { meanInterval } from "../metrics/bootstrap.ts";
 import type { TokenMap } from "../lm/token_map.ts";
 import { BOS_TOKEN_ID, decodeTokens } from "../tokenizer/tokenizer.ts";
 import type { LmRecord, SaeRecord } from "./embedded.ts";
@@ -197,8 +198,31 @@ export interface InductionScore {
  */
 export function inductionScore(
   model: Gpt2,
-  opts: { rows?: number; segment?: number; ids?: [number, number]; seed?: number; positions?: number } = {},
+  opts: InductionOptions = {},
 ): InductionScore {
+  const { rows, T, L } = inductionTestRows(model, opts);
+  const { sum, count } = lossByPosition(model, rows, 1);
+  const loss_by_repeat = repeatMeans(Array.from(sum, (v) => v / count), T, L);
+  return {
+    rows: rows.length,
+    segment: L,
+    repeats: loss_by_repeat.length,
+    loss_by_repeat,
+    gain: firstMinusLater(loss_by_repeat),
+  };
+}
+
+/** Options of the induction test: rows (default 4), segment length (default positions / 4), ids [lo, hi), seed, positions. */
+export interface InductionOptions {
+  rows?: number;
+  segment?: number;
+  ids?: [number, number];
+  seed?: number;
+  positions?: number;
+}
+
+/** The induction test's rows (BOS, then the segment repeated to `T` tokens), its positions `T` and segment `L`. */
+function inductionTestRows(model: Gpt2, opts: InductionOptions): { rows: Int32Array[]; T: number; L: number } {
   const T = opts.positions ?? model.cfg.n_ctx, L = opts.segment ?? Math.floor(T / 4);
   check(
     Number.isSafeInteger(T) && T >= 16 && T <= model.cfg.n_ctx,
@@ -217,21 +241,64 @@ export function inductionScore(
     for (let j = 1; j <= T; j++) row[j] = seg[(j - 1) % L] as number;
     return row;
   });
-  const { sum, count } = lossByPosition(model, rows, 1);
+  return { rows, T, L };
+}
+
+/** Mean loss over each repeat of the segment (its first 4 tokens left out) from the loss at every position. */
+function repeatMeans(lossAt: readonly number[], T: number, L: number): number[] {
   // position j predicts token j + 1, which is segment element j % L of repeat ⌊j / L⌋
-  const repeats = Math.floor(T / L);
-  const loss_by_repeat = Array.from({ length: repeats }, (_, r) => {
+  return Array.from({ length: Math.floor(T / L) }, (_, r) => {
     let t = 0, n = 0;
-    for (let j = r * L + 4; j < (r + 1) * L; j++) (t += (sum[j] as number) / count, n++);
+    for (let j = r * L + 4; j < (r + 1) * L; j++) (t += lossAt[j] as number, n++);
     return t / n;
   });
+}
+
+/** The first repeat's loss minus the mean of the later repeats'. */
+function firstMinusLater(loss_by_repeat: readonly number[]): number {
   const later = loss_by_repeat.slice(1);
+  return (loss_by_repeat[0] as number) - later.reduce((s, v) => s + v, 0) / later.length;
+}
+
+/** {@link inductionScore} row by row: every row's gain, their mean and its normal 95% interval over rows. */
+export interface InductionRows extends InductionScore {
+  /** Each row's first-repeat loss minus the mean of its later repeats' (row order of the test). */
+  gain_by_row: number[];
+  /** Normal 95% interval of the mean gain over rows (mean ± 1.96 · sd / √rows). */
+  gain_ci95: [number, number];
+}
+
+/**
+ * The induction test of {@link inductionScore} (same rows for the same
+ * options) scored row by row, so the gain comes with an interval over rows.
+ * `gain` is the mean of the rows' gains (equal to inductionScore's up to
+ * float rounding: every row has the same positions).
+ *
+ * @example
+ * ```ts
+ * // const ind = inductionRows(model, { segment: 64, positions: 512, rows: 32 });
+ * // ind.gain_ci95[0] >= 2; // copying, with the interval above the bar
+ * ```
+ */
+export function inductionRows(model: Gpt2, opts: InductionOptions = {}): InductionRows {
+  const { rows, T, L } = inductionTestRows(model, opts);
+  const perRow = rows.map((row) => {
+    const { sum, count } = lossByPosition(model, [row], 1);
+    return repeatMeans(Array.from(sum, (v) => v / count), T, L);
+  });
+  const gain_by_row = perRow.map(firstMinusLater);
+  const loss_by_repeat = (perRow[0] ?? []).map((_, r) =>
+    perRow.reduce((s, q) => s + (q[r] as number), 0) / perRow.length
+  );
+  const ci = meanInterval(gain_by_row);
   return {
     rows: rows.length,
     segment: L,
-    repeats,
+    repeats: loss_by_repeat.length,
     loss_by_repeat,
-    gain: (loss_by_repeat[0] as number) - later.reduce((s, v) => s + v, 0) / later.length,
+    gain: ci.estimate,
+    gain_by_row,
+    gain_ci95: [ci.lo, ci.hi],
   };
 }
 

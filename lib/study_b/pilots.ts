@@ -119,6 +119,8 @@ function recipe(
       model: PILOT_MODEL,
       vocab: { max_vocab: PILOT_VOCAB, min_count: 2 },
       lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
+      // GPT-2's normal draw unless the recipe names another start, whatever the default's is
+      wpe_init: "normal",
       ...rest,
       name: `pilot-${name}`,
       lm: defaultLmTrainConfig({ ...PILOT_LM, ...lm }),
