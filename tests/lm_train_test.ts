@@ -271,7 +271,7 @@ Deno.test("repeat_max_fraction: at one half a short row's copy sits half a row b
   const modeShare = (span: [number, number], f: number) => {
     const count = new Map<number, number>();
     for (let g = 0; g < 2000; g++) {
-      const { span: s } = repeatSpan(new Int32Array(129), span, new Rng(0, `test/distance/${g}`), f);
+      const { span: s } = repeatSpan(new Int32Array(129), span, new Rng(0, `test/distance/${g}`), { maxFraction: f });
       count.set(s.dst - s.src, (count.get(s.dst - s.src) ?? 0) + 1);
     }
     return { share: Math.max(...count.values()) / 2000, distinct: count.size };
@@ -394,10 +394,13 @@ Deno.test("repeat_copies writes back-to-back copies that fit, keeps the one-copy
   const row = Int32Array.from({ length: 129 }, (_, i) => 1000 + i);
   let many = 0;
   for (let g = 0; g < 300; g++) {
-    const one = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), 0.25);
-    const same = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), 0.25, 1);
+    const one = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), { maxFraction: 0.25 });
+    const same = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), { maxFraction: 0.25, maxCopies: 1 });
     assert(one.row.join() === same.row.join() && one.span.copies === 1, "maxCopies 1 is the one-copy rule");
-    const { row: out, span } = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), 0.25, 4);
+    const { row: out, span } = repeatSpan(row, [16, 256], new Rng(0, `test/copies/${g}`), {
+      maxFraction: 0.25,
+      maxCopies: 4,
+    });
     assert(span.copies >= 1 && span.copies <= 4 && span.dst + span.copies * span.len <= row.length, "copies fit");
     if (span.copies > 1) many++;
     for (let j = 0; j < row.length; j++) {
@@ -419,8 +422,12 @@ Deno.test("repeat_copies writes back-to-back copies that fit, keeps the one-copy
 Deno.test("repeat_random_ids fills the source span with ids from the range before copying, and is validated", async () => {
   const row = Int32Array.from({ length: 129 }, (_, i) => 1000 + i);
   for (let g = 0; g < 100; g++) {
-    const plain = repeatSpan(row, [16, 256], new Rng(0, `test/random/${g}`), 0.25, 4);
-    const { row: out, span } = repeatSpan(row, [16, 256], new Rng(0, `test/random/${g}`), 0.25, 4, [5, 50]);
+    const plain = repeatSpan(row, [16, 256], new Rng(0, `test/random/${g}`), { maxFraction: 0.25, maxCopies: 4 });
+    const { row: out, span } = repeatSpan(row, [16, 256], new Rng(0, `test/random/${g}`), {
+      maxFraction: 0.25,
+      maxCopies: 4,
+      randomIds: [5, 50],
+    });
     assert(JSON.stringify(span) === JSON.stringify(plain.span), "the ids are drawn after the span's place");
     for (let j = 0; j < row.length; j++) {
       const c = j - span.dst;
@@ -455,7 +462,11 @@ Deno.test("repeat_span_draw: cut puts most short-row spans at the cap, within sp
   const count = (draw: "cut" | "within") => {
     const n = new Map<number, number>();
     for (let g = 0; g < 2000; g++) {
-      const { span } = repeatSpan(row, [16, 256], new Rng(0, `test/draw/${g}`), 0.25, 4, undefined, draw);
+      const { span } = repeatSpan(row, [16, 256], new Rng(0, `test/draw/${g}`), {
+        maxFraction: 0.25,
+        maxCopies: 4,
+        draw,
+      });
       n.set(span.len, (n.get(span.len) ?? 0) + 1);
     }
     return n;
@@ -464,8 +475,8 @@ Deno.test("repeat_span_draw: cut puts most short-row spans at the cap, within sp
   assert((cut.get(32) ?? 0) > 1800, `cut: ${cut.get(32)} of 2000 spans at the cap 32`);
   assert([...within.keys()].every((L) => L >= 16 && L <= 32), `within: lengths ${[...within.keys()]}`);
   assert(within.size === 17 && Math.max(...within.values()) < 200, `within: ${within.size} lengths, spread evenly`);
-  const plain = repeatSpan(row, [16, 256], new Rng(0, "test/draw/0"), 0.25, 4);
-  const same = repeatSpan(row, [16, 256], new Rng(0, "test/draw/0"), 0.25, 4, undefined, "cut");
+  const plain = repeatSpan(row, [16, 256], new Rng(0, "test/draw/0"), { maxFraction: 0.25, maxCopies: 4 });
+  const same = repeatSpan(row, [16, 256], new Rng(0, "test/draw/0"), { maxFraction: 0.25, maxCopies: 4, draw: "cut" });
   assert(JSON.stringify(plain.span) === JSON.stringify(same.span), "cut is the rule before the field existed");
   let msg = "";
   try {

@@ -144,7 +144,7 @@ export interface InductionPoint {
 function variedCopyRow(rng: Rng, half: number, vocab: number): Int32Array {
   const r = Int32Array.from({ length: 2 * half + 1 }, () => 1 + rng.int(vocab - 1));
   const len = Math.max(1, Math.floor(half / 2));
-  return repeatSpan(r, [len, len], rng, 0.25).row;
+  return repeatSpan(r, [len, len], rng, { maxFraction: 0.25 }).row;
 }
 
 /** A random segment of p tokens (p uniform in [half/4, half]) repeated to fill `2·half + 1` tokens. */

@@ -495,10 +495,22 @@ export function validationRows(
   return out;
 }
 
+/** How {@link repeatSpan} draws its copies (each field's default in brackets). */
+export interface RepeatSpanOptions {
+  /** Longest span as a fraction of the row's `len − 1` tokens [0.5]. */
+  maxFraction?: number;
+  /** Most back-to-back copies [1]. */
+  maxCopies?: number;
+  /** Overwrite the source span with ids uniform in `[lo, hi)` before copying it [absent: keep the text]. */
+  randomIds?: readonly [number, number];
+  /** Span lengths above the cap: "cut" to it, or drawn "within" it ["cut"]. */
+  draw?: "cut" | "within";
+}
+
 /**
  * A copy of `row` (n_ctx + 1 tokens, BOS at 0) in which the span
  * `[s, s + L)` is written again at `[d, d + L)`: L uniform in `span` and cut
- * to `⌊(len − 1) · maxFraction⌋` (default 0.5; see `repeat_max_fraction`), s
+ * to `⌊(len − 1) · maxFraction⌋` (`opts`; see `repeat_max_fraction`), s
  * uniform in `[1, len − 2L]`, d uniform in `[s + L, len − L]`. The copy
  * overwrites text, so the row keeps its length and its document boundaries
  * inside the span. Positions of the copy after its first token are predictable
@@ -524,11 +536,9 @@ export function repeatSpan(
   row: Int32Array,
   span: readonly [number, number],
   rng: Rng,
-  maxFraction = 0.5,
-  maxCopies = 1,
-  randomIds?: readonly [number, number],
-  draw: "cut" | "within" = "cut",
+  opts: RepeatSpanOptions = {},
 ): { row: Int32Array; span: { src: number; dst: number; len: number; copies: number } } {
+  const { maxFraction = 0.5, maxCopies = 1, randomIds, draw = "cut" } = opts;
   const n = row.length;
   const cap = Math.floor((n - 1) * maxFraction);
   const top = draw === "within" && cap >= span[0] ? Math.min(span[1], cap) : span[1];
@@ -601,7 +611,7 @@ export class LmBatches {
         const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
         out.push(
           rng.uniform() < c.repeat_fraction
-            ? repeatSpan(row, c.repeat_span, rng, maxFraction, maxCopies, c.repeat_random_ids, draw).row
+            ? repeatSpan(row, c.repeat_span, rng, { maxFraction, maxCopies, randomIds: c.repeat_random_ids, draw }).row
             : row,
         );
       } else out.push(row);
