@@ -15,30 +15,28 @@
  * @module
  */
 
-import { parseArgs } from "./train_cli.ts";
+import { parseArgs, stringFlag } from "./train_cli.ts";
 import { initBackend } from "../lib/engine/backend.ts";
 import { dataDir } from "../lib/env.ts";
-import { loadEmbedded, splitDocs } from "../lib/study_b/embedded.ts";
-import { bitsPerByte, contextUse, inductionRows } from "../lib/study_b/embedded_report.ts";
+import { embeddedPaths, loadEmbedded, splitDocs } from "../lib/study_b/embedded.ts";
+import { bitsPerByte, contextUse, inductionRows, pilotInductionIds } from "../lib/study_b/embedded_report.ts";
+import { contextTargetSpans } from "../lib/study_b/context_probe.ts";
 import { copyDistance, copyVerdict } from "../lib/study_b/copy_distance.ts";
 import { validationRows } from "../lib/lm/train.ts";
 import type { CorpusName } from "../lib/data/corpora.ts";
 
-const args = parseArgs(Deno.args);
-const rootFlag = args.get("root");
-if (rootFlag === true) throw new Error("--root: expected a folder, got nothing");
+const root = stringFlag(parseArgs(Deno.args), "root") ?? dataDir();
 await initBackend();
-const root = rootFlag ?? dataDir();
 const emb = await loadEmbedded({ root });
 const m = emb.model, V = m.cfg.d_vocab, n_ctx = m.cfg.n_ctx;
 try {
-  const lmRecord = JSON.parse(await Deno.readTextFile(`${root}/embedded/training/lm_record.json`));
+  const lmRecord = JSON.parse(await Deno.readTextFile(embeddedPaths(root).lmRecord));
   const corpora = lmRecord.config.lm_corpora as CorpusName[];
   const enc = (docs: Int32Array[]) => docs.map((d) => emb.tokenMap.encode(d));
   const ind = inductionRows(m, { segment: 64, positions: 512, ids: [1, V], rows: 32 });
-  const mid = inductionRows(m, { segment: 64, positions: 512, ids: [Math.floor(V / 64), Math.floor(V / 2)], rows: 32 });
+  const mid = inductionRows(m, { segment: 64, positions: 512, ids: pilotInductionIds(V), rows: 32 });
   const cd = copyDistance(m);
-  const spans = { early: [65, 129] as [number, number], late: [513, 1024] as [number, number], progress: false };
+  const spans = { ...contextTargetSpans(n_ctx), progress: false };
   const pooledDocs = (await splitDocs(corpora, "validation")).docs;
   const pooled = contextUse(m, validationRows(enc(pooledDocs), 0, n_ctx), { label: "pooled", ...spans });
   const perCorpus = [];

@@ -54,7 +54,8 @@ export interface TrainingCliOptions {
   control: boolean;
 }
 
-function stringFlag(args: Map<string, string | true>, name: string): string | undefined {
+/** The value of `--name`, undefined when absent; throws when the flag has no value. */
+export function stringFlag(args: Map<string, string | true>, name: string): string | undefined {
   const v = args.get(name);
   if (v === true) throw new Error(`--${name} needs a value`);
   return v;

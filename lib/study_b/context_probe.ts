@@ -78,15 +78,23 @@ export function measurePilotPoint(
   });
   const fits = APERIODIC_SEGMENTS.filter((L) => 2 * L <= positions);
   const aperiodic = fits.length === 0 ? null : Math.min(...copyDistance(model, fits, positions).map((r) => r.gain));
-  // at n_ctx 1024: positions 65–128 (inside the SAE window) against 513–1023
   const T = (rows[0] as Int32Array).length - 1;
-  const use = contextUse(model, rows, {
-    label: "pilot validation",
-    early: [T / 16 + 1, T / 8 + 1],
-    late: [T / 2 + 1, T],
-    progress: false,
-  });
+  const use = contextUse(model, rows, { label: "pilot validation", ...contextTargetSpans(T), progress: false });
   return { induction, aperiodic, use };
+}
+
+/**
+ * The context target's spans on rows of `T` positions, as `contextUse` takes them ([from, to)): positions
+ * T/16 + 1 … T/8 (inside the SAE window) against T/2 + 1 … T − 1; at n_ctx 1024, 65–128 against 513–1023.
+ *
+ * @example
+ * ```ts
+ * import { contextTargetSpans } from "./context_probe.ts";
+ * contextTargetSpans(1024); // { early: [65, 129], late: [513, 1024] }
+ * ```
+ */
+export function contextTargetSpans(T: number): { early: [number, number]; late: [number, number] } {
+  return { early: [T / 16 + 1, T / 8 + 1], late: [T / 2 + 1, T] };
 }
 
 /**

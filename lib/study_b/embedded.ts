@@ -109,6 +109,9 @@ export interface EmbeddedConfig {
   curve_rows: number;
 }
 
+/** The default's vocabulary size; the copied spans' random ids cover all of it but BOS. */
+const DEFAULT_VOCAB = 8192;
+
 /**
  * The full-size embedded default, version 2 (issue 13: a model that uses its
  * context), as notebook 09's choice rule picks it from the pilots: pilot
@@ -143,7 +146,7 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
     model: { n_layer: 4, d_model: 256, n_head: 8, n_ctx: 1024, layer_norm_epsilon: 1e-5 },
     model_seed: 0,
     wpe_init: "normal",
-    vocab: { max_vocab: 8192, min_count: 2 },
+    vocab: { max_vocab: DEFAULT_VOCAB, min_count: 2 },
     lm_corpora: ["sotu", "spam-assassin", "moby-dick"],
     sae_corpora: ["sotu", "spam-assassin"],
     lm: defaultLmTrainConfig({
@@ -161,7 +164,7 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
       repeat_max_fraction: 0.25,
       repeat_copies: 4,
       repeat_span_draw: "within",
-      repeat_random_ids: [1, 8192],
+      repeat_random_ids: [1, DEFAULT_VOCAB],
       ctx_curriculum: [[1000, 128], [1200, 256], [1400, 512]],
       ctx_offsets: "random",
     }),
