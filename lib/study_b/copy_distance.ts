@@ -251,7 +251,8 @@ export function copyDistanceFigure(probes: readonly CopyDistanceProbe[]): Figure
       title: { text: `Copying by segment length: induction gains at every length, a fixed-offset head only at some` },
       xaxis: { title: { text: "segment length (tokens); positions probed: 512 unless the label says otherwise" } },
       yaxis: { title: { text: "induction gain (nats)" } },
-      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.2, yanchor: "top" },
+      // below the axis title, which sits at about y −0.15
+      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.25, yanchor: "top" },
       height: 600,
     },
   );
