@@ -52,7 +52,7 @@ try {
     copy_distance: { ...copyVerdict(cd, undefined, root), gains: cd.map((r) => [r.segment, r.gain]) },
     context: { rows: pooled.rows, early: pooled.early, late: pooled.late, diff: pooled.diff, ci95: pooled.diff_ci95 },
     context_by_corpus: perCorpus,
-    bits_per_byte: bitsPerByte(m, emb.tokenMap, pooledDocs, n_ctx, { progress: false }),
+    bits_per_byte: bitsPerByte(m, emb.tokenMap, pooledDocs, n_ctx, { progress: false, losses: pooled }),
   }));
 } finally {
   m.dispose();

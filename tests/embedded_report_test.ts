@@ -3,7 +3,7 @@ import { initBackend } from "../lib/engine/backend.ts";
 import { Rng } from "../lib/engine/rng.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
-import { defaultLmTrainConfig, trainLm } from "../lib/lm/train.ts";
+import { defaultLmTrainConfig, trainLm, validationRows } from "../lib/lm/train.ts";
 import { buildCompactVocab } from "../lib/study_b/embedded.ts";
 import { encodeText } from "../lib/tokenizer/tokenizer.ts";
 import {
@@ -11,6 +11,7 @@ import {
   checkContextUse,
   checkSaeQuality,
   type ContextUse,
+  contextUse,
   type EmbeddedSaeQualityRow,
   inductionRows,
   inductionScore,
@@ -174,6 +175,15 @@ Deno.test("bits per byte divide the summed loss in bits by the UTF-8 bytes of th
     // an untrained model is near uniform: about ln 24 nats per token
     assert(Math.abs(r.nats_per_token - Math.log(24)) < 0.5, `untrained loss ${r.nats_per_token} ≈ ln 24`);
     assert(r.unk_rate > 0 && r.unk_rate < 1, `some words fall outside a 24-token vocabulary: ${r.unk_rate}`);
+    // the losses of a contextUse on the same rows give the same number without a second pass
+    const rows = validationRows(docs.map((d) => tokenMap.encode(d)), 0, 8);
+    const use = contextUse(model, rows, { early: [1, 3], late: [4, 8], progress: false });
+    const reused = bitsPerByte(model, tokenMap, docs, 8, { progress: false, losses: use });
+    assert(Math.abs(reused.bits_per_byte - r.bits_per_byte) < 1e-9, `${reused.bits_per_byte} vs ${r.bits_per_byte}`);
+    assert(reused.tokens === r.tokens && reused.bytes === r.bytes && reused.rows === r.rows, "same rows and bytes");
+    // losses of other rows are refused
+    const fewer = contextUse(model, rows.slice(1), { early: [1, 3], late: [4, 8], progress: false });
+    assertThrows(() => bitsPerByte(model, tokenMap, docs, 8, { progress: false, losses: fewer }), "the same rows");
   } finally {
     model.dispose();
   }

@@ -567,9 +567,14 @@ export interface BitsPerByte {
  * scored as the unknown token, so the number is comparable between models
  * that share a vocabulary; `unk_rate` says how much text that is.
  *
+ * `opts.losses` reuses a {@link contextUse} already run on the same rows
+ * (`validationRows(docs mapped by tokenMap, BOS, n_ctx, maxRows)`) instead of a
+ * second pass of the model; its row count and length must match.
+ *
  * @example
  * ```ts
  * // const bpb = bitsPerByte(model, tokenMap, validationDocs, 1024);
+ * // or, after const use = contextUse(model, rows): bitsPerByte(model, tokenMap, validationDocs, 1024, { losses: use })
  * ```
  */
 export function bitsPerByte(
@@ -577,7 +582,7 @@ export function bitsPerByte(
   tokenMap: TokenMap,
   docs: readonly Int32Array[],
   n_ctx: number,
-  opts: { maxRows?: number; progress?: boolean } = {},
+  opts: { maxRows?: number; progress?: boolean; losses?: ContextUse } = {},
 ): BitsPerByte {
   const gptRows = validationRows(docs, BOS_TOKEN_ID, n_ctx, opts.maxRows);
   check(gptRows.length > 0, `bitsPerByte: the documents do not fill one row of ${n_ctx + 1} tokens`);
@@ -589,11 +594,22 @@ export function bitsPerByte(
     bytes += enc.encode(decodeTokens(text)).length;
   }
   for (const r of rows) for (let j = 1; j < r.length; j++) if (r[j] === tokenMap.unkId) unk++;
-  const bar = (opts.progress ?? true) ? progress({ total: rows.length, label: "bits per byte" }) : null;
-  const { sum, count } = lossByPosition(model, rows, 1, () => bar?.tick());
-  void bar?.done();
-  const nats = sum.reduce((a, b) => a + b, 0);
-  const tokens = count * n_ctx;
+  const tokens = rows.length * n_ctx;
+  let nats: number;
+  if (opts.losses) {
+    const u = opts.losses;
+    check(
+      u.rows === rows.length && u.by_position.length === n_ctx,
+      `bitsPerByte: losses of "${u.label}" cover ${u.rows} rows × ${u.by_position.length} positions, expected ` +
+        `${rows.length} × ${n_ctx} (the same rows)`,
+    );
+    nats = u.by_position.reduce((a, b) => a + b, 0) * u.rows;
+  } else {
+    const bar = (opts.progress ?? true) ? progress({ total: rows.length, label: "bits per byte" }) : null;
+    const { sum } = lossByPosition(model, rows, 1, () => bar?.tick());
+    void bar?.done();
+    nats = sum.reduce((a, b) => a + b, 0);
+  }
   return {
     nats_per_token: nats / tokens,
     bits_per_byte: nats / Math.LN2 / bytes,
