@@ -103,6 +103,10 @@ Deno.test("the loss-by-position figure draws bin means with standard-error bars 
   if (JSON.stringify(t.y) !== "[5.1,4.8]") throw new Error(`y = ${JSON.stringify(t.y)}`);
   if (JSON.stringify(t.error_y.array) !== "[0.05,0.01]") throw new Error(`error_y = ${JSON.stringify(t.error_y)}`);
   if (!t.name.includes("512–1023 4.800")) throw new Error(`legend "${t.name}" lacks the late span`);
+  // the legend names the spans the use was measured on, not the defaults
+  const other = { ...u, early_span: [65, 129], late_span: [513, 1024] } as ContextUse;
+  const name = (lossByPositionFigure("m", [other]).data[0] as { name: string }).name;
+  if (!name.includes("65–128 5.000") || !name.includes("513–1023 4.800")) throw new Error(`legend "${name}"`);
 });
 
 Deno.test("the induction test finds copying in a model trained to copy and none in an untrained one", async () => {

@@ -8,6 +8,7 @@ import { listCheckpoints, loadLatestCheckpoint } from "../lib/io/checkpoint.ts";
 import { defaultGpt2Config } from "../lib/lm/config.ts";
 import { Gpt2 } from "../lib/lm/gpt2.ts";
 import {
+  augmentedTokenShare,
   defaultLmTrainConfig,
   epochRows,
   fusedCrossEntropy,
@@ -304,6 +305,38 @@ Deno.test("the batch stream copies spans in about repeat_fraction of rows, the s
   }
   // a copy can equal the text it overwrites only by chance, so nearly every chosen row changes
   assert(changed > 0.35 * total && changed < 0.65 * total, `${changed} of ${total} rows changed, expected ≈ half`);
+});
+
+Deno.test("augmentedTokenShare counts exactly the tokens the batch stream's augmentation writes", () => {
+  // text of all zeros (BOS 0 too) and random ids from 1 up: every nonzero token was written by the augmentation
+  const docs = Array.from({ length: 40 }, () => new Int32Array(97));
+  const cfg = quickCfg({
+    total_steps: 12,
+    ctx_curriculum: [[4, 8], [8, 16]],
+    repeat_fraction: 0.7,
+    repeat_span: [2, 12],
+    repeat_max_fraction: 0.25,
+    repeat_copies: 3,
+    repeat_span_draw: "within",
+    repeat_random_ids: [1, 50],
+  });
+  const batches = new LmBatches(docs, 0, cfg);
+  const by = new Map<number, [number, number]>();
+  for (let step = 0; step < cfg.total_steps; step++) {
+    for (const r of batches.rows(step)) {
+      const [w, t] = by.get(r.length - 1) ?? [0, 0];
+      by.set(r.length - 1, [w + r.subarray(1).filter((v) => v !== 0).length, t + r.length - 1]);
+    }
+  }
+  const a = augmentedTokenShare(cfg);
+  for (const [ctx, [w, t]] of by) assert(a.by_ctx[ctx] === w / t, `rows of ${ctx}: ${a.by_ctx[ctx]} vs ${w / t}`);
+  const all = [...by.values()].reduce((s, [w, t]) => [s[0] + w, s[1] + t], [0, 0]);
+  assert(a.tokens === all[1] && Math.abs(a.share - all[0] / all[1]) < 1e-12, `share ${a.share} vs ${all[0] / all[1]}`);
+  assert(a.share > 0.2 && a.share < 0.9, `a share between the bounds the recipe allows: ${a.share}`);
+  // without random ids only the copies count; without augmentation nothing does
+  const copiesOnly = augmentedTokenShare({ ...cfg, repeat_random_ids: undefined });
+  assert(copiesOnly.share < a.share && copiesOnly.share > 0, `copies only: ${copiesOnly.share}`);
+  assert(augmentedTokenShare({ ...cfg, repeat_fraction: 0 }).share === 0, "no augmentation");
 });
 
 Deno.test("repeat_span errors name the field and the values", () => {

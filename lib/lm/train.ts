@@ -554,6 +554,82 @@ export function repeatSpan(
   return { row: out, span: { src, dst, len, copies: k } };
 }
 
+/** The `Rng` name suffix of a curriculum stage's rows: none for full rows, `/ctx<len>` for shorter ones. */
+function stageStream(c: LmTrainConfig, ctx: number): string {
+  return ctx === c.n_ctx ? "" : `/ctx${ctx}`;
+}
+
+/**
+ * The copied-span augmentation of global row `g` of the stage with rows of
+ * `ctx` tokens: with probability `repeat_fraction`, {@link repeatSpan} with
+ * the config's options, from one `Rng` stream per global row (so the same
+ * step gives the same rows after a resume). `span` is null when the row is
+ * left as it is.
+ */
+function augmentRow(
+  c: LmTrainConfig,
+  ctx: number,
+  g: number,
+  row: Int32Array,
+): { row: Int32Array; span: ReturnType<typeof repeatSpan>["span"] | null } {
+  if (!(c.repeat_fraction > 0)) return { row, span: null };
+  const rng = new Rng(c.seed, `lm/repeat${stageStream(c, ctx)}/${g}`);
+  if (!(rng.uniform() < c.repeat_fraction)) return { row, span: null };
+  return repeatSpan(row, c.repeat_span, rng, {
+    maxFraction: c.repeat_max_fraction ?? ABSENT.repeat_max_fraction,
+    maxCopies: c.repeat_copies ?? ABSENT.repeat_copies,
+    randomIds: c.repeat_random_ids,
+    draw: c.repeat_span_draw ?? ABSENT.repeat_span_draw,
+  });
+}
+
+/** What {@link augmentedTokenShare} counts. */
+export interface AugmentedShare {
+  /** Fraction of all training tokens (positions 1 … ctx of every row of every step) the augmentation wrote. */
+  share: number;
+  /** The same per curriculum row length. */
+  by_ctx: Record<number, number>;
+  /** Training tokens counted. */
+  tokens: number;
+}
+
+/**
+ * How much of a run's training text the copied-span augmentation replaced:
+ * the copies, plus the source span when `repeat_random_ids` overwrites it with
+ * random ids, over every row of all `total_steps` steps. It replays the
+ * spans {@link LmBatches} draws (they depend on the seed, the stage and the
+ * row index, not on the text), so it needs no corpus.
+ *
+ * @example
+ * ```ts
+ * import { augmentedTokenShare, defaultLmTrainConfig } from "./train.ts";
+ * const c = defaultLmTrainConfig({ n_ctx: 64, batch_rows: 2, total_steps: 10, repeat_fraction: 1, repeat_span: [4, 8] });
+ * const a = augmentedTokenShare(c); // one copy of 4–8 tokens per row of 64
+ * a.share > 4 / 64 && a.share <= 8 / 64; // true
+ * ```
+ */
+export function augmentedTokenShare(c: LmTrainConfig): AugmentedShare {
+  const written = new Map<number, number>(), seen = new Map<number, number>();
+  for (let step = 0; step < c.total_steps; step++) {
+    const st = lmStage(c, step);
+    const blank = new Int32Array(st.ctx + 1);
+    for (let g = (step - st.from) * st.rows; g < (step - st.from + 1) * st.rows; g++) {
+      const { span } = augmentRow(c, st.ctx, g, blank);
+      const w = span === null ? 0 : span.len * (span.copies + (c.repeat_random_ids ? 1 : 0));
+      written.set(st.ctx, (written.get(st.ctx) ?? 0) + w);
+      seen.set(st.ctx, (seen.get(st.ctx) ?? 0) + st.ctx);
+    }
+  }
+  let w = 0, t = 0;
+  const by_ctx: Record<number, number> = {};
+  for (const [ctx, n] of seen) {
+    by_ctx[ctx] = (written.get(ctx) ?? 0) / n;
+    w += written.get(ctx) ?? 0;
+    t += n;
+  }
+  return { share: w / t, by_ctx, tokens: t };
+}
+
 /**
  * The deterministic batch stream of {@link trainLm}: step → rows. Each
  * curriculum stage (see {@link lmStage}) has its own stream of epochs (rows
@@ -582,7 +658,7 @@ export class LmBatches {
   }
 
   #stream(ctx: number): string {
-    return ctx === this.#cfg.n_ctx ? "" : `/ctx${ctx}`;
+    return stageStream(this.#cfg, ctx);
   }
 
   #epochRows(ctx: number, epoch: number): Int32Array[] {
@@ -601,20 +677,9 @@ export class LmBatches {
     const st = lmStage(c, step);
     const perEpoch = this.#perEpoch.get(st.ctx) ?? this.#epochRows(st.ctx, 0).length;
     const out: Int32Array[] = [];
-    const maxFraction = c.repeat_max_fraction ?? ABSENT.repeat_max_fraction;
-    const maxCopies = c.repeat_copies ?? ABSENT.repeat_copies;
-    const draw = c.repeat_span_draw ?? ABSENT.repeat_span_draw;
     for (let g = (step - st.from) * st.rows; g < (step - st.from + 1) * st.rows; g++) {
       const row = this.#epochRows(st.ctx, Math.floor(g / perEpoch))[g % perEpoch] as Int32Array;
-      if (c.repeat_fraction > 0) {
-        // one stream per global row: the same step gives the same rows after a resume
-        const rng = new Rng(c.seed, `lm/repeat${this.#stream(st.ctx)}/${g}`);
-        out.push(
-          rng.uniform() < c.repeat_fraction
-            ? repeatSpan(row, c.repeat_span, rng, { maxFraction, maxCopies, randomIds: c.repeat_random_ids, draw }).row
-            : row,
-        );
-      } else out.push(row);
+      out.push(augmentRow(c, st.ctx, g, row).row);
     }
     return out;
   }

@@ -501,7 +501,10 @@ export function lossByPositionFigure(name: string, uses: readonly ContextUse[]):
     uses.map((u) => {
       // a bin is drawn at its geometric centre; error bars are ± one standard error across rows
       const x = u.bins.map((b) => Math.sqrt(b.from * (b.to - 1 || 1)));
-      const spans = u.late === null ? "" : `: 1–32 ${u.early.toFixed(3)}, 512–1023 ${u.late.toFixed(3)}`;
+      const span = ([a, b]: [number, number]) => `${a}–${b - 1}`;
+      const spans = u.late === null
+        ? ""
+        : `: ${span(u.early_span)} ${u.early.toFixed(3)}, ${span(u.late_span)} ${u.late.toFixed(3)}`;
       return lineTrace(x, u.bins.map((b) => b.mean), {
         name: `${u.label} (${u.rows} rows)${spans}`,
         mode: "lines+markers",
