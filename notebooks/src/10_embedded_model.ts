@@ -8,9 +8,13 @@
 // - **text** from npm packages: State of the Union addresses and the SpamAssassin e-mails as the web-like text (the
 //   stand-in for OpenWebText), *Moby-Dick* as the long-form book (the stand-in for the Children's Book Test); cleaned,
 //   split by document (held-out documents and chapters are never trained on), GPT-2 BPE-tokenised;
-// - **the model**: GPT-2 architecture (learned absolute positions, pre-LayerNorm blocks, GELU MLPs, tied unembedding)
-//   with n_ctx 1024, trained on full 1024-token rows so every position is trained; a compact vocabulary of the GPT-2
-//   ids the text uses, with an unknown token, stored beside the weights and applied by the loader;
+// - **the model** (version 2): GPT-2 architecture (learned absolute positions, pre-LayerNorm blocks, GELU MLPs, tied
+//   unembedding) with n_ctx 1024, 4 layers × d_model 256 × 8 heads, and a compact vocabulary of the 8,192 commonest
+//   GPT-2 ids of the training text plus an unknown token, stored beside the weights and applied by the loader. It is
+//   trained by the recipe notebook 09 chose from its pilots: rows of 128, 256 and 512 tokens at random absolute
+//   offsets for the first 1,400 steps, then full 1024-token rows, so every position is trained on many rows; every row
+//   carries spans of random token ids copied one to four times (a helper that makes induction heads form; every
+//   target below is measured on natural text);
 // - **the SAEs**: one per `blocks.{L}.hook_resid_pre` plus the last `hook_resid_post`, trained only on 128-token rows
 //   (n_ctx / 8, as 128 / 1024) with BOS at each row start, by the study's recipe (normalised MSE + ℓ1, unit-norm
 //   decoder, geometric-median `b_dec`, ghost gradients for dead latents), two ℓ1 coefficients trained side by side
@@ -19,7 +23,9 @@
 // Everything lives in `data/` (Hugging Face layout for the model, SAELens folders for the SAEs) with a manifest of
 // sha256 hashes, configs, seeds, splits, losses and the code version. This notebook **loads the shipped checkpoints**
 // (verifying every hash), measures them afresh and checks the two quality bars: the model uses its context, and the
-// SAEs reconstruct well at the context they were trained on. With `SAE_RETRAIN=1` it first retrains everything
+// SAEs reconstruct well at the context they were trained on. Version 1 (plain text, 4 layers × d_model 128, 2,400
+// steps of 4 rows) modelled text about as well but could not copy; notebook 09 records why version 2 was built and
+// how its recipe was found. With `SAE_RETRAIN=1` it first retrains everything
 // (`deno task train-lm`, then `deno task train-saes`: resumable, with progress bars and divergence guards).
 
 // %%
@@ -42,11 +48,11 @@ import {
   splitDocs,
 } from "@lib/study_b/embedded.ts";
 import {
-  checkContextUse,
+  bitsPerByte,
   checkSaeQuality,
   contextUse,
   evaluateEmbeddedSaes,
-  inductionScore,
+  inductionRows,
   lmTrainingData,
   lmTrainingFigure,
   lossByPositionFigure,
@@ -55,7 +61,10 @@ import {
   saeTrainingFigure,
 } from "@lib/study_b/embedded_report.ts";
 import { copyDistance, copyVerdict } from "@lib/study_b/copy_distance.ts";
-import { validationRows } from "@lib/lm/train.ts";
+import { augmentedTokenShare, validationRows } from "@lib/lm/train.ts";
+import { contextTargetSpans } from "@lib/study_b/context_probe.ts";
+import { extrapolateTokens, loadPilots, PILOT_TARGETS } from "@lib/study_b/pilots.ts";
+import { join } from "@lib/path.ts";
 
 const backend = await initBackend();
 const retrain = wantsRetrain();
@@ -104,7 +113,11 @@ corpusSummaryTable(corpora);
 // %% [markdown]
 // ## 2 · The language model's training
 //
-// Per-step training loss and the periodic validation loss, from the training record shipped with the checkpoint.
+// Per-step training loss and the periodic validation loss, from the training record shipped with the checkpoint. The
+// training loss counts the copied random-id spans, which an induction head predicts almost perfectly once it has
+// formed, so it falls well below the validation loss on natural text; the steps where the row length doubles (1,000,
+// 1,200, 1,400) show as jumps. The table gives the share of training tokens the augmentation wrote (the random ids
+// and their copies), replayed from the recipe's seeds by `augmentedTokenShare`.
 
 // %%
 check(
@@ -114,21 +127,52 @@ check(
 const firstLoss = lm.history.slice(0, 10).reduce((s, e) => s + e.loss, 0) / 10;
 check(lm.final_train_loss < firstLoss - 2, `LM training loss fell only from ${firstLoss} to ${lm.final_train_loss}`);
 const _lmTrainingSaved = await saveAndShow(lmTrainingFigure(lm), `${name}_lm_training`, lmTrainingData(lm));
+const f = (v: number | null) => (v === null ? NaN : Math.round(v * 1e4) / 1e4);
+const augmented = augmentedTokenShare(lm.config.lm);
+pl.DataFrame([
+  ...Object.entries(augmented.by_ctx).map(([ctx, share]) => ({ rows: `of ${ctx} tokens`, "share written": f(share) })),
+  { rows: `all (${(augmented.tokens / 1e6).toFixed(1)}M tokens)`, "share written": f(augmented.share) },
+]);
 
 // %% [markdown]
-// ## 3 · Does the model use its context?
+// ## 3 · Does the model use its context? The three targets
+//
+// Version 2 was built to meet three targets on held-out text, with these rules (full mode; QUICK mode measures a few
+// rows):
+//
+// 1. **Induction.** 32 rows of BOS then a random 64-token segment (ids uniform over the vocabulary, BOS excepted)
+//    repeated to fill 512 positions: the mean loss on repeats 2+ at least **2 nats** below the first occurrence's
+//    (each repeat's first 4 tokens left out). The bar is on the mean over rows; its normal 95% interval over rows is
+//    reported. The probe by segment length must also say **induction** (every length none of whose repeat distances
+//    is a multiple of 64 gains ≥ 2 nats), so that a head looking a fixed distance back cannot pass (notebook 09).
+// 2. **Context use beyond the SAE window.** On the pooled validation text cut into 1024-token rows, the mean per-row
+//    loss over positions 513–1023 at least **0.05 nats** below that over positions 65–128, with the paired 95%
+//    interval below zero. Reported per corpus as well (up to 96 rows each).
+// 3. **Better modelling.** Validation bits per byte on the pooled text below version 1's (notebook 09's `shipped-v1`
+//    entry, measured by the same function on the same rows with the same vocabulary).
 //
 // The loss at position j is the loss of predicting token j + 1 having seen tokens 0 … j. Validation documents are
-// joined with `<|endoftext|>` and cut into 1024-token rows, so a row usually starts mid-document: early positions
-// see little of the document, late ones a lot. A model that uses its context has a lower loss late in the row.
-// The issue's bar: the mean loss at positions 512–1023 clearly below positions 1–32 — here taken as at least 0.05 nats
-// lower with the 95% interval of the per-row paired difference below zero. Per corpus, the long documents (addresses, book chapters)
-// should gain most; the e-mails are short, so late positions of an e-mail row mostly see other e-mails.
+// joined with `<|endoftext|>` and cut into rows, so a row usually starts mid-document: early positions see little of
+// the document, late ones a lot. The long documents (addresses, book chapters) should gain most; the e-mails are short,
+// so late positions of an e-mail row mostly see other e-mails. Positions 65–128 lie inside the SAEs' 128-token window
+// and past the first positions' purely local gains, so the comparison asks what the model gains from text beyond the
+// window.
+//
+// **How the outcome is handled.** `scripts/embedded_targets.ts` measured version 2 by these rules, with these
+// functions, before this section was rewritten: it meets target 1 and misses targets 2 and 3. For that case the
+// project's rule is to ship the best model within the training budget, report the misses with the measured curves and
+// the training the targets would need, and never loosen a bar. So target 1 is a bar here: a model that does not copy
+// stops this notebook. Targets 2 and 3 are reported, met or missed by the rules above. A check then stops the notebook
+// if the outcome differs from the one this prose describes, so a retrained model forces the prose to be updated. That
+// check keeps the text honest; it is not evidence.
 
 // %%
 const n_ctx = lm.config.lm.n_ctx;
-const valAll = validationRows(encode((await splitDocs(lm.config.lm_corpora, "validation")).docs), 0, n_ctx);
-const overall = contextUse(emb.model, quick ? valAll.slice(0, 24) : valAll, { label: "all validation text" });
+const spans = contextTargetSpans(n_ctx); // positions 65–128 and 513–1023
+const valDocs = (await splitDocs(lm.config.lm_corpora, "validation")).docs;
+const valAll = validationRows(encode(valDocs), 0, n_ctx);
+const pooledRows = quick ? valAll.slice(0, 24) : valAll;
+const overall = contextUse(emb.model, pooledRows, { label: "all validation text", ...spans });
 if (!quick) {
   checkClose(
     overall.by_position.reduce((s, v) => s + v, 0) / n_ctx,
@@ -140,101 +184,30 @@ if (!quick) {
 const perCorpus = [];
 for (const c of lm.config.lm_corpora) {
   const rows = validationRows(encode((await splitDocs([c], "validation")).docs), 0, n_ctx, quick ? 8 : 96);
-  perCorpus.push(contextUse(emb.model, rows, { label: c }));
+  perCorpus.push(contextUse(emb.model, rows, { label: c, ...spans }));
 }
 const uses = [overall, ...perCorpus];
 await saveAndShow(lossByPositionFigure(name, uses), `${name}_lm_loss_by_position`, { uses });
-const f = (v: number | null) => (v === null ? NaN : Math.round(v * 1e4) / 1e4);
 pl.DataFrame(uses.map((u) => ({
   text: u.label,
   rows: u.rows,
-  "loss 1–32": f(u.early),
-  "loss 512–1023": f(u.late),
+  "loss 65–128": f(u.early),
+  "loss 513–1023": f(u.late),
   "late − early": f(u.diff),
   "95% low": f(u.diff_ci95?.[0] ?? null),
   "95% high": f(u.diff_ci95?.[1] ?? null),
 })));
 
 // %% [markdown]
-// **How strong is the effect? Modest, but clear: the issue's bar is met on the pooled text.** On all validation text,
-// positions 512–1023 are about 0.11 nats below positions 1–32 and the 95% interval of the per-row paired difference lies
-// below zero. Most of the gain comes in the first ~20 positions (local statistics); the rest is a slow decline over the
-// whole row. The long documents gain most: the addresses about 0.1 nats and the held-out book, whose rows are long
-// continuous text, about 0.3. The short e-mails gain least and not resolvably, since late positions of an e-mail row
-// mostly see other e-mails. GPT-2 small gains far more from long context (it copies, see below), so effects in study B
-// that depend on the model *using* distant context are muted here, while effects of the SAE's own training window (the
-// activations it never saw past position 128) are not. An earlier recipe (1,600 steps instead of 2,400) gained only
-// 0.07 nats, with the interval reaching zero.
-//
-// The checks below assert the bar (at least 0.05 nats lower, paired interval below zero) on the pooled text and on the
-// held-out book; QUICK mode evaluates a few rows and checks only the direction.
+// **Target 1: does the model copy?** Much of what GPT-2 gains from long context comes from copying: induction heads
+// find an earlier occurrence of the current token and predict what followed it. The first occurrence of a random
+// segment is unpredictable; its repeats are predictable only by copying. Below, the mean loss per repeat, then the
+// probe by segment length (lengths 16–128 within the first 512 positions; the rule of `copyVerdict`).
 
 // %%
-const book = perCorpus.find((u) => u.label === "moby-dick");
-check(book !== undefined, "no held-out book rows");
-// QUICK evaluates 24 pooled and 8 book rows: the direction is checked, the full bar only in full mode
-if (quick) {
-  check(
-    overall.late! < overall.early,
-    `all validation text: 512–1023 (${overall.late}) not below 1–32 (${overall.early})`,
-  );
-  check(book.late! < book.early, `held-out book: 512–1023 (${book.late}) not below 1–32 (${book.early})`);
-} else {
-  checkContextUse(overall);
-  checkContextUse(book);
-}
-await showText([
-  `all validation text: 512–1023 ${overall.late!.toFixed(3)} vs 1–32 ${overall.early.toFixed(3)} nats ` +
-  `(paired difference ${overall.diff!.toFixed(3)}, 95% [${overall.diff_ci95!.map((v) => v.toFixed(3)).join(", ")}])`,
-  `held-out book: 512–1023 ${book.late!.toFixed(3)} vs 1–32 ${book.early.toFixed(3)} nats ` +
-  `(paired difference ${book.diff!.toFixed(3)}, 95% [${book.diff_ci95!.map((v) => v.toFixed(3)).join(", ")}])`,
-].join("\n"));
-
-// %% [markdown]
-// ### Does the model copy? The induction test
-//
-// Much of what GPT-2 gains from long context comes from copying: induction heads find an earlier occurrence of the
-// current token and predict what followed it. The standard test feeds rows of BOS then a segment of random token ids
-// (here 256 ids drawn from the middle of the frequency-ranked vocabulary) repeated to fill the row. The first repeat is unpredictable; later repeats are predictable only by copying. A
-// model with induction heads has a much lower loss on the later repeats (several nats); a model without them does
-// not. The shipped model does not copy: its loss on the later repeats is about the same as on the first. That is why
-// its context gain is mostly local and is largest on the book, whose chapters repeat words and names, which a head
-// attending over the whole row can exploit without copying sequences. A model that formed induction heads would have
-// to train much longer than the 60-minute budget allows. A copy-augmented recipe (`repeat_fraction` in the LM config
-// copies a span of each chosen row later into the row) is available for larger budgets.
-
-// %%
-// ids of the compact vocabulary are ranked by frequency: draw from the middle ranks (not BOS, unknown or the
-// commonest few, not the rarest)
 const V = emb.model.cfg.d_vocab;
-const induction = inductionScore(emb.model, {
-  segment: n_ctx / 4,
-  ids: [Math.floor(V / 64), Math.floor(V / 2)],
-  rows: quick ? 2 : 8,
-});
+const induction = inductionRows(emb.model, { segment: 64, positions: 512, ids: [1, V], rows: quick ? 4 : 32 });
 pl.DataFrame(induction.loss_by_repeat.map((loss, r) => ({ repeat: r + 1, "mean loss (nats)": f(loss) })));
-// the prose above says the model does not copy: if a retrained model does, this stops so the prose is updated
-check(Number.isFinite(induction.gain), `induction test: gain ${induction.gain}`);
-if (!quick) {
-  check(
-    induction.gain < 0.5,
-    `the model now copies (induction gain ${induction.gain.toFixed(3)} nats): update section 3's prose`,
-  );
-}
-await showText(
-  `induction test (${induction.rows} rows, segment ${induction.segment}): first repeat ${
-    induction.loss_by_repeat[0]!.toFixed(3)
-  } nats, later repeats lower by ${induction.gain.toFixed(3)} nats`,
-);
-
-// %% [markdown]
-// **Copying by segment length.** A segment of 64 or 256 tokens cannot tell induction from a head that copies from a
-// fixed distance back: every repeat distance is a multiple of 64, so a head looking exactly 128 positions back passes
-// from the third repeat on. A model whose learned positional embeddings became periodic can learn such a head
-// (notebook 09 found one in a recipe pilot). The probe of `lib/study_b/copy_distance.ts` repeats segments of nine
-// lengths within the first 512 positions; its rule calls the copying **induction** only when every length none of
-// whose repeat distances is a multiple of 64 (50, 75 and 100 tokens) gains at least 2 nats, the target's bar. A new
-// default has to pass it as well as the induction target.
 
 // %%
 const copyRows = copyDistance(emb.model);
@@ -245,12 +218,156 @@ pl.DataFrame(copyRows.map((r) => ({
   "gain (nats)": f(r.gain),
   "second repeat's gain": f(r.second_gain),
 })));
-// the prose above says the model does not copy: a retrained model that does stops here so the prose is updated
-if (!quick) check(copy.verdict === "none", `copy-distance verdict "${copy.verdict}": update section 3's prose`);
+
+// %% [markdown]
+// **Target 3: bits per byte.** The summed loss in bits over every position of the pooled rows, divided by the UTF-8
+// bytes of the text predicted (`bitsPerByte`, reusing the losses above). Version 1's number comes from the pilots
+// file; both models share the vocabulary, so nats per token compare too. Then all three targets in one table.
+
+// %%
+const pilotsFile = join(dataDir(), "embedded", "pilots.json");
+const v1 = (await loadPilots(pilotsFile)).find((p) => p.name === "shipped-v1")?.bits_per_byte;
+check(v1 !== undefined, `${pilotsFile}: no bits_per_byte of shipped-v1, the bar of target 3`);
+const bpb = bitsPerByte(emb.model, emb.tokenMap, valDocs, n_ctx, {
+  losses: overall,
+  ...(quick ? { maxRows: pooledRows.length } : {}),
+});
+const ci = (c: readonly number[]) => `95% [${c.map((v) => v.toFixed(3)).join(", ")}]`;
+const targets = {
+  induction: induction.gain >= PILOT_TARGETS.induction_gain,
+  copy_verdict: copy.verdict === "induction",
+  context: overall.diff! <= -PILOT_TARGETS.context_gain && overall.diff_ci95![1] < 0,
+  bits_per_byte: bpb.bits_per_byte < v1.bits_per_byte,
+};
+pl.DataFrame([
+  {
+    target: "1 · induction: repeats 2+ ≥ 2 nats below the first (64-token segment, 512 positions)",
+    measured: `${induction.gain.toFixed(3)} nats (${ci(induction.gain_ci95)}, ${induction.rows} rows)`,
+    met: targets.induction,
+  },
+  {
+    target: "1 · copying by segment length: induction",
+    measured: `${copy.verdict} (smallest aperiodic gain ${copy.aperiodic_min.toFixed(3)} nats)`,
+    met: targets.copy_verdict,
+  },
+  {
+    target: "2 · context: loss 513–1023 ≥ 0.05 nats below 65–128, 95% interval below 0 (pooled)",
+    measured: `${overall.diff!.toFixed(3)} nats (${ci(overall.diff_ci95!)}, ${overall.rows} rows)`,
+    met: targets.context,
+  },
+  {
+    target: `3 · bits per byte below version 1's ${v1.bits_per_byte.toFixed(4)}`,
+    measured: `${bpb.bits_per_byte.toFixed(4)} (${bpb.nats_per_token.toFixed(4)} nats per token, ${bpb.rows} rows; ` +
+      `version 1 ${v1.nats_per_token.toFixed(4)})`,
+    met: targets.bits_per_byte,
+  },
+]);
+
+// %% [markdown]
+// **Reading (full mode).** Version 2 **copies**. The first occurrence of a random segment costs 9.03 nats a token. By
+// the fourth occurrence the cost is 2.40 nats, and from the fifth on 0.16–0.53. Over repeats 2+ the gain is 6.34
+// nats (95% [6.20, 6.49], 32 rows), three times the bar. The second occurrence is only 0.52 nats easier than the
+// first: the model trusts a copy more once the segment has recurred. The probe calls it induction: every segment
+// length gains 5.89–6.78 nats, the aperiodic ones at least 5.95. Version 1 gained 0.13 nats on the same test.
+//
+// It does **not** use distant natural context more than version 1, and models natural text slightly worse.
+// - On all 421 validation rows, positions 513–1023 average 4.642 nats against 4.670 at positions 65–128. The
+//   paired difference is −0.028 (95% [−0.088, 0.031]): not the 0.05 asked, and not resolved from zero.
+// - No corpus resolves it: the addresses −0.015, the e-mails −0.014, the held-out book −0.045, every interval
+//   spanning zero.
+// - Bits per byte are 1.5245 against version 1's 1.5077 (4.645 against 4.594 nats per token).
+// - Version 1, measured by the same functions, misses the context target too: −0.051 (95% [−0.110, 0.008]).
+//
+// The loss-by-position figure shows why. Most of the gain from context comes in the first ~30 positions; past
+// position 64 the curve is nearly flat, for both spans alike. Copying predicts a natural text's rare repeated
+// phrases, but at this scale little else of the text depends on what lies more than a few hundred tokens back.
+// And 52% of version 2's training tokens were random ids or their copies (section 2), which teach copying and nothing
+// of English: it read about 11.8M tokens of text, against version 1's 9.8M, with a wider model.
+
+// %%
+// the prose above describes full mode; QUICK mode measures few rows, and a QUICK retrain is a tiny model
+if (!quick) {
+  check(
+    targets.induction && targets.copy_verdict,
+    `target 1 missed: induction gain ${induction.gain.toFixed(3)} nats, copy verdict ${copy.verdict}`,
+  );
+  // consistency of the prose, not evidence: a retrained model that changes an outcome stops here
+  check(
+    !targets.context && !targets.bits_per_byte,
+    `targets 2 and 3: the prose says both are missed, measured context ${targets.context}, bits per byte ` +
+      `${targets.bits_per_byte}: update section 3`,
+  );
+} else if (!retrain) {
+  check(induction.gain >= PILOT_TARGETS.induction_gain, `QUICK: the shipped model's induction gain ${induction.gain}`);
+}
 await showText(
-  `copying by segment length: ${copy.verdict} (64-token gain ${copy.gain64.toFixed(3)} nats, smallest gain at ` +
-    `an aperiodic length ${copy.aperiodic_min.toFixed(3)} nats)`,
+  `induction gain ${induction.gain.toFixed(3)} nats, copy verdict ${copy.verdict}; context ${
+    overall.diff!.toFixed(3)
+  } nats (${ci(overall.diff_ci95!)}); bits per byte ${bpb.bits_per_byte.toFixed(4)} vs version 1's ${
+    v1.bits_per_byte.toFixed(4)
+  }`,
 );
+
+// %% [markdown]
+// ### What the two misses would need
+//
+// The training record carries a curve: every 250 steps from step 1,750 (earlier points are the pilot's, in notebook
+// 09), 24 validation rows measure the validation loss and the context difference. Each column below fits a
+// least-squares line against log₁₀(tokens) over the last four points and extends it to the target (`extrapolateTokens`).
+// Version 1's validation loss on the same 24 rows is the proxy of target 3. The training hours use this run's own
+// rate on full rows. The cosine schedule had decayed to its floor by the last points, so a line through them
+// describes a finished run more than a longer one. Treat these numbers as weak guides.
+
+// %%
+const curve = lm.curve ?? [];
+check(curve.length >= 4, `LM record: ${curve.length} curve points, the extrapolation needs 4`);
+const v1Val = (await loadPilots(pilotsFile)).find((p) => p.name === "shipped-v1")?.curve.at(-1)?.val_loss;
+check(v1Val !== undefined, `${pilotsFile}: no validation loss of shipped-v1`);
+const first = curve[0]!, last = curve.at(-1)!;
+const tokensPerHour = (last.tokens - first.tokens) / (last.train_seconds - first.train_seconds) * 3600;
+const valTokens = extrapolateTokens(curve.map((q) => [q.tokens, q.val_loss]), v1Val, "at_most");
+const ctxTokens = extrapolateTokens(curve.map((q) => [q.tokens, q.ctx_diff]), -PILOT_TARGETS.context_gain, "at_most");
+pl.DataFrame(curve.map((q) => ({
+  step: q.step,
+  "tokens (M)": f(q.tokens / 1e6),
+  "validation loss (24 rows)": f(q.val_loss),
+  "context difference (24 rows)": f(q.ctx_diff),
+  "95% low": f(q.ctx_diff_ci95[0]),
+  "95% high": f(q.ctx_diff_ci95[1]),
+  "induction gain": f(q.induction_gain),
+})));
+
+// %%
+const hours = (t: number | null) => (t === null ? NaN : f(t / tokensPerHour));
+pl.DataFrame([
+  {
+    target: `3 (proxy) · validation loss on the 24 rows ≤ version 1's ${v1Val.toFixed(3)}`,
+    "tokens on the trend (M)": valTokens === null ? NaN : f(valTokens / 1e6),
+    "LM hours at this run's rate": hours(valTokens),
+  },
+  {
+    target: "2 · context difference on the 24 rows ≤ −0.05",
+    "tokens on the trend (M)": ctxTokens === null ? NaN : f(ctxTokens / 1e6),
+    "LM hours at this run's rate": hours(ctxTokens),
+  },
+]);
+
+// %% [markdown]
+// **Reading.** The validation loss on the 24 rows falls from 4.95 to 4.77 nats over the last 10M tokens. On the trend
+// it reaches version 1's 4.715 at about 30M tokens, 5M beyond this run. That is a proxy for target 3, not the target.
+// At this run's rate on full rows (about 9.7M tokens an hour), the whole LM would take about 3 hours; with the SAEs
+// that is past the 4-hour budget. A longer run also needs a longer schedule, whose curve this line does not describe. The context difference gives no trend to extend. On 24 rows every point lies between −0.085 and −0.047,
+// each with an interval of about ±0.2. The last point already meets −0.05 (so the column shows step 3,000's tokens),
+// yet all 421 rows give −0.028. A curve on all rows at several checkpoints would be needed before any number of tokens
+// could be claimed for target 2. Within the budget, the targets that copying does not reach are out of reach for this
+// model size and text.
+
+// %%
+// the reading's numbers come from this record: a retrained model that changes them stops here
+if (!quick && !retrain) {
+  check(valTokens !== null && valTokens > last.tokens, `validation-loss trend: ${valTokens}`);
+  check(ctxTokens === last.tokens, `context trend: the last 24-row point meets −0.05 in the prose, got ${ctxTokens}`);
+}
 
 // %% [markdown]
 // ## 4 · The SAEs at their training context
