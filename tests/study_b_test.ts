@@ -30,7 +30,8 @@ import {
   contextReconFigures,
   contextRuleData,
   contextRules,
-  controlComparisonRows,
+  controlEffects,
+  controlVerdict,
   errorPropagationFigures,
   evaluateCbt,
   evaluateLambada,
@@ -470,9 +471,16 @@ Deno.test("control SAEs: 'not yet shipped' without them; found beside the SAEs a
     const rows = randomRows(setup, 4, 3);
     const main = await runContextSweep(setup, rows, { batchRows: 2, progress: false });
     const ctl = await runControlSweep(setup, rows, found.saes, { batchRows: 2, progress: false });
-    const cmp = controlComparisonRows(main.layers, ctl, setup, found.saes, main.T, { reps: 50 });
-    assert(cmp.length === 2 && cmp[0]!.which === "main" && cmp[1]!.contextSize === 32, "one main and one control row");
-    assert(cmp.every((r) => Number.isFinite(r.nmseRatio.estimate) && r.nmseRatio.lo <= r.nmseRatio.hi), "intervals");
+    // the paired effect: the same prompts' weights for both SAEs, so the control compared with itself drops by 0
+    const eff = controlEffects(main.layers, ctl, setup, main.T, { reps: 50 });
+    assert(eff.length === 1 && eff[0]!.hook === hook, "one effect per control");
+    const e = eff[0]!;
+    close(e.ratioDrop.estimate, e.mainRatio.estimate - e.controlRatio.estimate, 1e-9, "drop = main − control");
+    assert(e.verdict === controlVerdict(e.mainRatio, e.controlRatio, e.ratioDrop), "verdict by the rule");
+    assert([...e.l0.main, ...e.l0.control].every((v) => Number.isFinite(v) && v >= 0), `L0 ${JSON.stringify(e.l0)}`);
+    const self = controlEffects(ctl, ctl, setup, main.T, { reps: 50 })[0]!;
+    assert(self.ratioDrop.lo === 0 && self.ratioDrop.hi === 0, `self: ${JSON.stringify(self.ratioDrop)}`);
+    assert(self.verdict === "no degradation" || self.verdict === "not reduced", `self verdict ${self.verdict}`);
     // a control with the main SAEs' own context is refused, not silently compared
     const bad = createSae(
       defaultSaeConfig({ d_in: D, d_sae: 96, hook_name: hook, context_size: 8, apply_b_dec_to_input: true }),

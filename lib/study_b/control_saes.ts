@@ -123,52 +123,106 @@ export async function runControlSweep(
   }
 }
 
-/** One hook of the side-by-side comparison. */
-export interface ControlRow {
+/** What a hook's control says about its main SAE's beyond-context degradation (see {@link controlEffects}). */
+export type ControlVerdict = "no degradation" | "removed" | "reduced" | "not reduced";
+
+/** The rule of {@link controlEffects}, as notebook 11 states it before its numbers. */
+export const CONTROL_RULE =
+  "Per hook, r = NMSE beyond / inside the main SAEs' training context, for the main SAE and for its control " +
+  "(same width, trained on full rows), on the same prompts. No degradation: the main r's 95% interval reaches 1 " +
+  "(nothing to explain). Otherwise the paired bootstrap interval of r_main − r_control (the same resampled prompts " +
+  "for both) decides: above 0 and the control's r interval reaching 1 or below: removed; above 0 otherwise: " +
+  "reduced; reaching 0: not reduced.";
+
+/** One hook's paired comparison of its main SAE and its control. */
+export interface ControlEffect {
   label: number;
   hook: string;
-  which: "main" | "control";
-  contextSize: number;
-  /** NMSE beyond / inside the main SAEs' training context, with its interval. */
-  nmseRatio: Interval;
-  /** ΔCE beyond minus inside, with its interval. */
-  dceGap: Interval;
+  /** NMSE beyond / inside for the main SAE and the control. */
+  mainRatio: Interval;
+  controlRatio: Interval;
+  /** r_main − r_control, paired over the same resampled prompts. */
+  ratioDrop: Interval;
+  /** ΔCE gap (beyond − inside) of the main SAE minus the control's, paired. */
+  dceGapDrop: Interval;
+  /** Mean L0 inside and beyond the main SAEs' context, main and control (the two need not be equally sparse). */
+  l0: { main: [number, number]; control: [number, number] };
+  verdict: ControlVerdict;
 }
 
 /**
- * Beyond-context degradation of the main SAEs and their controls, side by side
- * (intervals: bootstrap over prompts, the same prompts for both).
+ * The verdict of {@link CONTROL_RULE} from the three intervals.
+ *
+ * @example
+ * ```ts
+ * import { controlVerdict } from "./control_saes.ts";
+ * const iv = (lo: number, hi: number) => ({ estimate: (lo + hi) / 2, lo, hi, level: 0.95, n: 10, method: "" });
+ * controlVerdict(iv(1.5, 2), iv(0.9, 1.1), iv(0.5, 1)); // "removed"
+ * controlVerdict(iv(1.5, 2), iv(1.2, 1.4), iv(0.2, 0.7)); // "reduced"
+ * controlVerdict(iv(1.5, 2), iv(1.4, 2.1), iv(-0.3, 0.4)); // "not reduced"
+ * controlVerdict(iv(0.95, 1.2), iv(0.9, 1.1), iv(-0.1, 0.2)); // "no degradation"
+ * ```
  */
-export function controlComparisonRows(
+export function controlVerdict(main: Interval, control: Interval, drop: Interval): ControlVerdict {
+  if (main.lo <= 1) return "no degradation";
+  if (!(drop.lo > 0)) return "not reduced";
+  return control.lo <= 1 ? "removed" : "reduced";
+}
+
+/**
+ * Per hook with a control: both SAEs' beyond-context NMSE ratios, their paired
+ * difference and the ΔCE-gap difference (bootstrap over prompts, one set of
+ * resampling weights for both SAEs in each replicate), and the verdict of
+ * {@link CONTROL_RULE}.
+ */
+export function controlEffects(
   main: readonly LayerSweep[],
   control: readonly LayerSweep[],
-  setup: Pick<StudySetup, "saeContext" | "saes">,
-  controls: readonly StudySae[],
+  setup: Pick<StudySetup, "saeContext">,
   T: number,
   boot: Partial<BootstrapConfig> = {},
-): ControlRow[] {
+): ControlEffect[] {
   const W = contextWindows(setup.saeContext, T);
-  const row = (l: LayerSweep, which: "main" | "control", contextSize: number, seed: number): ControlRow => {
+  const bins = (l: LayerSweep, which: string) => {
     const b = l.metrics.rowBins;
     if (!b) throw new Error(`layer ${l.label} (${which}): no per-prompt bins`);
-    const nOut = b.mse_normalised.window(...W.out), nIn = b.mse_normalised.window(...W.in);
-    const dOut = b.delta_ce.window(...W.out), dIn = b.delta_ce.window(...W.in);
-    const n = b.mse_normalised.nRows;
     return {
-      label: l.label,
-      hook: l.hook,
-      which,
-      contextSize,
-      nmseRatio: bootstrapRows(n, (w) => weightedMean(nOut, w) / weightedMean(nIn, w), { ...boot, seed: seed }),
-      dceGap: bootstrapRows(n, (w) => weightedMean(dOut, w) - weightedMean(dIn, w), { ...boot, seed: seed + 1 }),
+      n: b.mse_normalised.nRows,
+      nOut: b.mse_normalised.window(...W.out),
+      nIn: b.mse_normalised.window(...W.in),
+      dOut: b.delta_ce.window(...W.out),
+      dIn: b.delta_ce.window(...W.in),
+      l0In: b.l0.window(...W.in),
+      l0Out: b.l0.window(...W.out),
     };
   };
-  const out: ControlRow[] = [];
+  const out: ControlEffect[] = [];
   control.forEach((c, i) => {
     const m = main.find((x) => x.hook === c.hook);
     if (!m) return;
-    const ctxMain = setup.saes.find((s) => s.hook === c.hook)!.cfg.context_size;
-    out.push(row(m, "main", ctxMain, 10 * i), row(c, "control", controls[i]!.cfg.context_size, 10 * i + 5));
+    const a = bins(m, "main"), b = bins(c, "control");
+    if (a.n !== b.n) {
+      throw new Error(`${c.hook}: main over ${a.n} prompts, control over ${b.n}; the same prompts needed`);
+    }
+    const ratio = (x: typeof a, w: Float64Array) => weightedMean(x.nOut, w) / weightedMean(x.nIn, w);
+    const gap = (x: typeof a, w: Float64Array) => weightedMean(x.dOut, w) - weightedMean(x.dIn, w);
+    const seed = (boot.seed ?? 0) + 100 * i;
+    const mainRatio = bootstrapRows(a.n, (w) => ratio(a, w), { ...boot, seed });
+    const controlRatio = bootstrapRows(a.n, (w) => ratio(b, w), { ...boot, seed });
+    const ratioDrop = bootstrapRows(a.n, (w) => ratio(a, w) - ratio(b, w), { ...boot, seed });
+    const dceGapDrop = bootstrapRows(a.n, (w) => gap(a, w) - gap(b, w), { ...boot, seed });
+    const ones = new Float64Array(a.n).fill(1);
+    const l0 = (x: typeof a): [number, number] => [weightedMean(x.l0In, ones), weightedMean(x.l0Out, ones)];
+    out.push({
+      label: c.label,
+      hook: c.hook,
+      mainRatio,
+      controlRatio,
+      ratioDrop,
+      dceGapDrop,
+      l0: { main: l0(a), control: l0(b) },
+      verdict: controlVerdict(mainRatio, controlRatio, ratioDrop),
+    });
   });
   return out;
 }

@@ -42,7 +42,8 @@ import {
   contextReconFigures,
   contextRuleData,
   contextRules,
-  controlComparisonRows,
+  CONTROL_RULE,
+  controlEffects,
   evaluateRules,
   findControlSaes,
   fmt,
@@ -236,35 +237,44 @@ await showText(
 // ## 8 · Control SAEs trained on full-length rows
 //
 // Can a change to SAE training bring long contexts on-distribution? When a control SAE per hook, of the same width
-// but trained on full 1,024-token rows (SAELens `context_size` 1024), is shipped beside the 128-token one, this cell
-// splices it over the same prompts and shows both SAEs' beyond-context degradation side by side: the normalised-MSE
-// ratio beyond / inside the 128-token context and the ΔCE gap, each with its bootstrap interval over prompts. If the
-// degradation comes from the training context, the control's ratio should be near 1.
+// and recipe but trained on full 1,024-token rows (SAELens `context_size` 1024), is shipped beside the 128-token one,
+// this section splices it over the same prompts and compares both SAEs' beyond-context degradation: the normalised-MSE
+// ratio r = NMSE beyond / inside the 128-token context, and the ΔCE gap (beyond − inside).
+//
+// **Rule, written before the control's numbers** (`CONTROL_RULE`): if the main SAE's r interval reaches 1 there is
+// no degradation to explain. Otherwise the paired bootstrap interval of r_main − r_control (the same resampled
+// prompts for both SAEs) decides: above 0, with the control's r interval reaching 1 or lying below it: the training
+// context **removes** the degradation; above 0 otherwise: it **reduces** it; reaching 0: **not reduced**. The ΔCE-gap
+// difference is reported beside it. The control's ℓ1 coefficient is picked by the same sweep and bars, so its L0 can
+// differ from the main SAE's: same width does not mean equally sparse, and the table gives both L0s.
 
 // %%
 const controls = await findControlSaes(setup);
-if (controls.saes.length === 0) {
-  await showText(
-    `Control SAEs (context_size > ${setup.saeContext}): not available — ${controls.reason}. ` +
-      "This comparison is not made in this run; it runs unchanged once the control SAEs are shipped.",
-  );
-} else {
-  const ctl = await runControlSweep(setup, rows.rows, controls.saes, { bosPolicy: cfg.bosPolicy });
-  const cmp = controlComparisonRows(result.layers, ctl, setup, controls.saes, result.T, {
-    reps: cfg.bootstrapReps,
-    seed: cfg.seed,
-  });
-  await showText(
-    `control SAEs ${controls.reason}: ${controls.saes.map((c) => `${c.hook} (ctx ${c.cfg.context_size})`).join(", ")}`,
-  );
-  pl.DataFrame(tableColumns(cmp.map((r) => ({
-    layer: r.label,
-    which: r.which,
-    context_size: r.contextSize,
-    nmse_out_over_in: ivText(r.nmseRatio),
-    dce_out_minus_in: ivText(r.dceGap),
-  }))));
-}
+const ctl = controls.saes.length > 0
+  ? await runControlSweep(setup, rows.rows, controls.saes, { bosPolicy: cfg.bosPolicy })
+  : null;
+const effects = ctl === null
+  ? []
+  : controlEffects(result.layers, ctl, setup, result.T, { reps: cfg.bootstrapReps, seed: cfg.seed });
+await showText(
+  ctl === null
+    ? `Control SAEs (context_size > ${setup.saeContext}): not available — ${controls.reason}. ` +
+      "This comparison is not made in this run; it runs unchanged once the control SAEs are shipped."
+    : `control SAEs ${controls.reason}: ${
+      controls.saes.map((c) => `${c.hook} (ctx ${c.cfg.context_size})`).join(", ")
+    }\n${CONTROL_RULE}`,
+);
+pl.DataFrame(tableColumns(effects.map((e) => ({
+  layer: e.label,
+  hook: e.hook,
+  r_main: ivText(e.mainRatio),
+  r_control: ivText(e.controlRatio),
+  r_main_minus_control: ivText(e.ratioDrop),
+  dce_gap_main_minus_control: ivText(e.dceGapDrop),
+  "L0 main (inside / beyond)": e.l0.main.map((v) => v.toFixed(1)).join(" / "),
+  "L0 control (inside / beyond)": e.l0.control.map((v) => v.toFixed(1)).join(" / "),
+  verdict: e.verdict,
+}))));
 
 // %% [markdown]
 // ## 9 · Verdicts
