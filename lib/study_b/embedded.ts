@@ -130,7 +130,7 @@ const DEFAULT_VOCAB = 8192;
  * predicts the copies, at distances that vary from row to row. The induction
  * gain and context difference are recorded every 250 steps (`curve`). SAEs at
  * 128 tokens (n_ctx / 8), expansion 8 (d_sae 2048), 400 steps of 4096 tokens
- * per hook at lr 1e-3, two ℓ1 coefficients (0.15 × 0.35 and × 0.5) trained side
+ * per hook at lr 1e-3, two ℓ1 coefficients (0.15 × 0.5 and × 0.75) trained side
  * by side per hook, the best one meeting the bars shipped; the control SAEs
  * (`control_sae`) the same on 1024-token rows.
  *
@@ -142,8 +142,11 @@ const DEFAULT_VOCAB = 8192;
  * 3e-3, ℓ1 ×0.75 / ×1: 13.4% / 26.5%; ×0.5 / ×0.75: 34.5% / 22.8%. Expansion
  * 8, lr 3e-3, ×0.5 / ×0.75: 10.5% / 15.5%. Expansion 8, lr 1e-3, ×0.5 / ×0.75:
  * 9.1% / 16.2% (L0 57 / 36, explained variance 0.95 / 0.92, CE recovered 0.987
- * for ×0.5). So the sweep is one step lower, ×0.35 and ×0.5. Expansion 8 also
- * halves the SAE steps' cost, which keeps LM and SAEs within the 4-hour budget.
+ * for ×0.5). A sweep one step lower, ×0.35 / ×0.5, then stopped at
+ * `blocks.0.hook_resid_pre` on L0 (124 / 83.5 > 80), so the sweep stays at ×0.5
+ * and ×0.75: each hook measured so far has one instance within the bars.
+ * Expansion 8 also halves the SAE steps' cost, which keeps LM and SAEs within
+ * the 4-hour budget.
  *
  * @example
  * ```ts
@@ -185,7 +188,8 @@ export function defaultEmbeddedConfig(overrides: Partial<EmbeddedConfig> = {}): 
       expansion_factor: 8,
       lr: 1e-3,
       total_steps: 400,
-      l1_multipliers: [0.35, 0.5],
+      // [0.35, 0.5] stopped at blocks.0 on L0 (124 / 83.5)
+      l1_multipliers: [0.5, 0.75],
     }),
     control_sae: { context_size: 1024, rows_per_buffer: 64, harvest_rows: 4, eval_rows: 32 },
     curve_rows: 24,
