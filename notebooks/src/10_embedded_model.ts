@@ -267,8 +267,8 @@ pl.DataFrame([
 // **Reading (full mode).** Version 2 **copies**. The first occurrence of a random segment costs 9.03 nats a token. By
 // the fourth occurrence the cost is 2.40 nats, and from the fifth on 0.16–0.53. Over repeats 2+ the gain is 6.34
 // nats (95% [6.20, 6.49], 32 rows), three times the bar. The second occurrence is only 0.52 nats easier than the
-// first: the model trusts a copy more once the segment has recurred. The probe calls it induction: every segment
-// length gains 5.89–6.78 nats, the aperiodic ones at least 5.95. Version 1 gained 0.13 nats on the same test.
+// first; the gain builds over the next two repeats. The probe calls it induction: every segment length gains
+// 5.89–6.78 nats, the aperiodic ones at least 5.95. Version 1 gained 0.13 nats on the same test.
 //
 // It does **not** use distant natural context more than version 1, and models natural text slightly worse.
 // - On all 421 validation rows, positions 513–1023 average 4.642 nats against 4.670 at positions 65–128. The
