@@ -22,6 +22,7 @@ import {
   evaluateModelSae,
   harvestActivations,
   SaeQualityError,
+  saeRecipe,
   saeRows,
   studyHooks,
   trainModelSaes,
@@ -298,6 +299,17 @@ Deno.test("SAE training config errors name the field", () => {
     msg = (e as Error).message;
   }
   assert(msg.includes("rows_per_buffer") && msg.includes("batch_size 64"), msg);
+  // the learning-rate decay: the recipe receives it, and a decay over the whole run is refused
+  const constant = defaultSaeTrainingConfig({ lr_decay_fraction: 0 });
+  assert(saeRecipe(constant, 400, 0.1).lr_decay_fraction === 0, "a constant learning rate reaches the recipe");
+  assert(saeRecipe(defaultSaeTrainingConfig(), 400, 0.1).lr_decay_fraction === 0.2, "the default decays over 20%");
+  msg = "";
+  try {
+    defaultSaeTrainingConfig({ lr_decay_fraction: 1 });
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("lr_decay_fraction") && msg.includes("[0, 1)") && msg.includes("got 1"), msg);
 });
 
 Deno.test("QUICK embedded pipeline: LM, SAEs, manifest, verified load, tampering detected", async () => {

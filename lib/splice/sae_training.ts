@@ -78,6 +78,11 @@ export interface SaeTrainingConfig {
   total_steps: number;
   /** Adam learning rate. */
   lr: number;
+  /**
+   * Linear decay of the learning rate to 0 over this final fraction of
+   * `total_steps` (0: constant after the warm-up, as the study's SAEs trained).
+   */
+  lr_decay_fraction: number;
   /** Scale-free ℓ1 coefficient: λ = l1_coefficient / mean‖x‖ (one value, or one per hook name). */
   l1_coefficient: number | Record<string, number>;
   /** Train one instance per multiplier (the ℓ1 sweep) and ship the best; off: one instance at l1_coefficient. */
@@ -111,7 +116,8 @@ export interface SaeTrainingConfig {
 
 /**
  * Default {@link SaeTrainingConfig}: 128-token rows, expansion 16, 512-row
- * buffers (65,536 tokens) read twice, 4096-token batches, 400 steps, lr 3e-3,
+ * buffers (65,536 tokens) read twice, 4096-token batches, 400 steps, lr 3e-3
+ * (5% warm-up, linear decay to 0 over the last 20%),
  * scale-free ℓ1 0.15 swept over ×{1, 1.5, 2.2} (three instances trained side
  * by side), target L0 10–80 with at most 10% dead latents, dead after 50
  * silent steps (200k tokens), evaluation on 256 held-out rows; fail-stop bars
@@ -140,6 +146,7 @@ export function defaultSaeTrainingConfig(overrides: Partial<SaeTrainingConfig> =
     batch_size: 4096,
     total_steps: 400,
     lr: 3e-3,
+    lr_decay_fraction: 0.2,
     l1_coefficient: 0.15,
     l1_search: true,
     l1_multipliers: [1, 1.5, 2.2],
@@ -197,6 +204,9 @@ export function validateSaeTrainingConfig(c: SaeTrainingConfig): void {
     );
   }
   if (!(c.lr > 0)) throw new RangeError(`SaeTrainingConfig.lr: expected > 0, got ${c.lr}`);
+  if (!(c.lr_decay_fraction >= 0 && c.lr_decay_fraction < 1)) {
+    throw new RangeError(`SaeTrainingConfig.lr_decay_fraction: expected [0, 1), got ${c.lr_decay_fraction}`);
+  }
   const l1s = typeof c.l1_coefficient === "number" ? [c.l1_coefficient] : Object.values(c.l1_coefficient);
   if (l1s.some((v) => !(v >= 0))) {
     throw new RangeError(
@@ -621,7 +631,7 @@ export function saeRecipe(cfg: SaeTrainingConfig, steps: number, l1: number | nu
     adam_beta1: 0.9,
     adam_beta2: 0.999,
     lr_warm_up_fraction: 0.05,
-    lr_decay_fraction: 0.2,
+    lr_decay_fraction: cfg.lr_decay_fraction,
     mse_loss: "l2_normalized",
     normalize_decoder: true,
     remove_decoder_parallel_grad: true,
