@@ -381,9 +381,18 @@ if (!quick && !retrain) {
 // ~390k held-out web-like tokens. Bars: explained variance ≥ 0.8, CE recovered ≥ 0.8, dead < 10%, L0 in 10–80. How
 // many latents look dead depends on how many tokens one looks at: the table also gives the silent fraction on the 256
 // evaluation rows (~32k tokens) and on as many tokens as the training's dead window (50 steps × 4096 tokens); it falls
-// as the sample grows, so most "silent" latents of a small sample are rare, not dead. First the ℓ1 sweep per hook (the final held-out numbers of each instance; dead = silent for the
-// last 50 training steps) and the coefficient shipped, then the training curves of the shipped instances, then the
-// table.
+// as the sample grows, so most "silent" latents of a small sample are rare, not dead. First the ℓ1 sweep per hook (the
+// final held-out numbers of each instance, dead counted on the held-out tokens) and the coefficient shipped, then the
+// training curves of the shipped instances, then the table.
+//
+// **Why version 2's SAEs are narrower than version 1's.** Version 1's SAE recipe (expansion 16, lr 3e-3, two ℓ1
+// coefficients) stopped on version 2 at `blocks.1` with 13–35% of latents dead on the held-out tokens, and narrower or
+// slower variants stopped at `blocks.2` (23–49%; the README's table lists every run). The cause: ghost gradients revive
+// a dead latent, it fires a few times on the batch that revived it and falls silent again, so a latent can look alive
+// during training and never fire on text. A lower ℓ1 coefficient leaves fewer such latents. The shipped recipe trains
+// four ℓ1 coefficients (0.15 × 0.18, 0.25, 0.5, 0.75) side by side at expansion 4 (d_sae 1,024) and lr 1e-3, and ships
+// per hook the best-reconstructing instance within the bars: early hooks need a larger coefficient for L0 ≤ 80, later
+// ones a smaller one for dead < 10%.
 
 // %%
 pl.DataFrame(saes.hooks.map((h) => ({
