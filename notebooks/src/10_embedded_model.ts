@@ -226,7 +226,8 @@ pl.DataFrame(copyRows.map((r) => ({
 
 // %%
 const pilotsFile = join(dataDir(), "embedded", "pilots.json");
-const v1 = (await loadPilots(pilotsFile)).find((p) => p.name === "shipped-v1")?.bits_per_byte;
+const shippedV1 = (await loadPilots(pilotsFile)).find((p) => p.name === "shipped-v1");
+const v1 = shippedV1?.bits_per_byte;
 check(v1 !== undefined, `${pilotsFile}: no bits_per_byte of shipped-v1, the bar of target 3`);
 const bpb = bitsPerByte(emb.model, emb.tokenMap, valDocs, n_ctx, {
   losses: overall,
@@ -321,7 +322,7 @@ await showText(
 // %%
 const curve = lm.curve ?? [];
 check(curve.length >= 4, `LM record: ${curve.length} curve points, the extrapolation needs 4`);
-const v1Val = (await loadPilots(pilotsFile)).find((p) => p.name === "shipped-v1")?.curve.at(-1)?.val_loss;
+const v1Val = shippedV1?.curve.at(-1)?.val_loss;
 check(v1Val !== undefined, `${pilotsFile}: no validation loss of shipped-v1`);
 const first = curve[0]!, last = curve.at(-1)!;
 const tokensPerHour = (last.tokens - first.tokens) / (last.train_seconds - first.train_seconds) * 3600;
