@@ -134,32 +134,18 @@ const DEFAULT_VOCAB = 8192;
  * trained side by side per hook, the best one meeting the bars shipped; the control SAEs
  * (`control_sae`) the same on 1024-token rows.
  *
- * The SAE recipe is version 1's (expansion 16, lr 3e-3) moved by measurement at
- * `blocks.1.hook_resid_pre`, where its latents die and revive in a cycle of
- * about 90 steps (ghost gradients bring back latents silent for 50 steps; they
- * die again), so the dead fraction at the last step depends on the cycle's
- * phase. Held-out dead fractions (390,095 tokens; bar < 10%): expansion 16, lr
- * 3e-3, ℓ1 ×0.75 / ×1: 13.4% / 26.5%; ×0.5 / ×0.75: 34.5% / 22.8%. Expansion
- * 8, lr 3e-3, ×0.5 / ×0.75: 10.5% / 15.5%. Expansion 8, lr 1e-3, ×0.5 / ×0.75:
- * 9.1% / 16.2% (L0 57 / 36, explained variance 0.95 / 0.92, CE recovered 0.987
- * for ×0.5). A sweep one step lower, ×0.35 / ×0.5, then stopped at
- * `blocks.0.hook_resid_pre` on L0 (124 / 83.5 > 80). With ×0.5 / ×0.75,
- * blocks.0 and blocks.1 passed (L0 54.5 and 56.7, dead 0% and 9.1%) and
- * `blocks.2.hook_resid_pre` stopped: 24.8% / 37.8% dead on the held-out tokens.
- * Expansion 4 stopped there too (22.7% / 32.6%), as did expansion 4 with each
- * buffer read once (23.4% / 36.7%) and with no final learning-rate decay
- * (35.1% / 49.0%). Diagnosis on that last SAE: the held-out dead fraction is
- * the same on its own last training rows (38%), with BOS tokens counted (35%)
- * and on unseen training rows (34%), while only 6–11% of latents had been
- * silent for 50 training steps. The latents silent for 10 or more steps (37%)
- * match it: ghost gradients revive a dead latent, it fires a few times on the
- * batch that revived it and falls silent again, so the training-time dead
- * count understates what never fires on text. Lower ℓ1 leaves fewer such
- * latents at every width tried: at expansion 4, ×0.25 / ×0.35 gave 4.7% /
- * 12.2% dead at blocks.2 (×0.25: L0 67.2, EV 0.960, CE recovered 0.968, 0.949
- * against mean ablation), while blocks.0 needs ×0.5 or more for L0 ≤ 80. So the
- * sweep spans ×0.18–×0.75, four instances side by side (the cost of two at
- * expansion 8).
+ * The SAE recipe is version 1's (expansion 16, lr 3e-3, ×0.75 / ×1) moved by
+ * measurement; every run and its held-out dead fractions (bar < 10% on 390,095
+ * tokens) are in the README's table. Version 1's recipe stopped at
+ * `blocks.1.hook_resid_pre` (13.4% / 26.5% dead); narrower or slower variants
+ * at `blocks.2.hook_resid_pre` (22.7–49.0%). There ghost gradients revive a
+ * dead latent, it fires a few times on the batch that revived it and falls
+ * silent again, so the training-time dead count (6–11%) understated what never
+ * fires on text (35%, the same on the SAE's own training rows and with BOS
+ * tokens counted). Width, buffer reuse and the final decay did not fix it; a
+ * lower ℓ1 did: at expansion 4, ×0.25 gave 4.7% dead at blocks.2 (L0 67.2),
+ * while blocks.0 needs ×0.5 or more for L0 ≤ 80. So the sweep spans
+ * ×0.18–×0.75, four instances side by side (the cost of two at expansion 8).
  *
  * @example
  * ```ts
