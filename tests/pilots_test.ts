@@ -21,18 +21,23 @@ function assert(cond: unknown, msg: string): asserts cond {
 
 Deno.test("extrapolation follows the log-linear trend, in the goal's direction only", () => {
   const t = extrapolateTokens([[1e5, 0], [1e6, -0.1], [1e7, -0.2]], -0.3, "at_most");
-  assert(t !== null && Math.abs(Math.log10(t) - 8) < 1e-9, `1e8 expected, got ${t}`);
+  assert(t !== null && !t.met && Math.abs(Math.log10(t.tokens) - 8) < 1e-9, `1e8 expected, got ${JSON.stringify(t)}`);
   assert(extrapolateTokens([[1e5, -0.2], [1e6, -0.1], [1e7, 0]], -0.3, "at_most") === null, "moving away: null");
   assert(extrapolateTokens([[1e5, 0], [1e6, -0.1]], -0.3, "at_most") === null, "two points: null");
   // only the last 4 points count: an early dip does not set the trend
   const late = extrapolateTokens([[1e3, -5], [1e4, 0], [1e5, 0.1], [1e6, 0.2], [1e7, 0.3]], 1, "at_least");
-  assert(late !== null && Math.abs(Math.log10(late) - 14) < 1e-9, `1e14 expected, got ${late}`);
+  assert(late !== null && !late.met && Math.abs(Math.log10(late.tokens) - 14) < 1e-9, `1e14: ${JSON.stringify(late)}`);
   // a last point past the target has met it: its tokens, not the line's crossing on its way back
   const rising = [[1e6, -0.3], [1e7, -0.2], [1e8, -0.1]] as [number, number][];
-  assert(extrapolateTokens(rising, -0.05, "at_most") === 1e8, "met at the last point");
-  assert(extrapolateTokens(rising, -0.2, "at_least") === 1e8, "at least −0.2: met at the last point");
+  const met = extrapolateTokens(rising, -0.05, "at_most");
+  assert(met !== null && met.met && met.tokens === 1e8, `met at the last point: ${JSON.stringify(met)}`);
+  const atLeast = extrapolateTokens(rising, -0.2, "at_least");
+  assert(atLeast !== null && atLeast.met && atLeast.tokens === 1e8, "at least −0.2: met at the last point");
   const up = extrapolateTokens(rising, 0, "at_least");
-  assert(up !== null && Math.abs(Math.log10(up) - 9) < 1e-9, `rising to 0 at 1e9, got ${up}`);
+  assert(
+    up !== null && !up.met && Math.abs(Math.log10(up.tokens) - 9) < 1e-9,
+    `rising to 0 at 1e9: ${JSON.stringify(up)}`,
+  );
   assert(extrapolateTokens(rising, -0.5, "at_most") === null, "rising, at most −0.5: moving away");
 });
 

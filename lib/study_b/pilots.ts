@@ -326,21 +326,29 @@ export async function loadPilots(path: string): Promise<PilotRun[]> {
   return raw.pilots;
 }
 
+/** Where a curve reaches a target: {@link extrapolateTokens}'s answer. */
+export interface TokensToTarget {
+  /** Training tokens: the last point's own when `met`, else where the trend line crosses the target. */
+  tokens: number;
+  /** True when the last point already meets the goal (a measurement); false for an extrapolation. */
+  met: boolean;
+}
+
 /**
  * Where a curve would reach `target` if it kept its recent trend: a
  * least-squares line of `value` against log10(tokens) over the last `lastN`
  * points; the tokens where the line crosses `target` in the direction `goal`
  * asks for (`"at_least"`: the value must rise to `target`; `"at_most"`: fall to
- * it). When the last point already meets the goal, its own tokens (met by
- * then); null when the trend does not move towards the target (or fewer than 3
+ * it). When the last point already meets the goal, its own tokens with `met`
+ * set; null when the trend does not move towards the target (or fewer than 3
  * points). An extrapolation, not a measurement: induction forms abruptly, so a
  * line through its flat phase says little.
  *
  * @example
  * ```ts
  * import { extrapolateTokens } from "./pilots.ts";
- * extrapolateTokens([[1e5, 0], [1e6, -0.1], [1e7, -0.2]], -0.3, "at_most"); // ≈ 1e8
- * extrapolateTokens([[1e5, 0], [1e6, -0.1], [1e7, -0.4]], -0.3, "at_most"); // 1e7: met at the last point
+ * extrapolateTokens([[1e5, 0], [1e6, -0.1], [1e7, -0.2]], -0.3, "at_most"); // { tokens: ≈ 1e8, met: false }
+ * extrapolateTokens([[1e5, 0], [1e6, -0.1], [1e7, -0.4]], -0.3, "at_most"); // { tokens: 1e7, met: true }
  * ```
  */
 export function extrapolateTokens(
@@ -348,18 +356,18 @@ export function extrapolateTokens(
   target: number,
   goal: "at_least" | "at_most",
   lastN = 4,
-): number | null {
+): TokensToTarget | null {
   const pts = points.filter(([t]) => t > 0).slice(-lastN);
   if (pts.length < 3) return null;
   const [lastT, lastY] = pts.at(-1) as [number, number];
-  if (goal === "at_least" ? lastY >= target : lastY <= target) return lastT;
+  if (goal === "at_least" ? lastY >= target : lastY <= target) return { tokens: lastT, met: true };
   const xs = pts.map(([t]) => Math.log10(t)), ys = pts.map(([, v]) => v);
   const mx = xs.reduce((a, b) => a + b, 0) / xs.length, my = ys.reduce((a, b) => a + b, 0) / ys.length;
   let sxy = 0, sxx = 0;
   xs.forEach((x, i) => (sxy += (x - mx) * ((ys[i] as number) - my), sxx += (x - mx) ** 2));
   const slope = sxy / sxx;
   if (!(sxx > 0) || !(goal === "at_least" ? slope > 0 : slope < 0)) return null;
-  return 10 ** (mx + (target - my) / slope);
+  return { tokens: 10 ** (mx + (target - my) / slope), met: false };
 }
 
 /** Short y-axis labels (the figure title carries the full definition). */

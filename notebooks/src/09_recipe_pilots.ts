@@ -84,6 +84,7 @@ import {
   repeatLossFigure,
   sameLmRecipe,
   switchFigure,
+  type TokensToTarget,
 } from "@lib/study_b";
 import { inductionFormationFigure, lmStage, loadInductionFormation } from "@lib/lm";
 
@@ -227,34 +228,32 @@ const _val = await saveAndShow(pilotFigure(pilots, "val_loss"), "recipe_pilots_v
 const v1Val = pilots.find((p) => p.name === "shipped-v1")?.curve.at(-1)?.val_loss;
 check(v1Val !== undefined, "pilots.json: no shipped-v1 point, the validation-loss bar of the last column");
 // a trend so flat that its crossing lies past 10¹² tokens is reported as such, not as a number
-const fmt = (t: number | null, points: readonly { tokens: number }[]) =>
+const fmt = (t: TokensToTarget | null) =>
   t === null
     ? "not on the trend"
-    : t === points.at(-1)?.tokens
-    ? `met at ${(t / 1e6).toFixed(1)}M`
-    : t > 1e12
+    : t.met
+    ? `met at ${(t.tokens / 1e6).toFixed(1)}M`
+    : t.tokens > 1e12
     ? "past 10¹² (flat trend)"
-    : `${(t / 1e6).toFixed(1)}M`;
+    : `${(t.tokens / 1e6).toFixed(1)}M`;
 // the context target also asks for the interval below zero: a last point that meets −0.05 with an interval reaching
 // zero is not met
 const fmtContext = (p: (typeof pilots)[number]) => {
   const t = extrapolateTokens(p.curve.map((q) => [q.tokens, q.ctx_diff]), -PILOT_TARGETS.context_gain, "at_most");
   const last = p.curve.at(-1) as (typeof p.curve)[number];
-  return t === last.tokens && last.ctx_diff_ci95[1] >= 0
-    ? `${last.ctx_diff.toFixed(3)} at ${(t / 1e6).toFixed(1)}M, interval reaches 0`
-    : fmt(t, p.curve);
+  return t?.met && last.ctx_diff_ci95[1] >= 0
+    ? `${last.ctx_diff.toFixed(3)} at ${(t.tokens / 1e6).toFixed(1)}M, interval reaches 0`
+    : fmt(t);
 };
 pl.DataFrame(
   pilots.filter((p) => p.curve.length >= 3).map((p) => ({
     pilot: p.name,
     "tokens to induction gain ≥ 2": fmt(
       extrapolateTokens(p.curve.map((q) => [q.tokens, q.induction_gain]), PILOT_TARGETS.induction_gain, "at_least"),
-      p.curve,
     ),
     "tokens to context diff ≤ −0.05": fmtContext(p),
     [`tokens to validation loss ≤ ${v1Val.toFixed(3)}`]: fmt(
       extrapolateTokens(p.curve.map((q) => [q.tokens, q.val_loss]), v1Val, "at_most"),
-      p.curve,
     ),
   })),
 );

@@ -63,7 +63,7 @@ import {
 import { copyDistance, copyVerdict } from "@lib/study_b/copy_distance.ts";
 import { augmentedTokenShare, validationRows } from "@lib/lm/train.ts";
 import { contextTargetSpans } from "@lib/study_b/context_probe.ts";
-import { extrapolateTokens, loadPilots, PILOT_TARGETS } from "@lib/study_b/pilots.ts";
+import { extrapolateTokens, loadPilots, PILOT_TARGETS, type TokensToTarget } from "@lib/study_b/pilots.ts";
 import { join } from "@lib/path.ts";
 
 const backend = await initBackend();
@@ -339,16 +339,16 @@ pl.DataFrame(curve.map((q) => ({
 })));
 
 // %%
-const hours = (t: number | null) => (t === null ? NaN : f(t / tokensPerHour));
+const hours = (t: TokensToTarget | null) => (t === null ? NaN : f(t.tokens / tokensPerHour));
 pl.DataFrame([
   {
     target: `3 (proxy) · validation loss on the 24 rows ≤ version 1's ${v1Val.toFixed(3)}`,
-    "tokens on the trend (M)": valTokens === null ? NaN : f(valTokens / 1e6),
+    "tokens on the trend (M)": valTokens === null ? NaN : f(valTokens.tokens / 1e6),
     "LM hours at this run's rate": hours(valTokens),
   },
   {
     target: "2 · context difference on the 24 rows ≤ −0.05",
-    "tokens on the trend (M)": ctxTokens === null ? NaN : f(ctxTokens / 1e6),
+    "tokens on the trend (M)": ctxTokens === null ? NaN : f(ctxTokens.tokens / 1e6),
     "LM hours at this run's rate": hours(ctxTokens),
   },
 ]);
@@ -366,8 +366,14 @@ pl.DataFrame([
 // %%
 // the reading's numbers come from this record: a retrained model that changes them stops here
 if (!quick && !retrain) {
-  check(valTokens !== null && valTokens > last.tokens, `validation-loss trend: ${valTokens}`);
-  check(ctxTokens === last.tokens, `context trend: the last 24-row point meets −0.05 in the prose, got ${ctxTokens}`);
+  check(
+    valTokens !== null && !valTokens.met && Math.abs(valTokens.tokens / 1e6 - 30) < 1,
+    `validation-loss trend: about 30M tokens in the prose, got ${JSON.stringify(valTokens)}`,
+  );
+  check(
+    ctxTokens?.met === true,
+    `context trend: the last 24-row point meets −0.05 in the prose: ${JSON.stringify(ctxTokens)}`,
+  );
 }
 
 // %% [markdown]
