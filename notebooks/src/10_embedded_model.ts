@@ -476,9 +476,9 @@ emb.model.dispose();
 // %% [markdown]
 // ## 5 · Retraining
 //
-// `deno task train-lm` and `deno task train-saes` rebuild `data/embedded/` and `data/manifest.json` from the npm text
-// with the recipe in `lib/study_b/embedded.ts` (`defaultEmbeddedConfig()`), resuming from atomic checkpoints in
-// `.cache/embedded_ckpt/` after an interruption; a NaN or exploding loss stops training with an error and keeps the
-// last good checkpoint. `QUICK=1` runs a tiny model and SAEs for a few steps into `.quick/data/`; the test suite
+// `deno task train-lm`, `deno task train-saes` and `deno task train-saes --control` (the control SAEs of notebook 11)
+// rebuild `data/embedded/` and `data/manifest.json` from the npm text with the recipe in `lib/study_b/embedded.ts`
+// (`defaultEmbeddedConfig()`), resuming from atomic checkpoints in `.cache/embedded_ckpt/` after an interruption; a
+// NaN or exploding loss stops training with an error and keeps the last good checkpoint. `QUICK=1` runs a tiny model and SAEs for a few steps into `.quick/data/`; the test suite
 // checks that path end to end, including that an interrupted and resumed run equals an uninterrupted one.
 // `SAE_RETRAIN=1` makes this notebook retrain before it reports.
