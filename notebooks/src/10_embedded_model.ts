@@ -357,8 +357,9 @@ pl.DataFrame([
 // **Reading.** The validation loss on the 24 rows falls from 4.95 to 4.77 nats over the last 10M tokens. On the trend
 // it reaches version 1's 4.715 at about 30M tokens, 5M beyond this run. That is a proxy for target 3, not the target.
 // At this run's rate on full rows (about 9.7M tokens an hour), the whole LM would take about 3 hours; with the SAEs
-// that is past the 4-hour budget. A longer run also needs a longer schedule, whose curve this line does not describe. The context difference gives no trend to extend. On 24 rows every point lies between −0.085 and −0.047,
-// each with an interval of about ±0.2. The last point already meets −0.05 (so the column shows step 3,000's tokens),
+// that is past the 4-hour budget. A longer run also needs a longer schedule, whose curve this line does not describe.
+// The context difference gives no trend to extend. On 24 rows every point lies between −0.085 and −0.047, each with an
+// interval of about ±0.2. The last point already meets −0.05 (so the column shows step 3,000's tokens),
 // yet all 421 rows give −0.028. A curve on all rows at several checkpoints would be needed before any number of tokens
 // could be claimed for target 2. Within the budget, the targets that copying does not reach are out of reach for this
 // model size and text.
@@ -479,6 +480,7 @@ emb.model.dispose();
 // `deno task train-lm`, `deno task train-saes` and `deno task train-saes --control` (the control SAEs of notebook 11)
 // rebuild `data/embedded/` and `data/manifest.json` from the npm text with the recipe in `lib/study_b/embedded.ts`
 // (`defaultEmbeddedConfig()`), resuming from atomic checkpoints in `.cache/embedded_ckpt/` after an interruption; a
-// NaN or exploding loss stops training with an error and keeps the last good checkpoint. `QUICK=1` runs a tiny model and SAEs for a few steps into `.quick/data/`; the test suite
-// checks that path end to end, including that an interrupted and resumed run equals an uninterrupted one.
-// `SAE_RETRAIN=1` makes this notebook retrain before it reports.
+// NaN or exploding loss stops training with an error and keeps the last good checkpoint. `QUICK=1` runs a tiny model
+// and SAEs for a few steps into `.quick/data/`; the test suite checks that path end to end, including that an
+// interrupted and resumed run equals an uninterrupted one. `SAE_RETRAIN=1` makes this notebook retrain before it
+// reports.
